@@ -1,0 +1,161 @@
+"""Ingest: bring SSB responses into the landing store, from the statbank API or from files.
+
+Both routes end in the same place (``LandingStore.land``), so a file saved from SSB and a fetched response
+are treated alike: same release key (table id + ``updated``), same vintage rule, same manifest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.jsonstat import JsonStatError, decode
+from pipeline.landing import FetchRecord, LandingStore, Part
+from pipeline.load import LoadError, table_id_of
+from pipeline.vintage import parse_updated
+
+
+class IngestError(RuntimeError):
+    """An input could not be ingested; the message names the file or table."""
+
+
+@dataclass(frozen=True)
+class FileIngest:
+    path: Path
+    record: FetchRecord
+
+
+def _newest_period(ds) -> str | None:
+    for d in ds.dimensions:
+        if d.role == "time" or d.id == "Tid":
+            return max(d.codes) if d.codes else None
+    return None
+
+
+def ingest_files(store: LandingStore, paths: Iterable[Path | str]) -> list[FileIngest]:
+    """Land JSON-stat2 documents saved from SSB (v0 or v2), each as one complete fetch.
+
+    Every file is validated before anything is landed, so one bad file in a batch stores nothing.
+    """
+    prepared = []
+    for raw_path in paths:
+        path = Path(raw_path)
+        try:
+            body = path.read_bytes()
+        except OSError as exc:
+            raise IngestError(f"{path}: cannot read file: {exc.strerror or exc}") from exc
+        try:
+            ds = decode(body)
+        except JsonStatError as exc:
+            raise IngestError(f"{path}: not a JSON-stat2 dataset as SSB returns them: {exc}") from exc
+        try:
+            table_id = table_id_of(ds)
+        except LoadError as exc:
+            raise IngestError(f"{path}: {exc}") from exc
+        if not ds.updated:
+            raise IngestError(
+                f"{path}: table {table_id} has no 'updated' timestamp, so its release is unknown"
+            )
+        try:
+            parse_updated(ds.updated)
+        except ValueError as exc:
+            raise IngestError(f"{path}: table {table_id}: {exc}") from exc
+        prepared.append((path, table_id, ds, body))
+    out = []
+    for path, table_id, ds, body in prepared:
+        part = Part(body=body, query=None, cells=ds.n_cells, newest_period=_newest_period(ds))
+        rec = store.land(table_id, [part], updated=ds.updated, source=f"file:{path.resolve()}")
+        out.append(FileIngest(path, rec))
+    return out
+
+
+def fetch_selection(
+    table_id: str,
+    filters: Mapping[str, Iterable[str]] | None,
+    *,
+    years: str | list[str],
+    newest_period: str | None,
+) -> dict[str, list[str] | str]:
+    """The query for one table: the catalogue's dimension filters, every region, and the years wanted.
+
+    ``years`` is ``"all"``, ``"latest"`` (only the table's newest period: what a March or June release
+    adds or revises) or an explicit list of periods.
+    """
+    selection: dict[str, list[str] | str] = {k: sorted(set(v)) for k, v in (filters or {}).items() if v}
+    if years == "all":
+        selection["Tid"] = "*"
+    elif years == "latest":
+        if not newest_period:
+            raise IngestError(f"table {table_id}: the metadata lists no periods, so 'latest' is undefined")
+        selection["Tid"] = [newest_period]
+    elif isinstance(years, list) and years:
+        selection["Tid"] = [str(y) for y in years]
+    else:
+        raise IngestError(
+            f"table {table_id}: years must be 'all', 'latest' or a list of periods, not {years!r}"
+        )
+    return selection
+
+
+def ingest_table(
+    client,
+    store: LandingStore,
+    table_id: str,
+    filters: Mapping[str, Iterable[str]] | None = None,
+    *,
+    years: str | list[str] = "latest",
+    source: str | None = None,
+) -> FetchRecord | None:
+    """Fetch one table's current release if it is not landed yet; None when there is nothing new.
+
+    The first fetch of a table takes every year; later ones only what the new release changed.
+    """
+    meta = client.table_metadata(table_id)
+    updated = meta.updated.isoformat().replace("+00:00", "Z") if meta.updated else None
+    landed = store.releases().get(table_id, set())
+    if updated and any(parse_updated(u) == parse_updated(updated) for u in landed if u):
+        return None
+    time_var = next((v for v in meta.variables if v.time or v.code == "Tid"), None)
+    newest = max(time_var.values) if time_var and time_var.values else None
+    wanted = "all" if not landed else years
+    selection = fetch_selection(table_id, filters, years=wanted, newest_period=newest)
+    fetch = client.fetch(table_id, selection)
+    fetched_updated = fetch.updated.isoformat().replace("+00:00", "Z") if fetch.updated else updated
+    parts = [Part(body=p.body, query=p.query, cells=p.cells, newest_period=newest) for p in fetch.parts]
+    return store.land(table_id, parts, updated=fetched_updated, source=source or client.v0_root)
+
+
+# Catalogue filter columns → SSB dimension ids.
+CATALOGUE_DIMENSIONS = {
+    "contents_code": "ContentsCode",
+    "funksjon": "KOKfunksjon0000",
+    "art": "KOKart0000",
+    "regnskapsomfang": "KOKregnskapsomfa0000",
+    "alder": "KOKalder0000",
+}
+
+
+def _codes(cell) -> list[str]:
+    if cell is None or (isinstance(cell, float) and cell != cell) or str(cell).strip() == "":
+        return []
+    return [c.strip() for c in str(cell).split(";") if c.strip()]
+
+
+def catalogue_filters(catalogue) -> dict[str, dict[str, list[str]]]:
+    """Per table, the codes the catalogue needs of each filtered dimension.
+
+    A dimension is filtered only when every catalogue row of the table names codes for it; a row without a
+    filter needs the whole dimension, so the fetch takes all of it.
+    """
+    out: dict[str, dict[str, list[str]]] = {}
+    for table_id, rows in catalogue.groupby(catalogue["table_id"].astype(str), sort=True):
+        filters: dict[str, list[str]] = {}
+        for column, dim in CATALOGUE_DIMENSIONS.items():
+            if column not in rows:
+                continue
+            per_row = [_codes(v) for v in rows[column]]
+            if per_row and all(per_row):
+                filters[dim] = sorted({c for codes in per_row for c in codes})
+        out[table_id] = filters
+    return out

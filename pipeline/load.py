@@ -1,0 +1,347 @@
+"""Load landed responses into the build DuckDB as ``raw.cells`` and its side tables.
+
+Loading is idempotent: a fetch is loaded once, keyed by its content-derived fetch id, and the objects of
+one fetch go in inside one transaction, so ``raw.cells`` never holds half a release. Decoding stays
+columnar (Arrow) from the landed bytes to DuckDB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline.jsonstat import Dataset, decode
+from pipeline.landing import FetchRecord, LandingStore
+from pipeline.vintage import REVISED, UNREVISED, is_march_release, parse_updated
+
+# SSB dimension ids → the named columns of raw.cells. Anything else goes into other_dimensions, by its id.
+REGION_DIMS = ("KOKkommuneregion0000", "Region", "KOKbydelsregion0000", "KOKfylkesregion0000")
+NAMED_DIMS = {
+    "ContentsCode": "contents_code",
+    "KOKfunksjon0000": "funksjon",
+    "KOKart0000": "art",
+    "KOKregnskapsomfa0000": "regnskapsomfang",
+    "KOKalder0000": "alder",
+    "Alder": "alder",
+    "Kjonn": "kjonn",
+}
+TIME_DIMS = ("Tid",)
+
+RAW_DDL = """
+create schema if not exists raw;
+create table if not exists raw.cells (
+    table_id varchar not null,
+    release_updated timestamp not null,
+    vintage varchar not null,
+    contents_code varchar,
+    region_code varchar,
+    period varchar,
+    year integer,
+    funksjon varchar,
+    art varchar,
+    regnskapsomfang varchar,
+    alder varchar,
+    kjonn varchar,
+    other_dimensions map(varchar, varchar),
+    value double,
+    status varchar,
+    landing_sha256 varchar not null
+);
+create table if not exists raw.releases (
+    table_id varchar not null,
+    release_updated timestamp not null,
+    title varchar,
+    source varchar,
+    newest_year integer,
+    cells bigint,
+    first_loaded_at timestamp,
+    primary key (table_id, release_updated)
+);
+create table if not exists raw.dimension_labels (
+    table_id varchar not null,
+    release_updated timestamp not null,
+    dimension_id varchar not null,
+    code varchar not null,
+    label varchar
+);
+create table if not exists raw.landing_objects (
+    sha256 varchar not null,
+    fetch_id varchar not null,
+    table_id varchar not null,
+    release_updated timestamp not null,
+    query json,
+    fetched_at timestamp,
+    source varchar,
+    cells bigint,
+    part integer,
+    parts integer,
+    rows_loaded bigint,
+    loaded_at timestamp
+);
+"""
+
+_RAW_COLUMNS = [
+    ("contents_code", pa.string()),
+    ("region_code", pa.string()),
+    ("period", pa.string()),
+    ("funksjon", pa.string()),
+    ("art", pa.string()),
+    ("regnskapsomfang", pa.string()),
+    ("alder", pa.string()),
+    ("kjonn", pa.string()),
+]
+
+
+class LoadError(RuntimeError):
+    """A landed response could not be loaded; the message names the table and landing object."""
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    fetches_loaded: int
+    cells_loaded: int
+    tables: tuple[str, ...]
+
+
+def connect(db_path: Path) -> duckdb.DuckDBPyConnection:
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(db_path))
+    ensure_schema(con)
+    return con
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(RAW_DDL)
+
+
+def _year_from_period(period: pa.Array) -> pa.Array:
+    # Tid is "2015" for KOSTRA, "2020M01"/"2020K1" elsewhere: the year is the leading four digits.
+    head = pc.utf8_slice_codeunits(period, 0, 4)
+    is_year = pc.match_substring_regex(head, r"^\d{4}$")
+    return pc.if_else(is_year, pc.cast(pc.if_else(is_year, head, pa.scalar("0")), pa.int32()), None)
+
+
+def _region_dim(ds: Dataset) -> str | None:
+    ids = [d.id for d in ds.dimensions]
+    for name in REGION_DIMS:
+        if name in ids:
+            return name
+    geo = [d.id for d in ds.dimensions if d.role == "geo"]
+    return geo[0] if geo else None
+
+
+def _time_dim(ds: Dataset) -> str | None:
+    for d in ds.dimensions:
+        if d.role == "time" or d.id in TIME_DIMS:
+            return d.id
+    return None
+
+
+def _metric_dim(ds: Dataset) -> str | None:
+    for d in ds.dimensions:
+        if d.role == "metric" or d.id == "ContentsCode":
+            return d.id
+    return None
+
+
+def cells_table(
+    ds: Dataset, *, table_id: str, release_updated: datetime, newest_year: int | None, sha256: str
+) -> pa.Table:
+    """The decoded cells in the raw.cells layout (vintage included)."""
+    n = ds.cells.num_rows
+    region, time, metric = _region_dim(ds), _time_dim(ds), _metric_dim(ds)
+    columns: dict[str, pa.Array] = {}
+    named_source = {region: "region_code", time: "period", metric: "contents_code"}
+    named_source.update({k: v for k, v in NAMED_DIMS.items() if k not in named_source})
+    others = []
+    for dim in ds.dimensions:
+        col = named_source.get(dim.id)
+        arr = ds.cells.column(dim.id).combine_chunks()
+        arr = arr.dictionary_decode() if pa.types.is_dictionary(arr.type) else arr
+        if col and col not in columns:
+            columns[col] = pc.cast(arr, pa.string())
+        else:
+            others.append((dim.id, pc.cast(arr, pa.string())))
+    for name, typ in _RAW_COLUMNS:
+        if name not in columns:
+            columns[name] = pa.nulls(n, typ)
+    period = columns["period"]
+    year = _year_from_period(period) if time else pa.nulls(n, pa.int32())
+    if others:
+        # One map per row, {dimension id: code}, laid out row by row as MapArray expects.
+        names = np.array([d for d, _ in others], dtype=object)
+        values = np.stack([a.to_numpy(zero_copy_only=False) for _, a in others], axis=1).ravel()
+        offsets = pa.array(np.arange(0, n * len(others) + 1, len(others), dtype=np.int32))
+        other = pa.MapArray.from_arrays(
+            offsets, pa.array(np.tile(names, n), pa.string()), pa.array(values, pa.string())
+        )
+    else:
+        other = pa.nulls(n, pa.map_(pa.string(), pa.string()))
+    march = is_march_release(release_updated)
+    if march and newest_year is not None:
+        unrev = pc.fill_null(pc.equal(year, pa.scalar(newest_year, pa.int32())), False)
+        vintage = pc.if_else(unrev, UNREVISED, REVISED)
+    else:
+        vintage = pa.repeat(REVISED, n)
+    ts = pa.scalar(release_updated.astimezone(UTC).replace(tzinfo=None), pa.timestamp("us"))
+    return pa.table(
+        {
+            "table_id": pa.repeat(table_id, n),
+            "release_updated": pa.repeat(ts, n),
+            "vintage": vintage,
+            "contents_code": columns["contents_code"],
+            "region_code": columns["region_code"],
+            "period": period,
+            "year": year,
+            "funksjon": columns["funksjon"],
+            "art": columns["art"],
+            "regnskapsomfang": columns["regnskapsomfang"],
+            "alder": columns["alder"],
+            "kjonn": columns["kjonn"],
+            "other_dimensions": other,
+            "value": ds.cells.column("value").combine_chunks(),
+            "status": pc.cast(ds.cells.column("status").combine_chunks(), pa.string()),
+            "landing_sha256": pa.repeat(sha256, n),
+        }
+    )
+
+
+def _newest_year(datasets: Iterable[Dataset]) -> int | None:
+    years = []
+    for ds in datasets:
+        time = _time_dim(ds)
+        if time:
+            dim = next(d for d in ds.dimensions if d.id == time)
+            years += [int(c[:4]) for c in dim.codes if c[:4].isdigit()]
+    return max(years) if years else None
+
+
+def table_id_of(ds: Dataset, fallback: str | None = None) -> str:
+    """SSB's table id: extension.px.tableid, else the number before the colon in the label."""
+    px = (ds.extension or {}).get("px") or {}
+    if px.get("tableid"):
+        return str(px["tableid"])
+    label = ds.label or ""
+    head = label.split(":", 1)[0].strip()
+    if head.isdigit():
+        return head
+    if fallback:
+        return fallback
+    raise LoadError(f"dataset {label!r} names no SSB table id (extension.px.tableid or 'NNNNN: title')")
+
+
+def is_loaded(con: duckdb.DuckDBPyConnection, fetch_id: str) -> bool:
+    return bool(
+        con.execute("select count(*) from raw.landing_objects where fetch_id = ?", [fetch_id]).fetchone()[0]
+    )
+
+
+def load_fetch(con: duckdb.DuckDBPyConnection, store: LandingStore, rec: FetchRecord) -> int | None:
+    """Load one complete fetch in one transaction: the cells loaded, or None if it was loaded before."""
+    if is_loaded(con, rec.fetch_id):
+        return None
+    datasets = []
+    for sha in rec.objects:
+        try:
+            datasets.append((sha, decode(store.read_object(sha))))
+        except Exception as exc:  # the message must name the table and the object
+            raise LoadError(f"table {rec.table_id}: landing object {sha} cannot be decoded: {exc}") from exc
+    updated = parse_updated(rec.updated)
+    if updated is None:
+        raise LoadError(f"table {rec.table_id}: fetch {rec.fetch_id} has no 'updated' timestamp")
+    release_ts = updated.astimezone(UTC).replace(tzinfo=None)
+    newest = _newest_year(ds for _, ds in datasets)
+    if rec.newest_period and rec.newest_period[:4].isdigit():
+        newest = max(newest or 0, int(rec.newest_period[:4]))
+    now = datetime.now(UTC).replace(tzinfo=None)
+    total = 0
+    con.execute("begin transaction")
+    try:
+        for sha, ds in datasets:
+            tbl = cells_table(
+                ds, table_id=rec.table_id, release_updated=updated, newest_year=newest, sha256=sha
+            )
+            con.register("incoming_cells", tbl)
+            con.execute("insert into raw.cells by name select * from incoming_cells")
+            con.unregister("incoming_cells")
+            labels = ds.labels()
+            con.register("incoming_labels", labels)
+            con.execute(
+                """
+                insert into raw.dimension_labels
+                select ?, ?, l.dimension_id, l.code, l.label from incoming_labels l
+                where not exists (
+                    select 1 from raw.dimension_labels d
+                    where d.table_id = ? and d.release_updated = ?
+                      and d.dimension_id = l.dimension_id and d.code = l.code)
+                """,
+                [rec.table_id, release_ts, rec.table_id, release_ts],
+            )
+            con.unregister("incoming_labels")
+            row = store.manifest_row(sha)
+            con.execute(
+                "insert into raw.landing_objects values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    sha,
+                    rec.fetch_id,
+                    rec.table_id,
+                    release_ts,
+                    orjson.dumps(row.query).decode(),
+                    parse_updated(row.fetched_at).replace(tzinfo=None),
+                    row.source,
+                    row.cells,
+                    row.part,
+                    row.parts,
+                    tbl.num_rows,
+                    now,
+                ],
+            )
+            total += tbl.num_rows
+        title = datasets[0][1].label if datasets else None
+        con.execute(
+            """
+            insert into raw.releases values (?, ?, ?, ?, ?, ?, ?)
+            on conflict (table_id, release_updated) do update set
+                cells = raw.releases.cells + excluded.cells,
+                newest_year = greatest(raw.releases.newest_year, excluded.newest_year)
+            """,
+            [
+                rec.table_id,
+                release_ts,
+                title,
+                datasets[0][1].source if datasets else None,
+                newest,
+                total,
+                now,
+            ],
+        )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return total
+
+
+def load_pending(
+    con: duckdb.DuckDBPyConnection, store: LandingStore, table_ids: Iterable[str] | None = None
+) -> LoadResult:
+    """Load every complete fetch not yet in raw.cells, oldest release first."""
+    ensure_schema(con)
+    fetches = cells = 0
+    tables: set[str] = set()
+    for rec in store.fetches(table_ids):
+        n = load_fetch(con, store, rec)
+        if n is None:
+            continue
+        fetches += 1
+        cells += n
+        tables.add(rec.table_id)
+    return LoadResult(fetches, cells, tuple(sorted(tables)))

@@ -1,0 +1,103 @@
+"""Loading landed releases into raw.cells: vintages, dimensions without loss, idempotence, atomicity."""
+
+import pytest
+
+from pipeline.landing import LandingStore, Part
+from pipeline.load import LoadError, connect, load_pending
+from tests.jsonstat_factory import make_doc
+
+DIMS = {
+    "KOKkommuneregion0000": ["3201", "0219", "EAK"],
+    "KOKfunksjon0000": ["202", "213"],
+    "KOKart0000": ["AGD2"],
+    "Ukjent": ["x1"],  # a dimension raw.cells has no column for
+    "ContentsCode": ["KOSbelop0000"],
+    "Tid": ["2022", "2023"],
+}
+
+
+def _land(store, body, updated, table_id="12367"):
+    return store.land(table_id, [Part(body=body, query=None, cells=12)], updated=updated, source="test")
+
+
+def test_march_release_marks_only_its_newest_year_unrevised(tmp_path):
+    store = LandingStore(tmp_path / "landing")
+    _land(store, make_doc("12367", DIMS, updated="2024-03-15T07:00:00Z"), "2024-03-15T07:00:00Z")
+    _land(store, make_doc("12367", DIMS, default=2.0, updated="2024-06-17T06:00:00Z"), "2024-06-17T06:00:00Z")
+    con = connect(tmp_path / "b.duckdb")
+    result = load_pending(con, store)
+    assert result.fetches_loaded == 2 and result.cells_loaded == 24
+    rows = con.execute(
+        "select month(release_updated), year, vintage, count(*) from raw.cells group by all order by all"
+    ).fetchall()
+    assert rows == [
+        (3, 2022, "revised", 6),
+        (3, 2023, "unrevised", 6),
+        (6, 2022, "revised", 6),
+        (6, 2023, "revised", 6),
+    ]
+    # Both vintages of 2023 side by side, with their own values.
+    both = con.execute(
+        "select vintage, value from raw.cells where year = 2023 and region_code = '3201' and funksjon = '202' order by 1"
+    ).fetchall()
+    assert both == [("revised", 2.0), ("unrevised", 1.0)]
+
+
+def test_every_dimension_is_kept(tmp_path):
+    store = LandingStore(tmp_path / "landing")
+    _land(store, make_doc("12367", DIMS), "2024-06-17T06:00:00Z")
+    con = connect(tmp_path / "b.duckdb")
+    load_pending(con, store)
+    row = con.execute(
+        "select table_id, contents_code, region_code, period, year, funksjon, art, other_dimensions['Ukjent'] "
+        "from raw.cells where region_code = '0219' and funksjon = '213' and year = 2022"
+    ).fetchone()
+    assert row == ("12367", "KOSbelop0000", "0219", "2022", 2022, "213", "AGD2", "x1")
+    labels = con.execute(
+        "select label from raw.dimension_labels where dimension_id = 'KOKfunksjon0000' and code = '202'"
+    ).fetchall()
+    assert labels == [("202 label",)]
+
+
+def test_status_cells_are_null_not_zero(tmp_path):
+    store = LandingStore(tmp_path / "landing")
+    status = {
+        ("0219", "202", "AGD2", "x1", "KOSbelop0000", "2023"): ".",
+        ("EAK", "213", "AGD2", "x1", "KOSbelop0000", "2022"): ":",
+    }
+    _land(store, make_doc("12367", DIMS, status=status), "2024-06-17T06:00:00Z")
+    con = connect(tmp_path / "b.duckdb")
+    load_pending(con, store)
+    assert con.execute(
+        "select status, value from raw.cells where status is not null order by 1"
+    ).fetchall() == [
+        (".", None),
+        (":", None),
+    ]
+
+
+def test_reloading_is_idempotent(tmp_path):
+    store = LandingStore(tmp_path / "landing")
+    _land(store, make_doc("12367", DIMS), "2024-06-17T06:00:00Z")
+    con = connect(tmp_path / "b.duckdb")
+    load_pending(con, store)
+    _land(store, make_doc("12367", DIMS), "2024-06-17T06:00:00Z")  # same bytes again
+    second = load_pending(con, store)
+    assert second.fetches_loaded == 0
+    assert con.execute("select count(*) from raw.cells").fetchone()[0] == 12
+    assert con.execute("select count(*) from raw.releases").fetchone()[0] == 1
+
+
+def test_a_fetch_that_cannot_be_decoded_loads_nothing(tmp_path):
+    store = LandingStore(tmp_path / "landing")
+    good = make_doc("12367", DIMS)
+    store.land(
+        "12367",
+        [Part(body=good, query=None, cells=12), Part(body=b'{"class": "collection"}', query=None, cells=0)],
+        updated="2024-06-17T06:00:00Z",
+        source="test",
+    )
+    con = connect(tmp_path / "b.duckdb")
+    with pytest.raises(LoadError, match="table 12367: landing object"):
+        load_pending(con, store)
+    assert con.execute("select count(*) from raw.cells").fetchone()[0] == 0
