@@ -1,0 +1,41 @@
+# The two commands a new user needs:
+#   make demo   set up, then run the whole pipeline on the embedded demo release
+#   make test   set up, then run the whole test suite (and the linters)
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+export KOSTRA_HOME ?= $(CURDIR)/warehouse
+
+.PHONY: setup demo test lint bench dbt-parse docs clean-home
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+# dagster-dbt reads dbt's parsed manifest; parse once per setup, not per run.
+dbt_project/target/manifest.json: $(STAMP) $(shell find dbt_project/models dbt_project/macros dbt_project/seeds dbt_project/tests -type f 2>/dev/null) dbt_project/dbt_project.yml
+	cd dbt_project && ../$(BIN)/dbt parse --profiles-dir . --quiet
+
+dbt-parse: dbt_project/target/manifest.json
+
+setup: $(STAMP) dbt-parse
+
+demo: setup
+	$(BIN)/kostra run
+
+test: setup lint
+	$(BIN)/pytest -n 2 --dist loadfile -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check pipeline orchestration tests bench
+	$(BIN)/ruff format --check pipeline orchestration tests bench
+	cd dbt_project && ../$(BIN)/sqlfluff lint models tests macros --templater dbt --processes 2
+
+bench: setup
+	$(BIN)/python -m bench.run
+
+docs: setup
+	cd dbt_project && ../$(BIN)/dbt docs generate --profiles-dir .

@@ -1,0 +1,29 @@
+"""Dagster definitions for kostra-warehouse: ingest → raw cells → dbt → publish.
+
+Loaded by ``dagster dev`` (see pyproject's ``[tool.dagster]``) and by ``kostra run``, which materializes the
+same graph in-process.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from orchestration.dbt.assets import dbt_project, kostra_dbt_models
+from orchestration.resources import HomeResource, StatbankResource
+from orchestration.ssb.assets import ingest_definitions
+from orchestration.warehouse.assets import publish_asset, raw_cells_asset
+
+ingest_assets, ingest_checks = ingest_definitions()
+raw_cells = raw_cells_asset([a.key for a in ingest_assets])
+published = publish_asset(list(kostra_dbt_models.keys))
+
+defs = dg.Definitions(
+    assets=[*ingest_assets, raw_cells, kostra_dbt_models, published],
+    asset_checks=ingest_checks,
+    resources={
+        "home": HomeResource(),
+        "statbank": StatbankResource(),
+        "dbt": DbtCliResource(project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir)),
+    },
+)

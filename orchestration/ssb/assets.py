@@ -1,0 +1,124 @@
+"""Ingest assets: one per SSB source table in the indicator catalogue, partitioned by release.
+
+A partition is one publication (``2016-03`` unrevised, ``2016-06`` revised). A backfill of every release runs
+as one Dagster run (single-run backfill policy) that walks the releases in order, so the API client, its
+rate limiter and the landing store are set up once, not once per partition.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import dagster as dg
+from pipeline.catalogue import load_catalogue
+
+from orchestration.partitions import release_partitions
+from orchestration.resources import HomeResource, StatbankResource
+from pipeline.calendar import release_for
+from pipeline.completeness import check_table
+from pipeline.ingest import catalogue_filters, ingest_table
+from pipeline.jsonstat import decode
+from pipeline.landing import LandingStore
+from pipeline.vintage import is_march_release
+
+INGEST_RETRY = dg.RetryPolicy(
+    max_retries=3, delay=20, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
+
+
+def asset_key_for(table_id: str) -> dg.AssetKey:
+    return dg.AssetKey(["ssb", f"table_{table_id}"])
+
+
+def _status_counts(store: LandingStore, shas: list[str]) -> dict[str, int]:
+    counts: Counter[str] = Counter()
+    for sha in shas:
+        counts.update(decode(store.read_object(sha)).status_counts())
+    return dict(counts)
+
+
+def build_ingest_asset(table_id: str, filters: dict[str, list[str]], title: str) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=asset_key_for(table_id),
+        partitions_def=release_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        retry_policy=INGEST_RETRY,
+        group_name="ingest",
+        kinds={"python", "json"},
+        pool="ssb_api",
+        description=(
+            f"SSB table {table_id} ({title}): each release fetched through the statbank API (JSON-stat2) and "
+            "kept byte-for-byte in the landing store, one partition per publication."
+        ),
+        metadata={"table_id": table_id, "filters": dg.MetadataValue.json(filters)},
+    )
+    def _ingest(
+        context: dg.AssetExecutionContext, home: HomeResource, statbank: StatbankResource
+    ) -> dg.MaterializeResult:
+        store = LandingStore(home.home().landing)
+        keys = sorted(context.partition_keys)
+        landed, skipped = [], []
+        for key in keys:
+            client = statbank.client(key)
+            rec = ingest_table(client, store, table_id, filters, source=client.v0_root)
+            if rec is None:
+                skipped.append(key)
+                continue
+            release = release_for_updated(rec.updated)
+            if statbank.is_live and release != key:
+                context.log.warning(
+                    f"table {table_id}: SSB now serves release {release} ({rec.updated}); "
+                    f"release {key} can no longer be fetched live and was not landed under that key"
+                )
+            landed.append(rec)
+        statuses = _status_counts(store, [s for r in landed for s in r.new_objects])
+        last = landed[-1] if landed else None
+        return dg.MaterializeResult(
+            metadata={
+                "releases_landed": len(landed),
+                "releases_already_landed": len(skipped),
+                "cells": sum(r.cells for r in landed),
+                "statuses": dg.MetadataValue.json(statuses),
+                "release_updated": last.updated if last else "",
+                "vintage": ("unrevised" if is_march_release(last.updated) else "revised") if last else "",
+            }
+        )
+
+    @dg.asset_check(
+        asset=asset_key_for(table_id),
+        name="completeness",
+        blocking=True,
+        description=f"Every ASSS member and comparator is in every landed release of table {table_id}.",
+    )
+    def _completeness(home: HomeResource) -> dg.AssetCheckResult:
+        result = check_table(LandingStore(home.home().landing), table_id)
+        return dg.AssetCheckResult(
+            passed=result.ok,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={
+                "fetches": result.fetches,
+                "cells": result.cells,
+                "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in result.problems[:50]) or "none"),
+            },
+        )
+
+    return _ingest, _completeness
+
+
+def release_for_updated(updated: str | None) -> str | None:
+    from pipeline.vintage import parse_updated
+
+    dt = parse_updated(updated)
+    rel = release_for(dt) if dt else None
+    return rel.key if rel else None
+
+
+def ingest_definitions() -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition]]:
+    catalogue = load_catalogue()
+    assets, checks = [], []
+    for table_id, filters in catalogue_filters(catalogue).items():
+        title = str(catalogue.loc[catalogue["table_id"].astype(str) == table_id, "label_nb"].iloc[0])
+        asset, check = build_ingest_asset(table_id, filters, title)
+        assets.append(asset)
+        checks.append(check)
+    return assets, checks

@@ -1,0 +1,278 @@
+"""The `kostra` command line: run the pipeline, ingest files, query the published warehouse."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from contextlib import ExitStack
+from pathlib import Path
+
+from rich.console import Console
+
+from pipeline.config import Home
+
+console = Console(stderr=True)
+
+
+def _home() -> Home:
+    return Home.from_env().ensure()
+
+
+# ---------------------------------------------------------------- pipeline runs
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from orchestration import run as runner
+    from orchestration.partitions import release_keys
+    from orchestration.resources import StatbankResource
+
+    home = _home()
+    with ExitStack() as stack:
+        if args.live:
+            statbank = StatbankResource()
+            keys = release_keys()[-1:]  # live SSB serves only the current release of each table
+            console.print(
+                "[bold]Live run[/bold] against SSB's statbank: current release of every catalogue table"
+            )
+        else:
+            server, keys = _start_demo(home, stack)
+            statbank = StatbankResource(asof_root=server.url)
+        if args.releases:
+            keys = [k for k in keys if k in set(args.releases.split(","))]
+            if not keys:
+                raise SystemExit(f"--releases {args.releases}: none of these releases exist")
+        console.print(f"Ingesting releases {keys[0]} … {keys[-1]} ({len(keys)} publications)")
+        runner.ingest(home, statbank, keys, table_ids=args.tables.split(",") if args.tables else None)
+    console.print("Building raw cells, dbt models and publishing the warehouse …")
+    runner.build(home)
+    _print_summary(home)
+    return 0
+
+
+def _start_demo(home: Home, stack: ExitStack):
+    from pipeline.demo.generate import generate
+    from pipeline.demo.server import DemoSource, serve
+
+    if not (home.demo_dir / "releases.json").exists():
+        console.print(f"Generating the demo release (synthetic values, real structure) in {home.demo_dir} …")
+        generate(home.demo_dir)
+    source = DemoSource(home.demo_dir)
+    server = stack.enter_context(serve(source))
+    keys = [r["key"] for r in json.loads((home.demo_dir / "releases.json").read_text())]
+    console.print(f"Demo statbank (DEMO DATA) serving on {server.url}")
+    return server, keys
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from orchestration import run as runner
+
+    home = _home()
+    runner.build(home)
+    _print_summary(home)
+    return 0
+
+
+def cmd_ingest_file(args: argparse.Namespace) -> int:
+    from pipeline.ingest import ingest_files
+    from pipeline.landing import LandingStore
+    from pipeline.load import connect, load_pending
+
+    home = _home()
+    store = LandingStore(home.landing)
+    done = ingest_files(store, args.paths)
+    for item in done:
+        state = "already landed" if item.record.is_noop else "landed"
+        console.print(
+            f"{item.path}: table {item.record.table_id}, release {item.record.updated}, "
+            f"{item.record.cells:,} cells — {state}"
+        )
+    con = connect(home.build_db)
+    try:
+        result = load_pending(con, store, {i.record.table_id for i in done})
+    finally:
+        con.close()
+    console.print(
+        f"Loaded {result.cells_loaded:,} new cells into the build file. "
+        "Run [bold]kostra build[/bold] to build the marts and publish."
+    )
+    return 0
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from pipeline.catalogue import load_catalogue
+    from pipeline.ingest import catalogue_filters, ingest_table
+    from pipeline.landing import LandingStore
+    from pipeline.ssb.client import SsbClient
+
+    home = _home()
+    store = LandingStore(home.landing)
+    filters = catalogue_filters(load_catalogue())
+    tables = args.tables or sorted(filters)
+    client = SsbClient(*(r for r in (args.v0_root, args.v2_root) if r), progress=None)
+    for table_id in tables:
+        rec = ingest_table(client, store, table_id, filters.get(table_id), years=args.years)
+        if rec is None:
+            console.print(f"table {table_id}: current release already landed")
+        else:
+            console.print(f"table {table_id}: landed release {rec.updated}, {rec.cells:,} cells")
+    return 0
+
+
+def cmd_serve_demo(args: argparse.Namespace) -> int:
+    from pipeline.demo.server import serve_demo
+
+    serve_demo(_home(), host=args.host, port=args.port)
+    return 0
+
+
+def cmd_generate_demo(args: argparse.Namespace) -> int:
+    from pipeline.demo.generate import generate
+
+    home = _home()
+    out = Path(args.out) if args.out else home.demo_dir
+    generate(out, seed=args.seed)
+    console.print(f"Demo release (DEMO DATA: synthetic values, real structure) written to {out}")
+    return 0
+
+
+# ---------------------------------------------------------------- analyst access
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    from pipeline.publish import connect_published
+
+    try:
+        con = connect_published(_home())
+    except FileNotFoundError as exc:
+        console.print(f"[red]{exc}[/red]")
+        return 2
+    try:
+        rel = con.sql(args.sql)
+        if rel is None:
+            return 0
+        table = rel.fetch_arrow_table()
+    except Exception as exc:  # duckdb raises several error classes; all are the user's SQL
+        console.print(f"[red]query failed:[/red] {exc}")
+        return 2
+    finally:
+        con.close()
+    _print_table(table, args.format)
+    return 0
+
+
+def _print_table(table, fmt: str) -> None:
+    import pyarrow.csv as pacsv
+
+    if fmt == "csv":
+        sink = sys.stdout.buffer
+        pacsv.write_csv(table, sink)
+        sink.flush()
+    elif fmt == "json":
+        sys.stdout.write(json.dumps(table.to_pylist(), default=str, ensure_ascii=False, indent=1) + "\n")
+    else:
+        from rich.table import Table
+
+        out = Console()
+        t = Table(show_lines=False)
+        for name in table.column_names:
+            t.add_column(name)
+        for row in table.to_pylist():
+            t.add_row(*("" if v is None else _fmt(v) for v in row.values()))
+        out.print(t)
+        out.print(f"{table.num_rows:,} rows")
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:,.2f}".replace(",", " ")
+    return str(v)
+
+
+def _print_summary(home: Home) -> None:
+    from pipeline.summary import print_summary
+
+    print_summary(home, console=Console())
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    _print_summary(_home())
+    return 0
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="kostra",
+        description="kostra-warehouse: SSB's KOSTRA key figures in DuckDB for ASSS benchmarking. "
+        "State lives in $KOSTRA_HOME (default: warehouse/).",
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="run the whole pipeline (default: on the embedded demo release)")
+    r.add_argument(
+        "--live", action="store_true", help="fetch from SSB's statbank instead of the demo release"
+    )
+    r.add_argument("--tables", help="comma-separated table ids (default: every table in the catalogue)")
+    r.add_argument("--releases", help="comma-separated release keys, e.g. 2024-03,2024-06 (default: all)")
+    r.set_defaults(func=cmd_run)
+
+    b = sub.add_parser("build", help="load what has been landed, build the marts and publish")
+    b.set_defaults(func=cmd_build)
+
+    f = sub.add_parser(
+        "ingest-file", help="land JSON-stat2 files saved from SSB (v0 or v2) like fetched ones"
+    )
+    f.add_argument("paths", nargs="+", type=Path)
+    f.set_defaults(func=cmd_ingest_file)
+
+    g = sub.add_parser("fetch", help="fetch the current release of tables from SSB and land them")
+    g.add_argument("tables", nargs="*", help="table ids (default: every table in the catalogue)")
+    g.add_argument("--years", default="latest", help="'latest' (default), 'all'")
+    g.add_argument("--v0-root", default=None, help="PxWebApi v0 root (default: SSB)")
+    g.add_argument("--v2-root", default=None, help="PxWebApi v2 root (default: SSB)")
+    g.set_defaults(func=cmd_fetch)
+
+    q = sub.add_parser("query", help="run read-only SQL against the published warehouse")
+    q.add_argument("sql")
+    fmt = q.add_mutually_exclusive_group()
+    fmt.add_argument("--csv", dest="format", action="store_const", const="csv")
+    fmt.add_argument("--json", dest="format", action="store_const", const="json")
+    q.set_defaults(func=cmd_query, format="table")
+
+    s = sub.add_parser("serve-demo", help="serve the demo release on a local PxWebApi-compatible server")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8765)
+    s.set_defaults(func=cmd_serve_demo)
+
+    d = sub.add_parser("generate-demo", help="write the deterministic demo release")
+    d.add_argument("--out", default=None)
+    d.add_argument("--seed", type=int, default=20240617)
+    d.set_defaults(func=cmd_generate_demo)
+
+    m = sub.add_parser("summary", help="what the published warehouse holds")
+    m.set_defaults(func=cmd_summary)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        console.print("[red]interrupted[/red]: the published warehouse is unchanged")
+        return 130
+    except Exception as exc:
+        from pipeline.errors import is_user_error
+
+        if is_user_error(exc):
+            console.print(f"[red]error:[/red] {exc}")
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Completeness of a landed release: is every ASSS member and comparator in it, for every year?
+
+This is the blocking check on the ingest: a release that lacks a network member is not one the network can
+use, and must be noticed before it is built into profiles. Decoding stays in Arrow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyarrow.compute as pc
+
+from pipeline import reference
+from pipeline.jsonstat import decode
+from pipeline.landing import FetchRecord, LandingStore
+from pipeline.load import REGION_DIMS
+
+
+@dataclass
+class Completeness:
+    table_id: str
+    fetches: int = 0
+    cells: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def expected_codes(year: int) -> dict[str, str]:
+    """The code each ASSS member and comparator was published under in ``year`` → its municipality id."""
+    out = {}
+    for mid in reference.asss_members(year, include_comparators=True):
+        for code, start, end in reference.history(mid):
+            if (start is None or start <= year) and (end is None or year <= end):
+                out[code] = mid
+    return out
+
+
+def check_fetch(store: LandingStore, rec: FetchRecord) -> list[str]:
+    problems = []
+    for sha in rec.objects:
+        ds = decode(store.read_object(sha))
+        region = next((d for d in ds.dimensions if d.id in REGION_DIMS), None)
+        time = next((d for d in ds.dimensions if d.role == "time" or d.id == "Tid"), None)
+        if region is None or time is None:
+            continue  # not a regional table: nothing to require
+        codes = set(region.codes)
+        for period in time.codes:
+            if not period[:4].isdigit():
+                continue
+            year = int(period[:4])
+            for code, mid in expected_codes(year).items():
+                if code not in codes:
+                    problems.append(
+                        f"table {rec.table_id}, release {rec.updated}: {code} ({reference.name_in(code, year)}, "
+                        f"municipality {mid}) is missing for {year}"
+                    )
+        # A member whose every cell in its valid years is '.' is also missing, only less visibly.
+        tbl = ds.cells
+        for period in time.codes:
+            if not period[:4].isdigit():
+                continue
+            year = int(period[:4])
+            for code in expected_codes(year):
+                if code not in codes:
+                    continue
+                mask = pc.and_(pc.equal(tbl[region.id], code), pc.equal(tbl[time.id], period))
+                statuses = tbl.filter(mask)["status"]
+                if len(statuses) and pc.all(pc.equal(pc.fill_null(statuses, ""), ".")).as_py():
+                    problems.append(
+                        f"table {rec.table_id}, release {rec.updated}: {code} is published as '.' (not applicable) "
+                        f"in {year}, a year it was valid"
+                    )
+    return problems
+
+
+def check_table(store: LandingStore, table_id: str) -> Completeness:
+    result = Completeness(table_id)
+    for rec in store.fetches([table_id]):
+        result.fetches += 1
+        result.cells += rec.cells
+        result.problems += check_fetch(store, rec)
+    if result.fetches == 0:
+        result.problems.append(f"table {table_id} has never been landed")
+    return result

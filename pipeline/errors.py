@@ -1,0 +1,31 @@
+"""Which errors are the user's input (shown as one clear line) rather than bugs (shown with a traceback)."""
+
+from __future__ import annotations
+
+
+class RunFailed(RuntimeError):
+    """A pipeline run failed; the published warehouse is unchanged."""
+
+
+def user_error_types() -> tuple[type[BaseException], ...]:
+    from pipeline.ingest import IngestError
+    from pipeline.jsonstat import JsonStatError
+    from pipeline.landing import LandingError
+    from pipeline.load import LoadError
+    from pipeline.publish import PublishError
+    from pipeline.ssb.errors import SsbError
+
+    return (
+        IngestError,
+        JsonStatError,
+        LandingError,
+        LoadError,
+        PublishError,
+        SsbError,
+        RunFailed,
+        FileNotFoundError,
+    )
+
+
+def is_user_error(exc: BaseException) -> bool:
+    return isinstance(exc, user_error_types())

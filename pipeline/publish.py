@@ -1,0 +1,91 @@
+"""Publish the analyst warehouse atomically.
+
+DuckDB allows one writer or many readers, never both. The pipeline therefore builds into a private file and
+publishes a copy: the copy is written under a temporary name in the same folder and renamed over
+``kostra.duckdb``. A rename is atomic on POSIX, so an analyst who holds the old file open keeps reading the
+old build (its inode lives on) and anyone who opens the path afterwards gets the whole new build: nobody
+waits for a lock and nobody sees half a build. The previous versions are kept as hard links in
+``versions/``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from pipeline.config import Home
+
+DEFAULT_KEEP = 5
+
+
+class PublishError(RuntimeError):
+    """The build could not be published; the previous warehouse is unchanged."""
+
+
+@dataclass(frozen=True)
+class Published:
+    path: Path
+    previous: Path | None
+    bytes: int
+
+
+def _verify(path: Path) -> None:
+    # Open the copy read-only before it replaces anything: a broken copy must never be published.
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            con.execute("select count(*) from raw.cells").fetchone()
+        finally:
+            con.close()
+    except duckdb.Error as exc:
+        raise PublishError(f"the build copy {path} does not open as a warehouse: {exc}") from exc
+
+
+def publish(home: Home, *, keep: int = DEFAULT_KEEP) -> Published:
+    """Copy the (closed) build file into place as the analyst warehouse."""
+    src = home.build_db
+    if not src.exists():
+        raise PublishError(f"nothing to publish: the build file {src} does not exist (run `kostra build`)")
+    home.ensure()
+    dest = home.published_db
+    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=".kostra.", suffix=".duckdb.tmp")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        shutil.copyfile(src, tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        _verify(tmp)
+        previous = None
+        if dest.exists():
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+            previous = home.versions_dir / f"kostra-{stamp}.duckdb"
+            os.link(dest, previous)
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _prune(home.versions_dir, keep)
+    return Published(dest, previous, dest.stat().st_size)
+
+
+def _prune(versions: Path, keep: int) -> None:
+    olds = sorted(versions.glob("kostra-*.duckdb"))
+    for old in olds[: max(0, len(olds) - keep)]:
+        old.unlink(missing_ok=True)
+
+
+def connect_published(home: Home) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the analyst warehouse."""
+    path = home.published_db
+    if not path.exists():
+        raise FileNotFoundError(
+            f"no published warehouse at {path}: run `make demo`, `kostra run` or `kostra build` first"
+        )
+    return duckdb.connect(str(path), read_only=True)

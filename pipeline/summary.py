@@ -1,0 +1,73 @@
+"""The summary printed after a run: what the published warehouse holds and where things are."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from pipeline.config import Home
+from pipeline.publish import connect_published
+
+
+def summary_rows(home: Home) -> list[tuple]:
+    con = connect_published(home)
+    try:
+        return con.execute(
+            """
+            select c.table_id,
+                   any_value(r.title) as title,
+                   count(distinct c.release_updated) as releases,
+                   min(c.year) as first_year,
+                   max(c.year) as last_year,
+                   count(*) as cells,
+                   count(*) filter (where c.vintage = 'unrevised') as unrevised,
+                   count(*) filter (where c.status is null) as with_value,
+                   count(*) filter (where c.status = '.') as not_applicable,
+                   count(*) filter (where c.status = '..') as missing,
+                   count(*) filter (where c.status = ':') as suppressed
+            from raw.cells c
+            left join raw.releases r using (table_id, release_updated)
+            group by c.table_id
+            order by c.table_id
+            """
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def is_demo(home: Home) -> bool:
+    con = connect_published(home)
+    try:
+        (n,) = con.execute("select count(*) from raw.releases where source ilike '%DEMO%'").fetchone()
+        return n > 0
+    finally:
+        con.close()
+
+
+def print_summary(home: Home, console: Console | None = None) -> None:
+    console = console or Console()
+    rows = summary_rows(home)
+    demo = is_demo(home)
+    title = "Warehouse contents" + (" — DEMO DATA (synthetic values, real structure)" if demo else "")
+    t = Table(title=title)
+    for col in ("table", "title", "releases", "years", "cells", "unrevised", "with value", ".", "..", ":"):
+        t.add_column(col, justify="left" if col in ("table", "title") else "right")
+    for tid, name, rel, y0, y1, cells, unrev, val, na, miss, supp in rows:
+        t.add_row(
+            tid,
+            (name or "")[:48],
+            str(rel),
+            f"{y0}–{y1}",
+            f"{cells:,}",
+            f"{unrev:,}",
+            f"{val:,}",
+            f"{na:,}",
+            f"{miss:,}",
+            f"{supp:,}",
+        )
+    console.print(t)
+    total = sum(r[5] for r in rows)
+    console.print(f"{len(rows)} tables, {sum(r[2] for r in rows)} releases, {total:,} cells.")
+    console.print(f"Published warehouse (open read-only): {home.published_db}")
+    console.print(f"Landing store: {home.landing}   Build file (private): {home.build_db}")
+    console.print('Try: kostra query "select * from marts.service_profile where is_focus limit 20"')
