@@ -1,0 +1,204 @@
+"""KLASS client against a local KLASS-shaped HTTP server, and the online path of build_reference."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+import orjson
+import pytest
+
+from pipeline.klass import KlassClient, KlassError
+from pipeline.klass import build_reference as br
+
+# A small world shaped like KLASS 131: Bærum/Asker (renumbering and merger) and Ålesund/Haram (merger in 2020,
+# split in 2024).
+OLD = {
+    "0219": "Bærum",
+    "0220": "Asker",
+    "0627": "Røyken",
+    "0628": "Hurum",
+    "1504": "Ålesund",
+    "1534": "Haram",
+}
+MID = {"3024": "Bærum", "3025": "Asker", "1507": "Ålesund"}
+NEW = {"3201": "Bærum", "3203": "Asker", "1508": "Ålesund", "1580": "Haram"}
+CHANGES = [
+    ("0219", "3024", "2020-01-01"),
+    ("0220", "3025", "2020-01-01"),
+    ("0627", "3025", "2020-01-01"),
+    ("0628", "3025", "2020-01-01"),
+    ("1504", "1507", "2020-01-01"),
+    ("1534", "1507", "2020-01-01"),
+    ("3024", "3201", "2024-01-01"),
+    ("3025", "3203", "2024-01-01"),
+    ("1507", "1508", "2024-01-01"),
+    ("1507", "1580", "2024-01-01"),
+]
+NAMES = {**OLD, **MID, **NEW}
+
+
+def codes_on(date: dt.date) -> dict[str, str]:
+    world = OLD if date.year < 2020 else MID if date.year < 2024 else NEW
+    return {**world, "9999": "Uoppgitt"}
+
+
+def code_json(code: str, name: str) -> dict:
+    return {
+        "code": code,
+        "parentCode": None,
+        "level": "1",
+        "name": name,
+        "shortName": "",
+        "presentationName": "",
+        "validFrom": None,
+        "validTo": None,
+        "notes": "",
+    }
+
+
+class FakeKlass(BaseHTTPRequestHandler):
+    fail_next = 0  # answer 503 this many times first
+    requests: list[str] = []
+
+    def log_message(self, *args):  # keep pytest output clean
+        pass
+
+    def _send(self, status: int, body: bytes, ctype: str = "application/json") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        cls = type(self)
+        cls.requests.append(self.path)
+        if cls.fail_next > 0:
+            cls.fail_next -= 1
+            self._send(503, b'{"error": "busy"}')
+            return
+        url = urlparse(self.path)
+        q = {k: v[0] for k, v in parse_qs(url.query).items()}
+        if url.path == "/classifications/131/codesAt":
+            codes = codes_on(dt.date.fromisoformat(q["date"]))
+            self._send(200, orjson.dumps({"codes": [code_json(c, n) for c, n in codes.items()]}))
+        elif url.path == "/classifications/131/codes":
+            frm, to = dt.date.fromisoformat(q["from"]), dt.date.fromisoformat(q["to"])
+            codes = {**codes_on(frm), **codes_on(to - dt.timedelta(days=1))}
+            self._send(200, orjson.dumps({"codes": [code_json(c, n) for c, n in codes.items()]}))
+        elif url.path == "/classifications/131/changes":
+            frm, to = q["from"], q["to"]
+            rows = [
+                {
+                    "oldCode": o,
+                    "oldName": NAMES[o],
+                    "oldShortName": "",
+                    "newCode": n,
+                    "newName": NAMES[n],
+                    "newShortName": "",
+                    "changeOccurred": when,
+                }
+                for o, n, when in CHANGES
+                if frm <= when <= to
+            ]
+            self._send(200, orjson.dumps({"codeChanges": rows}))
+        elif url.path == "/classifications/131/broken":
+            self._send(200, b"<html>not json", "text/html")
+        else:
+            self._send(404, b'{"error": "not found"}')
+
+
+@pytest.fixture()
+def klass_root():
+    FakeKlass.fail_next = 0
+    FakeKlass.requests = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeKlass)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def client(root: str, **kw) -> KlassClient:
+    return KlassClient(root, backoff_factor=0, timeout=5, **kw)
+
+
+def test_codes_at_returns_the_codes_valid_on_the_date(klass_root):
+    codes = client(klass_root).codes_at("2019-01-01")
+    assert {c.code: c.name for c in codes if c.code != "9999"} == OLD
+    assert all(c.level == "1" and c.parent_code is None for c in codes)
+    assert "date=2019-01-01" in FakeKlass.requests[-1] and "language=nb" in FakeKlass.requests[-1]
+
+
+def test_codes_in_a_range_cover_both_ends(klass_root):
+    codes = client(klass_root).codes(dt.date(2023, 1, 1), dt.date(2024, 6, 1))
+    assert {"3024", "3201", "1507", "1580"} <= {c.code for c in codes}
+
+
+def test_changes_parse_dates_and_filter_by_range(klass_root):
+    changes = client(klass_root).changes("2023-06-01", "2024-12-31")
+    assert {(c.old_code, c.new_code) for c in changes} == {
+        ("3024", "3201"),
+        ("3025", "3203"),
+        ("1507", "1508"),
+        ("1507", "1580"),
+    }
+    assert all(c.change_occurred == dt.date(2024, 1, 1) for c in changes)
+    assert next(c for c in changes if c.new_code == "1580").new_name == "Haram"
+
+
+def test_transient_503_is_retried(klass_root):
+    FakeKlass.fail_next = 2
+    codes = client(klass_root, retries=3).codes_at("2024-01-01")
+    assert "3201" in {c.code for c in codes}
+    assert len(FakeKlass.requests) == 3
+
+
+def test_persistent_503_gives_klass_error(klass_root):
+    FakeKlass.fail_next = 10
+    with pytest.raises(KlassError, match="503"):
+        client(klass_root, retries=1).codes_at("2024-01-01")
+
+
+def test_unknown_classification_gives_404_error_naming_the_url(klass_root):
+    with pytest.raises(KlassError, match=r"404 .*classifications/999/codesAt"):
+        KlassClient(klass_root, 999, backoff_factor=0).codes_at("2024-01-01")
+
+
+def test_body_that_is_not_json_is_rejected(klass_root):
+    with pytest.raises(KlassError, match="not JSON"):
+        client(klass_root)._get("broken", {})
+
+
+def test_bad_date_is_rejected_before_any_request(klass_root):
+    with pytest.raises(KlassError, match="date must be a date"):
+        client(klass_root).codes_at("1 January 2024")
+    assert FakeKlass.requests == []
+
+
+def test_unreachable_server_gives_klass_error():
+    with pytest.raises(KlassError, match="request failed"):
+        KlassClient("http://127.0.0.1:9", retries=0, timeout=1).codes_at("2024-01-01")
+
+
+def test_build_reference_online_path_derives_the_history(klass_root):
+    hist = br.load_klass(client(klass_root))
+    rows = {r["municipality_code"]: r for r in br.derive_municipalities(hist)}
+    assert set(rows) == set(OLD) | set(MID) | set(NEW)
+    assert (rows["0219"]["valid_to_year"], rows["0219"]["successor_code"]) == ("2019", "3024")
+    assert rows["0627"]["municipality_id"] == "3203"
+    assert "slått sammen til 3025" in rows["0627"]["change_note"]
+    assert (rows["3024"]["valid_from_year"], rows["3024"]["valid_to_year"]) == ("2020", "2023")
+    assert rows["3201"]["valid_to_year"] == ""
+    # The split keeps the part with Ålesund's name as successor; Haram's old code still reaches Ålesund's.
+    assert rows["1507"]["successor_code"] == "1508"
+    assert "delt mellom 1508, 1580" in rows["1507"]["change_note"]
+    # KLASS alone cannot tell which part Haram's old territory went to; the chain decides
+    assert rows["1534"]["municipality_id"] == "1508"
+    assert "floored" in rows["0219"]["source"] and "floored" not in rows["3201"]["source"]
