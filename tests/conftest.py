@@ -19,7 +19,9 @@ def pytest_collection_modifyitems(config, items):
     if SHARED_DATA.is_dir():
         return
     if os.environ.get("KOSTRA_REQUIRE_REALDATA") == "1":
-        raise pytest.UsageError(f"KOSTRA_REQUIRE_REALDATA=1 but the recorded SSB data is missing: {SHARED_DATA}")
+        raise pytest.UsageError(
+            f"KOSTRA_REQUIRE_REALDATA=1 but the recorded SSB data is missing: {SHARED_DATA}"
+        )
     skip = pytest.mark.skip(reason=f"recorded SSB data not found at {SHARED_DATA}")
     for item in items:
         if "realdata" in item.keywords:
