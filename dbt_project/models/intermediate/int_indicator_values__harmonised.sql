@@ -1,0 +1,218 @@
+-- Indicator values on today's municipality borders, one row per indicator, municipality_id, year and
+-- release. A code counts for the years it was valid (SSB shows '.' outside them). When one current
+-- municipality had several codes in a year (a merger), they are combined honestly: counts (kind 'base') are
+-- summed, ratios with a numerator and denominator are recomputed from the sums, and anything else (a
+-- published rate or share) cannot be combined, so its value is NULL and comparable_across_break is false.
+-- Aggregate regions (EAK, EAKUO, EKGnn) pass through with municipality_id = region_code.
+with
+
+values_by_code as (
+    select * from {{ ref('int_indicator_values__by_code') }}
+),
+
+catalogue as (
+    select
+        indicator_id,
+        kind,
+        is_ratio,
+        coalesce(scale, 1.0) as scale
+    from {{ ref('stg_reference__indicator_catalogue') }}
+),
+
+municipality_codes as (
+    select
+        municipality_code,
+        municipality_id,
+        coalesce(valid_from_year, 0) as valid_from_year,
+        coalesce(valid_to_year, 9999) as valid_to_year
+    from {{ ref('stg_reference__municipalities') }}
+),
+
+aggregate_regions as (
+    select * from {{ ref('stg_reference__aggregate_regions') }}
+),
+
+-- Rows of codes valid in their year.
+valid_code_rows as (
+    select
+        values_by_code.*,
+        municipality_codes.municipality_id,
+        false as is_current_borders_backcast
+    from values_by_code
+    inner join municipality_codes
+        on
+            values_by_code.region_code = municipality_codes.municipality_code
+            and values_by_code.year between municipality_codes.valid_from_year and municipality_codes.valid_to_year
+),
+
+-- Some tables publish today's code for years before it existed, already on today's borders. Such a value
+-- is used only where no code valid that year was published in the same release.
+backcast_rows as (
+    select
+        values_by_code.*,
+        municipality_codes.municipality_id,
+        true as is_current_borders_backcast
+    from values_by_code
+    inner join municipality_codes
+        on
+            values_by_code.region_code = municipality_codes.municipality_code
+            and values_by_code.region_code = municipality_codes.municipality_id
+            and values_by_code.year < municipality_codes.valid_from_year
+    where values_by_code.value is not null
+),
+
+municipal_rows as (
+    select * from valid_code_rows
+    union all
+    select backcast_rows.*
+    from backcast_rows
+    anti join valid_code_rows
+        on
+            backcast_rows.indicator_id = valid_code_rows.indicator_id
+            and backcast_rows.municipality_id = valid_code_rows.municipality_id
+            and backcast_rows.year = valid_code_rows.year
+            and backcast_rows.release_updated = valid_code_rows.release_updated
+),
+
+codes_expected as (
+    select
+        municipality_codes.municipality_id,
+        years.year,
+        count(*) as codes_expected
+    from (select distinct year from values_by_code) as years
+    inner join municipality_codes
+        on years.year between municipality_codes.valid_from_year and municipality_codes.valid_to_year
+    group by municipality_codes.municipality_id, years.year
+),
+
+grouped as (
+    select
+        indicator_id,
+        municipality_id,
+        year,
+        release_updated,
+        string_agg(region_code, '+' order by region_code) as region_code,
+        count(*) as codes_found,
+        bool_or(is_current_borders_backcast) as is_current_borders_backcast,
+        case when bool_or(vintage = 'unrevised') then 'unrevised' else 'revised' end as vintage,
+        min(table_id) as table_id,
+        min(contents_code) as contents_code,
+        min(value_source) as value_source,
+        any_value(value) as single_value,
+        any_value(numerator_value) as single_numerator_value,
+        any_value(denominator_value) as single_denominator_value,
+        sum(value) as value_sum,
+        bool_and(value is not null) as all_values_present,
+        sum(numerator_value) as numerator_sum,
+        sum(denominator_value) as denominator_sum,
+        bool_and(numerator_value is not null and denominator_value is not null) as all_components_present,
+        nullif(array_to_string(list_sort(list_distinct(list(status))), ' '), '') as status,
+        nullif(array_to_string(list_sort(list_distinct(list(value_note))), '; '), '') as value_note
+    from municipal_rows
+    group by indicator_id, municipality_id, year, release_updated
+),
+
+classified as (
+    select
+        grouped.*,
+        catalogue.kind,
+        catalogue.is_ratio,
+        catalogue.scale,
+        coalesce(codes_expected.codes_expected, 1) as codes_expected,
+        case
+            when grouped.is_current_borders_backcast then 'single'
+            when grouped.codes_found = 1 and coalesce(codes_expected.codes_expected, 1) = 1 then 'single'
+            when grouped.codes_found < coalesce(codes_expected.codes_expected, 1) then 'codes_missing'
+            when catalogue.is_ratio and grouped.all_components_present then 'ratio_of_sums'
+            when catalogue.is_ratio then 'components_missing'
+            when catalogue.kind = 'base' and grouped.all_values_present then 'sum'
+            when catalogue.kind = 'base' then 'values_missing'
+            else 'not_combinable'
+        end as harmonisation
+    from grouped
+    inner join catalogue on grouped.indicator_id = catalogue.indicator_id
+    left join codes_expected
+        on
+            grouped.municipality_id = codes_expected.municipality_id
+            and grouped.year = codes_expected.year
+),
+
+municipal as (
+    select
+        indicator_id,
+        municipality_id,
+        region_code,
+        'municipality' as region_kind,
+        year,
+        vintage,
+        release_updated,
+        case harmonisation
+            when 'single' then single_value
+            when 'ratio_of_sums' then scale * numerator_sum / nullif(denominator_sum, 0)
+            when 'sum' then value_sum
+        end as value,
+        status,
+        table_id,
+        contents_code,
+        case harmonisation
+            when 'single' then single_numerator_value
+            when 'ratio_of_sums' then numerator_sum
+        end as numerator_value,
+        case harmonisation
+            when 'single' then single_denominator_value
+            when 'ratio_of_sums' then denominator_sum
+        end as denominator_value,
+        case harmonisation
+            when 'ratio_of_sums' then 'recomputed'
+            when 'sum' then 'summed'
+            else value_source
+        end as value_source,
+        codes_found as region_code_count,
+        codes_found > 1 as is_harmonised,
+        harmonisation in ('single', 'ratio_of_sums', 'sum') as comparable_across_break,
+        case harmonisation
+            when 'single'
+                then case when is_current_borders_backcast then 'published by SSB for today''s borders' end
+            when 'ratio_of_sums' then 'merged codes: ratio recomputed from summed numerators and denominators'
+            when 'sum' then 'merged codes: values summed'
+            when 'codes_missing'
+                then 'merged codes: only ' || codes_found || ' of ' || codes_expected || ' codes published'
+            when 'components_missing' then 'merged codes: numerator or denominator missing for a code'
+            when 'values_missing' then 'merged codes: a code has no value'
+            when 'not_combinable'
+                then
+                    'merged codes: a published ' || kind
+                    || ' figure without numerator and denominator cannot be combined'
+        end as harmonisation_note,
+        value_note
+    from classified
+),
+
+aggregates as (
+    select
+        values_by_code.indicator_id,
+        values_by_code.region_code as municipality_id,
+        values_by_code.region_code,
+        aggregate_regions.region_kind,
+        values_by_code.year,
+        values_by_code.vintage,
+        values_by_code.release_updated,
+        values_by_code.value,
+        values_by_code.status,
+        values_by_code.table_id,
+        values_by_code.contents_code,
+        values_by_code.numerator_value,
+        values_by_code.denominator_value,
+        values_by_code.value_source,
+        1 as region_code_count,
+        false as is_harmonised,
+        true as comparable_across_break,
+        cast(null as varchar) as harmonisation_note,
+        values_by_code.value_note
+    from values_by_code
+    inner join aggregate_regions on values_by_code.region_code = aggregate_regions.region_code
+)
+
+select * from municipal
+union all
+select * from aggregates

@@ -1,0 +1,46 @@
+-- Typed SSB cells, one row per published cell. A cell landed twice in one release (overlapping fetches of
+-- the same release) is the same published cell, so it is kept once.
+with
+
+source as (
+    select * from {{ source('raw', 'cells') }}
+),
+
+typed as (
+    select
+        cast(table_id as varchar) as table_id,
+        cast(release_updated as timestamp) as release_updated,
+        cast(vintage as varchar) as vintage,
+        cast(contents_code as varchar) as contents_code,
+        cast(region_code as varchar) as region_code,
+        cast(period as varchar) as period,
+        cast(year as integer) as year,
+        nullif(trim(funksjon), '') as funksjon,
+        nullif(trim(art), '') as art,
+        nullif(trim(regnskapsomfang), '') as regnskapsomfang,
+        nullif(trim(alder), '') as alder,
+        nullif(trim(kjonn), '') as kjonn,
+        other_dimensions,
+        -- Every non-region, non-time dimension in one comparable string (map entries sorted by key), so a
+        -- cell can be recognised across releases.
+        concat_ws(
+            '|',
+            coalesce(contents_code, ''),
+            coalesce(funksjon, ''),
+            coalesce(art, ''),
+            coalesce(regnskapsomfang, ''),
+            coalesce(alder, ''),
+            coalesce(kjonn, ''),
+            coalesce(cast(list_sort(map_entries(other_dimensions)) as varchar), '')
+        ) as dimension_key,
+        cast(value as double) as value,
+        nullif(trim(status), '') as status,
+        landing_sha256
+    from source
+)
+
+select * from typed
+qualify row_number() over (
+    partition by table_id, release_updated, region_code, period, dimension_key
+    order by landing_sha256
+) = 1

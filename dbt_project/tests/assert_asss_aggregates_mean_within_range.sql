@@ -1,0 +1,13 @@
+-- Every mean of the group's values lies between the group's min and max.
+select
+    indicator_id,
+    year,
+    min_value,
+    mean_unweighted,
+    mean_weighted,
+    max_value
+from {{ ref('asss_aggregates') }}
+where
+    mean_unweighted < min_value - 1e-9
+    or mean_unweighted > max_value + 1e-9
+    or (weighting = 'population' and (mean_weighted < min_value - 1e-9 or mean_weighted > max_value + 1e-9))

@@ -1,0 +1,32 @@
+-- One published cell appears once per release; the staging model keeps one copy of a cell landed twice.
+-- That is only sound when the copies agree: two different values for one cell in one release are a
+-- loader or landing defect.
+select
+    table_id,
+    release_updated,
+    region_code,
+    period,
+    dimension_key,
+    count(distinct coalesce(cast(value as varchar), '') || '/' || coalesce(status, '')) as versions
+from (
+    select
+        table_id,
+        release_updated,
+        region_code,
+        period,
+        value,
+        status,
+        concat_ws(
+            '|',
+            coalesce(contents_code, ''),
+            coalesce(funksjon, ''),
+            coalesce(art, ''),
+            coalesce(regnskapsomfang, ''),
+            coalesce(alder, ''),
+            coalesce(kjonn, ''),
+            coalesce(cast(list_sort(map_entries(other_dimensions)) as varchar), '')
+        ) as dimension_key
+    from {{ source('raw', 'cells') }}
+) as cells
+group by table_id, release_updated, region_code, period, dimension_key
+having count(distinct coalesce(cast(value as varchar), '') || '/' || coalesce(status, '')) > 1

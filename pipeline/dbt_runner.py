@@ -1,0 +1,175 @@
+"""Run the dbt project against one build DuckDB.
+
+The pure helpers (:func:`dbt_args`, :func:`dbt_env`) turn a :class:`pipeline.config.Comparison` and a build
+file into dbt's command line and environment, so the orchestration layer and the tests share one recipe.
+:func:`run_dbt` invokes dbt in-process (``dbtRunner``) exactly once per call.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pipeline.config import DBT_PROJECT_DIR, Comparison
+
+if TYPE_CHECKING:
+    from dbt.cli.main import dbtRunnerResult
+
+BUILD_DB_ENV = "KOSTRA_BUILD_DB"
+DBT_COMMANDS = frozenset({"build", "run", "test", "seed", "parse", "compile", "list", "ls", "debug", "docs"})
+_MUNICIPALITY_CODE = re.compile(r"^\d{4}$")
+_COMPARISON_GROUP = re.compile(r"^(ASSS|EKG\d{2})$", re.IGNORECASE)
+
+
+class DbtRunError(RuntimeError):
+    """dbt did not finish successfully; the message names the failed nodes."""
+
+
+def dbt_vars(comparison: Comparison) -> dict:
+    """The project vars for ``comparison``, validated so a bad code fails here and not deep in SQL."""
+    if not _MUNICIPALITY_CODE.match(comparison.focus_municipality):
+        raise ValueError(
+            f"Comparison.focus_municipality must be a 4-digit municipality code, got {comparison.focus_municipality!r}"
+        )
+    for code in comparison.extra_comparators:
+        if not _MUNICIPALITY_CODE.match(code):
+            raise ValueError(
+                f"Comparison.extra_comparators must hold 4-digit municipality codes, got {code!r}"
+            )
+    if not _COMPARISON_GROUP.match(comparison.comparison_group):
+        raise ValueError(
+            "Comparison.comparison_group must be 'ASSS' or a KOSTRA group code like 'EKG13', "
+            f"got {comparison.comparison_group!r}"
+        )
+    return comparison.dbt_vars()
+
+
+def dbt_args(
+    command: str,
+    comparison: Comparison | None = None,
+    *,
+    project_dir: Path = DBT_PROJECT_DIR,
+    target_path: Path | None = None,
+    log_path: Path | None = None,
+    select: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    extra: Sequence[str] = (),
+) -> list[str]:
+    """The argument list for ``dbtRunner().invoke`` (without the leading ``dbt``).
+
+    ``command`` may be two words for dbt's sub-subcommands (``"docs generate"``). profiles.yml lives in the
+    project folder. ``target_path``/``log_path`` keep artefacts out of the project, e.g. per home or per test.
+    """
+    words = command.split()
+    if not words or words[0] not in DBT_COMMANDS:
+        raise ValueError(f"dbt command must be one of {sorted(DBT_COMMANDS)}, got {command!r}")
+    project = Path(project_dir)
+    args = [*words, "--project-dir", str(project), "--profiles-dir", str(project)]
+    if words[0] not in {"debug"}:
+        args += ["--vars", json.dumps(dbt_vars(comparison or Comparison()), sort_keys=True)]
+    if target_path is not None:
+        args += ["--target-path", str(target_path)]
+    if log_path is not None:
+        args += ["--log-path", str(log_path)]
+    if select:
+        args += ["--select", *select]
+    if exclude:
+        args += ["--exclude", *exclude]
+    return [*args, *extra]
+
+
+def dbt_env(build_db: Path) -> dict[str, str]:
+    """Environment variables that point the project's profile at ``build_db``."""
+    return {BUILD_DB_ENV: str(Path(build_db).expanduser().resolve())}
+
+
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    # dbt reads env_var() from os.environ during the invocation, so set it for exactly that long.
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def _failed_nodes(result: dbtRunnerResult) -> list[str]:
+    failed = []
+    for node_result in getattr(result.result, "results", None) or []:
+        status = str(getattr(node_result, "status", "")).lower()
+        if status in {"error", "fail", "runtime error"}:
+            node = getattr(node_result, "node", None)
+            name = getattr(node, "unique_id", None) or str(node)
+            message = getattr(node_result, "message", "") or ""
+            failed.append(f"{name}: {message}".strip())
+    return failed
+
+
+def _release_build_db() -> None:
+    # dbt-duckdb keeps one DuckDB instance open per process after an in-process run. Later steps (checks,
+    # publish) open the same file, often read-only, which DuckDB refuses while that instance lives, so close
+    # it. This reaches into dbt-duckdb's connection manager; there is no public API for it.
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # pragma: no cover - dbt-duckdb is a dependency
+        return
+    with DuckDBConnectionManager._LOCK:
+        env = DuckDBConnectionManager._ENV
+        DuckDBConnectionManager._ENV = None
+        if env is not None:
+            env.close()
+
+
+def run_dbt(
+    command: str,
+    build_db: Path,
+    comparison: Comparison | None = None,
+    *,
+    project_dir: Path = DBT_PROJECT_DIR,
+    target_path: Path | None = None,
+    log_path: Path | None = None,
+    select: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    extra: Sequence[str] = (),
+    raise_on_failure: bool = True,
+) -> dbtRunnerResult:
+    """Invoke dbt once, in-process, against ``build_db``; raise :class:`DbtRunError` if it fails.
+
+    The build file is closed again afterwards, so the caller may open it (read-only too) right away.
+    """
+    from dbt.cli.main import dbtRunner
+
+    args = dbt_args(
+        command,
+        comparison,
+        project_dir=project_dir,
+        target_path=target_path,
+        log_path=log_path,
+        select=select,
+        exclude=exclude,
+        extra=extra,
+    )
+    Path(build_db).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+    with _environment(dbt_env(build_db)):
+        try:
+            result = dbtRunner().invoke(args)
+        finally:
+            _release_build_db()
+    if raise_on_failure and not result.success:
+        details = _failed_nodes(result)
+        if result.exception is not None:
+            details.append(f"{type(result.exception).__name__}: {result.exception}")
+        raise DbtRunError(
+            f"dbt {command} failed on {build_db}:\n  " + "\n  ".join(details or ["(no details from dbt)"])
+        )
+    return result

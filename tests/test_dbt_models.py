@@ -1,0 +1,339 @@
+"""The dbt project on a small hand-checkable fixture (tests/fixtures_raw.py), and the dbt argument builder.
+
+dbt runs once per module on the full fixture (seed + build into a temp DuckDB) and once more on a load of a
+single table. Every expected number is worked out in the comments from the fixture's inputs.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipeline.config import DBT_PROJECT_DIR, Comparison
+from pipeline.dbt_runner import BUILD_DB_ENV, DbtRunError, dbt_args, dbt_env, dbt_vars, run_dbt
+from tests.fixtures_raw import build_raw_fixture, make_fixture_project
+
+# --- the pure argument builder ---------------------------------------------------------------------------
+
+
+def test_dbt_args_carry_comparison_vars_and_project_paths(tmp_path):
+    comparison = Comparison(focus_municipality="0301", extra_comparators=("3203", "1103"))
+    args = dbt_args(
+        "build", comparison, target_path=tmp_path / "t", log_path=tmp_path / "l", select=["marts"]
+    )
+
+    assert args[0] == "build"
+    assert args[args.index("--project-dir") + 1] == str(DBT_PROJECT_DIR)
+    assert args[args.index("--profiles-dir") + 1] == str(DBT_PROJECT_DIR)
+    assert json.loads(args[args.index("--vars") + 1]) == {
+        "focus_municipality": "0301",
+        "comparison_group": "ASSS",
+        "extra_comparators": ["3203", "1103"],
+    }
+    assert args[args.index("--target-path") + 1] == str(tmp_path / "t")
+    assert args[args.index("--log-path") + 1] == str(tmp_path / "l")
+    assert args[args.index("--select") + 1] == "marts"
+
+
+def test_dbt_args_defaults_and_two_word_commands():
+    args = dbt_args("docs generate")
+    assert args[:2] == ["docs", "generate"]
+    assert json.loads(args[args.index("--vars") + 1])["focus_municipality"] == "3201"
+    assert "--target-path" not in args and "--select" not in args
+
+
+@pytest.mark.parametrize(
+    ("command", "comparison", "message"),
+    [
+        ("drop", Comparison(), "dbt command"),
+        ("build", Comparison(focus_municipality="Bærum"), "focus_municipality"),
+        ("build", Comparison(extra_comparators=("320",)), "extra_comparators"),
+        ("build", Comparison(comparison_group="KS"), "comparison_group"),
+    ],
+)
+def test_dbt_args_reject_bad_input(command, comparison, message):
+    with pytest.raises(ValueError, match=message):
+        dbt_args(command, comparison)
+
+
+def test_dbt_vars_accept_kostra_group():
+    assert dbt_vars(Comparison(comparison_group="EKG13"))["comparison_group"] == "EKG13"
+
+
+def test_dbt_env_points_profile_at_absolute_build_db(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    env = dbt_env(Path("build/kostra_build.duckdb"))
+    assert env == {BUILD_DB_ENV: str(tmp_path / "build" / "kostra_build.duckdb")}
+
+
+# --- the models on the fixture ---------------------------------------------------------------------------
+
+
+def _build(root: Path, tables=None) -> Path:
+    project = make_fixture_project(root / "project")
+    db = build_raw_fixture(root / "kostra_build.duckdb", tables=tables)
+    run_dbt("build", db, project_dir=project, target_path=root / "target", log_path=root / "logs")
+    return db
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory):
+    db = _build(tmp_path_factory.mktemp("dbt_full"))
+    # Read-only on purpose: run_dbt must have released dbt's own handle on the file.
+    con = duckdb.connect(str(db), read_only=True)
+    yield con
+    con.close()
+
+
+def rows(con, sql: str, *params) -> list[dict]:
+    cur = con.execute(sql, list(params))
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def one(con, sql: str, *params) -> dict:
+    found = rows(con, sql, *params)
+    assert len(found) == 1, found
+    return found[0]
+
+
+PROFILE = "select * from marts.service_profile where indicator_id = ? and year = ? and municipality_id = ?"
+
+
+@pytest.mark.slow
+def test_service_profile_grunnskole_2021_by_hand(warehouse):
+    # 2021 members: Oslo 100, Bærum 110, Bergen 120 (kr per inhabitant: 1000 * expenditure / population with
+    # population 1000). Asker (130) is only a comparator in 2021, so mean = (100 + 110 + 120) / 3 = 110,
+    # min 100, max 120.
+    bergen = one(warehouse, PROFILE, "grs_netto_per_innb", 2021, "4601")
+    assert bergen["value"] == pytest.approx(120.0)
+    assert (bergen["asss_mean"], bergen["asss_min"], bergen["asss_max"]) == pytest.approx(
+        (110.0, 100.0, 120.0)
+    )
+    assert bergen["asss_member_count"] == 3 and bergen["asss_members_expected"] == 3
+    # index of 120 = 100 * 120 / 110 = 109.0909…, deviation +9.0909…
+    assert bergen["index_asss"] == pytest.approx(109.090909, rel=1e-6)
+    assert bergen["deviation_pct"] == pytest.approx(9.090909, rel=1e-6)
+    assert bergen["is_asss_member"] and not bergen["is_focus"]
+
+    baerum = one(warehouse, PROFILE, "grs_netto_per_innb", 2021, "3201")
+    # Bærum (code 3024 in 2021) is the focus and exactly on the mean: index 100, deviation 0.
+    assert baerum["region_code"] == "3024" and baerum["is_focus"]
+    assert baerum["index_asss"] == pytest.approx(100.0) and baerum["deviation_pct"] == pytest.approx(0.0)
+    # EAK published 95; Bærum is in EKG13, which published 105.
+    assert baerum["national_value"] == pytest.approx(95.0)
+    assert (baerum["kostra_group"], baerum["kostra_group_value"]) == ("EKG13", pytest.approx(105.0))
+    # First extra comparator Asker 130 → 100 * 130 / 110 = 118.1818…
+    assert baerum["comparator_id"] == "3203"
+    assert baerum["comparator_value"] == pytest.approx(130.0)
+    assert baerum["comparator_index"] == pytest.approx(118.181818, rel=1e-6)
+    assert baerum["label_nb"] == "Netto driftsutgifter grunnskole per innbygger"
+    assert (baerum["polarity"], baerum["unit"], baerum["vintage"]) == ("lower_better", "kr", "revised")
+
+    # Every municipality gets a row, members or not: Stavanger 90 → 81.8181…
+    stavanger = one(warehouse, PROFILE, "grs_netto_per_innb_beregnet", 2021, "1103")
+    assert stavanger["index_asss"] == pytest.approx(100 * 90 / 110)
+    assert not stavanger["is_asss_member"] and not stavanger["is_extra_comparator"]
+    # Counts are not indexed.
+    assert rows(warehouse, "select * from marts.service_profile where kind = 'base'") == []
+
+
+@pytest.mark.slow
+def test_asker_is_comparator_in_2021_and_member_in_2022(warehouse):
+    asker_2021 = one(warehouse, PROFILE, "grs_netto_per_innb", 2021, "3203")
+    assert not asker_2021["is_asss_member"] and asker_2021["is_extra_comparator"]
+    # 2022 members: Oslo 99 (198 / 2000 inhabitants), Bærum 111, Bergen 120, Asker 130:
+    # mean = 460 / 4 = 115, min 99, max 130; Asker's index = 100 * 130 / 115 = 113.0434…
+    asker_2022 = one(warehouse, PROFILE, "grs_netto_per_innb", 2022, "3203")
+    assert asker_2022["is_asss_member"]
+    assert asker_2022["asss_mean"] == pytest.approx(115.0)
+    assert (asker_2022["asss_min"], asker_2022["asss_max"]) == pytest.approx((99.0, 130.0))
+    assert asker_2022["asss_member_count"] == 4
+    assert asker_2022["index_asss"] == pytest.approx(113.043478, rel=1e-6)
+
+
+@pytest.mark.slow
+def test_baerum_series_is_continuous_across_both_reforms(warehouse):
+    series = rows(
+        warehouse,
+        "select * from marts.indicator_values where indicator_id = 'grs_netto_per_innb' "
+        "and municipality_id = '3201' order by year",
+    )
+    # 0219 until 2019, 3024 2020–2023, 3201 from 2024; value 104 + (year - 2015), 2023 revised to 113.
+    assert [r["year"] for r in series] == list(range(2015, 2025))
+    expected_codes = ["0219"] * 5 + ["3024"] * 4 + ["3201"]
+    assert [r["region_code"] for r in series] == expected_codes
+    expected = [104.0, 105.0, 106.0, 107.0, 108.0, 109.0, 110.0, 111.0, 113.0, 113.0]
+    assert [r["value"] for r in series] == pytest.approx(expected)
+    assert all(r["comparable_across_break"] and not r["is_harmonised"] for r in series)
+
+
+@pytest.mark.slow
+def test_merged_asker_ratio_is_sum_of_numerators_over_sum_of_denominators(warehouse):
+    # 2019: 0220 7200/60000, 0627 3300/30000, 0628 1500/10000 (1000 kr / inhabitants).
+    # Harmonised: 1000 * (7200 + 3300 + 1500) / (60000 + 30000 + 10000) = 120, not the mean of the three
+    # per-inhabitant figures (120 + 110 + 150) / 3 = 126.67.
+    for indicator_id, source in (
+        ("grs_netto_per_innb", "recomputed"),
+        ("grs_netto_per_innb_beregnet", "recomputed"),
+    ):
+        asker = one(
+            warehouse,
+            "select * from marts.indicator_values where indicator_id = ? and municipality_id = '3203' and year = 2019",
+            indicator_id,
+        )
+        assert asker["value"] == pytest.approx(120.0)
+        assert (asker["numerator_value"], asker["denominator_value"]) == pytest.approx((12000.0, 100000.0))
+        assert asker["region_code"] == "0220+0627+0628" and asker["region_code_count"] == 3
+        assert asker["is_harmonised"] and asker["comparable_across_break"]
+        assert asker["value_source"] == source
+    # A count is summed: 60000 + 30000 + 10000.
+    population = one(
+        warehouse,
+        "select * from marts.indicator_values where indicator_id = 'pop_total' and municipality_id = '3203' and year = 2019",
+    )
+    assert population["value"] == pytest.approx(100000.0) and population["comparable_across_break"]
+
+
+@pytest.mark.slow
+def test_published_rate_without_components_is_not_comparable_across_merger(warehouse):
+    # Kindergarten coverage 85 %, 80 %, 75 % in the three codes: no numerator/denominator, so no honest
+    # combination exists.
+    asker = one(
+        warehouse,
+        "select * from marts.indicator_values where indicator_id = 'bhg_dekning' and municipality_id = '3203' and year = 2019",
+    )
+    assert asker["value"] is None
+    assert asker["comparable_across_break"] is False
+    assert "cannot be combined" in asker["harmonisation_note"]
+    # The same indicator for a single-code year is fine.
+    later = one(
+        warehouse,
+        "select * from marts.indicator_values where indicator_id = 'bhg_dekning' and municipality_id = '3203' and year = 2022",
+    )
+    assert later["value"] == pytest.approx(86.0) and later["comparable_across_break"]
+
+
+@pytest.mark.slow
+def test_best_value_is_from_the_newest_release(warehouse):
+    value = "select * from marts.indicator_values where indicator_id = ? and municipality_id = ? and year = ?"
+    # Oslo coverage 2023: 90 in March 2024 (unrevised), 91 in June 2024 (revised) → 91, revised.
+    oslo = one(warehouse, value, "bhg_dekning", "0301", 2023)
+    assert oslo["value"] == pytest.approx(91.0)
+    assert oslo["vintage"] == "revised" and oslo["release_updated"] == datetime(2024, 6, 17, 6, 0)
+    # 2024 only exists as March 2025 figures.
+    assert one(warehouse, value, "bhg_dekning", "0301", 2024)["vintage"] == "unrevised"
+    # Bærum expenditure 2023: 112 in March, 113 in June.
+    assert one(warehouse, value, "grs_netto_per_innb", "3201", 2023)["value"] == pytest.approx(113.0)
+    # Computed ratio: newest moment is the population release of Feb 2025 with June's expenditure.
+    computed = one(warehouse, value, "grs_netto_per_innb_beregnet", "3201", 2023)
+    assert computed["value"] == pytest.approx(113.0)
+    assert computed["release_updated"] == datetime(2025, 2, 20, 7, 0) and computed["vintage"] == "revised"
+
+
+@pytest.mark.slow
+def test_function_sums_and_published_ratios(warehouse):
+    value = "select * from marts.indicator_values where indicator_id = ? and municipality_id = ? and year = ?"
+    # Oslo 2021: 60 + 10 + 10 + 15 + 5 = 100 from kommunekassen (B); konsern (A, doubled) and function 201
+    # (999) must stay out.
+    assert one(warehouse, value, "grs_netto_drift", "0301", 2021)["value"] == pytest.approx(100.0)
+    # Stavanger 2021: function 215 is '-' (zero): 60 + 10 + 0 + 15 + 5 = 90.
+    assert one(warehouse, value, "grs_netto_drift", "1103", 2021)["value"] == pytest.approx(90.0)
+    # Stavanger 2015 lacks function 223: no partial sum.
+    incomplete = one(warehouse, value, "grs_netto_drift", "1103", 2015)
+    assert incomplete["value"] is None and "4 of 5" in incomplete["value_note"]
+    # SSB publishes 91 for Stavanger 2021 (its own denominator); the computed twin gives 1000 * 90 / 1000.
+    assert one(warehouse, value, "grs_netto_per_innb", "1103", 2021)["value"] == pytest.approx(91.0)
+    assert one(warehouse, value, "grs_netto_per_innb_beregnet", "1103", 2021)["value"] == pytest.approx(90.0)
+
+
+@pytest.mark.slow
+def test_asss_aggregates_weighting(warehouse):
+    agg = "select * from marts.asss_aggregates where indicator_id = ? and year = 2022"
+    # Ratio: 1000 * (198 + 111 + 120 + 130) / (2000 + 1000 + 1000 + 1000) = 111.8; unweighted 115.
+    grs = one(warehouse, agg, "grs_netto_per_innb")
+    assert grs["weighting"] == "ratio_of_sums"
+    assert grs["mean_weighted"] == pytest.approx(111.8) and grs["mean_unweighted"] == pytest.approx(115.0)
+    assert (grs["member_count"], grs["members_expected"]) == (4, 4)
+    # Coverage (no components) weighted by population: (90*2000 + 92*1000 + 88*1000 + 86*1000) / 5000 = 89.2;
+    # unweighted (90 + 92 + 88 + 86) / 4 = 89.
+    bhg = one(warehouse, agg, "bhg_dekning")
+    assert bhg["weighting"] == "population"
+    assert bhg["mean_weighted"] == pytest.approx(89.2) and bhg["mean_unweighted"] == pytest.approx(89.0)
+    assert (bhg["min_value"], bhg["max_value"]) == pytest.approx((86.0, 92.0))
+    # 2021: Asker is a comparator, so three members.
+    assert (
+        one(
+            warehouse,
+            "select * from marts.asss_aggregates where indicator_id = 'bhg_dekning' and year = 2021",
+        )["member_count"]
+        == 3
+    )
+    # Counts get no weighted mean.
+    assert one(warehouse, agg, "pop_total")["weighting"] == "none"
+
+
+@pytest.mark.slow
+def test_revisions_of_the_march_figures(warehouse):
+    revision = "select * from marts.revisions where table_id = '12562' and region_code = ? and year = 2023 and alder = '1-5'"
+    # Oslo: 90 in March → 91 in June: +1, +1.111 %.
+    oslo = one(warehouse, revision, "0301")
+    assert (oslo["unrevised_value"], oslo["revised_value"]) == pytest.approx((90.0, 91.0))
+    assert oslo["change_abs"] == pytest.approx(1.0) and oslo["change_pct"] == pytest.approx(100 / 90)
+    assert oslo["is_value_changed"] and not oslo["status_appeared"]
+    assert oslo["unrevised_release_updated"] == datetime(2024, 3, 15, 7, 0)
+    assert oslo["revised_release_updated"] == datetime(2024, 6, 17, 6, 0)
+    # Bergen: 80 in March, suppressed (':') in June.
+    bergen = one(warehouse, revision, "4601")
+    assert bergen["unrevised_value"] == pytest.approx(80.0) and bergen["revised_value"] is None
+    assert bergen["revised_status"] == ":" and bergen["status_appeared"] and not bergen["status_vanished"]
+    assert bergen["municipality_id"] == "4601"
+    # Stavanger did not change.
+    stavanger = one(warehouse, revision, "1103")
+    assert not stavanger["is_value_changed"] and not stavanger["is_status_changed"]
+    # Only the newest year is ever unrevised, so only 2023 and 2024… and 2024 has no June release yet.
+    assert {r["year"] for r in rows(warehouse, "select distinct year from marts.revisions")} == {2023}
+
+
+@pytest.mark.slow
+def test_trend_over_one_and_three_years(warehouse):
+    trend = "select * from marts.indicator_trend where indicator_id = ? and municipality_id = ? and year = ?"
+    # Bærum 2024 = 113; 2023 = 113; 2021 = 110 → +0 and +3 (+2.727 %).
+    baerum = one(warehouse, trend, "grs_netto_per_innb", "3201", 2024)
+    assert baerum["change_1y_abs"] == pytest.approx(0.0)
+    assert baerum["change_3y_abs"] == pytest.approx(3.0) and baerum["change_3y_pct"] == pytest.approx(
+        300 / 110
+    )
+    assert baerum["is_comparable_3y"]
+    # Asker coverage 2022 against 2019 (merger year, not comparable).
+    asker = one(warehouse, trend, "bhg_dekning", "3203", 2022)
+    assert asker["value_3y_before"] is None and not asker["is_comparable_3y"]
+
+
+@pytest.mark.slow
+def test_single_table_load_builds(tmp_path):
+    # Only the kindergarten table was landed: population- and accounts-based indicators are simply absent.
+    db = _build(tmp_path, tables=["12562"])
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        indicators = {
+            r[0] for r in con.execute("select distinct indicator_id from marts.indicator_values").fetchall()
+        }
+        assert indicators == {"bhg_dekning"}
+        assert con.execute("select count(*) from marts.service_profile").fetchone()[0] > 0
+        weighting = con.execute("select distinct weighting from marts.asss_aggregates").fetchall()
+        assert weighting == [("none",)]  # no population landed, so no population weights
+    finally:
+        con.close()
+
+
+@pytest.mark.slow
+def test_run_dbt_reports_the_failing_parse(tmp_path):
+    project = make_fixture_project(tmp_path / "project")
+    (project / "models" / "marts" / "broken.sql").write_text("select {{ ref('no_such_model') }}\n")
+    with pytest.raises(DbtRunError, match="no_such_model"):
+        run_dbt("parse", tmp_path / "build.duckdb", project_dir=project, target_path=tmp_path / "target")
