@@ -6,24 +6,32 @@ same graph in-process.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from orchestration.dbt.assets import dbt_project, kostra_dbt_models
 from orchestration.resources import HomeResource, StatbankResource
 from orchestration.ssb.assets import ingest_definitions
-from orchestration.warehouse.assets import publish_asset, raw_cells_asset
+from orchestration.warehouse.assets import publish_asset, raw_tables_asset
 
 ingest_assets, ingest_checks = ingest_definitions()
-raw_cells = raw_cells_asset([a.key for a in ingest_assets])
+raw_tables = raw_tables_asset([a.key for a in ingest_assets])
 published = publish_asset(list(kostra_dbt_models.keys))
 
 defs = dg.Definitions(
-    assets=[*ingest_assets, raw_cells, kostra_dbt_models, published],
+    assets=[*ingest_assets, raw_tables, kostra_dbt_models, published],
     asset_checks=ingest_checks,
     resources={
         "home": HomeResource(),
         "statbank": StatbankResource(),
-        "dbt": DbtCliResource(project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir)),
+        # The dbt beside this interpreter: the venv's, even when the venv is not on PATH.
+        "dbt": DbtCliResource(
+            project_dir=dbt_project,
+            profiles_dir=str(dbt_project.profiles_dir),
+            dbt_executable=str(Path(sys.executable).with_name("dbt")),
+        ),
     },
 )

@@ -6,7 +6,6 @@ unpartitioned rest (raw cells, dbt, publish). Dagster and dbt each start once pe
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 import dagster as dg
@@ -28,8 +27,11 @@ def _resources(home: Home, statbank: StatbankResource | None) -> dict:
     }
 
 
-def _quiet_instance() -> dg.DagsterInstance:
-    logging.getLogger("dagster").setLevel(logging.WARNING)
+# Dagster's console logger speaks at DEBUG per event; a CLI run shows warnings and errors only.
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def _instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.ephemeral()
 
 
@@ -53,7 +55,8 @@ def ingest(
     result = dg.materialize(
         [*assets, *checks],
         resources=_resources(home, statbank),
-        instance=_quiet_instance(),
+        instance=_instance(),
+        run_config=QUIET,
         tags={PARTITION_RANGE_START: keys[0], PARTITION_RANGE_END: keys[-1]},
         raise_on_error=False,
     )
@@ -65,10 +68,11 @@ def ingest(
 def build(home: Home) -> dg.ExecuteInJobResult:
     """Load what has been landed, build every dbt model and publish the analyst warehouse."""
     result = dg.materialize(
-        [*d.ingest_assets, d.raw_cells, d.kostra_dbt_models, d.published],
-        selection=[d.raw_cells.key, *d.kostra_dbt_models.keys, d.published.key],
+        [*d.ingest_assets, d.raw_tables, d.kostra_dbt_models, d.published],
+        selection=[*d.raw_tables.keys, *d.kostra_dbt_models.keys, d.published.key],
         resources=_resources(home, None),
-        instance=_quiet_instance(),
+        instance=_instance(),
+        run_config=QUIET,
         raise_on_error=False,
     )
     if not result.success:

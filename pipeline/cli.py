@@ -10,10 +10,11 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from pipeline.config import Home
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # never break a path or SQL across lines
 
 
 def _home() -> Home:
@@ -59,7 +60,9 @@ def _start_demo(home: Home, stack: ExitStack):
         console.print(f"Generating the demo release (synthetic values, real structure) in {home.demo_dir} …")
         generate(home.demo_dir)
     source = DemoSource(home.demo_dir)
-    server = stack.enter_context(serve(source))
+    # The demo statbank advertises generous limits on its config endpoint (the client reads them there):
+    # SSB's 30 calls a minute would make replaying ten years of releases take half an hour.
+    server = stack.enter_context(serve(source, max_calls=1000, window_seconds=1))
     keys = [r["key"] for r in json.loads((home.demo_dir / "releases.json").read_text())]
     console.print(f"Demo statbank (DEMO DATA) serving on {server.url}")
     return server, keys
@@ -101,14 +104,13 @@ def cmd_ingest_file(args: argparse.Namespace) -> int:
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
-    from pipeline.catalogue import load_catalogue
     from pipeline.ingest import catalogue_filters, ingest_table
     from pipeline.landing import LandingStore
     from pipeline.ssb.client import SsbClient
 
     home = _home()
     store = LandingStore(home.landing)
-    filters = catalogue_filters(load_catalogue())
+    filters = catalogue_filters()
     tables = args.tables or sorted(filters)
     client = SsbClient(*(r for r in (args.v0_root, args.v2_root) if r), progress=None)
     for table_id in tables:
@@ -146,7 +148,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     try:
         con = connect_published(_home())
     except FileNotFoundError as exc:
-        console.print(f"[red]{exc}[/red]")
+        console.print(f"[red]{escape(str(exc))}[/red]")
         return 2
     try:
         rel = con.sql(args.sql)
@@ -154,7 +156,7 @@ def cmd_query(args: argparse.Namespace) -> int:
             return 0
         table = rel.fetch_arrow_table()
     except Exception as exc:  # duckdb raises several error classes; all are the user's SQL
-        console.print(f"[red]query failed:[/red] {exc}")
+        console.print(f"[red]query failed:[/red] {escape(str(exc))}")
         return 2
     finally:
         con.close()
@@ -269,7 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pipeline.errors import is_user_error
 
         if is_user_error(exc):
-            console.print(f"[red]error:[/red] {exc}")
+            console.print(f"[red]error:[/red] {escape(str(exc))}")
             return 1
         raise
 

@@ -126,36 +126,14 @@ def ingest_table(
     return store.land(table_id, parts, updated=fetched_updated, source=source or client.v0_root)
 
 
-# Catalogue filter columns → SSB dimension ids.
-CATALOGUE_DIMENSIONS = {
-    "contents_code": "ContentsCode",
-    "funksjon": "KOKfunksjon0000",
-    "art": "KOKart0000",
-    "regnskapsomfang": "KOKregnskapsomfa0000",
-    "alder": "KOKalder0000",
-}
+def catalogue_filters() -> dict[str, dict[str, list[str]]]:
+    """Per catalogue table, the codes to fetch of each dimension the catalogue filters on.
 
-
-def _codes(cell) -> list[str]:
-    if cell is None or (isinstance(cell, float) and cell != cell) or str(cell).strip() == "":
-        return []
-    return [c.strip() for c in str(cell).split(";") if c.strip()]
-
-
-def catalogue_filters(catalogue) -> dict[str, dict[str, list[str]]]:
-    """Per table, the codes the catalogue needs of each filtered dimension.
-
-    A dimension is filtered only when every catalogue row of the table names codes for it; a row without a
-    filter needs the whole dimension, so the fetch takes all of it.
+    Dimensions the catalogue does not filter (region, time) are fetched whole.
     """
-    out: dict[str, dict[str, list[str]]] = {}
-    for table_id, rows in catalogue.groupby(catalogue["table_id"].astype(str), sort=True):
-        filters: dict[str, list[str]] = {}
-        for column, dim in CATALOGUE_DIMENSIONS.items():
-            if column not in rows:
-                continue
-            per_row = [_codes(v) for v in rows[column]]
-            if per_row and all(per_row):
-                filters[dim] = sorted({c for codes in per_row for c in codes})
-        out[table_id] = filters
-    return out
+    from pipeline.catalogue import tables
+
+    return {
+        table_id: {dim: list(codes) for dim, codes, _labels in spec.dimensions if codes}
+        for table_id, spec in tables().items()
+    }

@@ -27,6 +27,7 @@ REGION_DIMS = ("KOKkommuneregion0000", "Region", "KOKbydelsregion0000", "KOKfylk
 NAMED_DIMS = {
     "ContentsCode": "contents_code",
     "KOKfunksjon0000": "funksjon",
+    "KOKbvfunksjon0000": "funksjon",  # barnevern tables name their function dimension apart
     "KOKart0000": "art",
     "KOKregnskapsomfa0000": "regnskapsomfang",
     "KOKalder0000": "alder",

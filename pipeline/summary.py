@@ -46,16 +46,20 @@ def is_demo(home: Home) -> bool:
 
 def print_summary(home: Home, console: Console | None = None) -> None:
     console = console or Console()
+    if not console.is_terminal:
+        console.width = max(console.width, 150)  # logs and CI: no squeezing into 80 columns
     rows = summary_rows(home)
     demo = is_demo(home)
     title = "Warehouse contents" + (" — DEMO DATA (synthetic values, real structure)" if demo else "")
     t = Table(title=title)
-    for col in ("table", "title", "releases", "years", "cells", "unrevised", "with value", ".", "..", ":"):
-        t.add_column(col, justify="left" if col in ("table", "title") else "right")
+    t.add_column("table", no_wrap=True)
+    t.add_column("title", overflow="ellipsis", no_wrap=True, max_width=40)
+    for col in ("releases", "years", "cells", "unrevised", "with value", ".", "..", ":"):
+        t.add_column(col, justify="right", no_wrap=True)
     for tid, name, rel, y0, y1, cells, unrev, val, na, miss, supp in rows:
         t.add_row(
             tid,
-            (name or "")[:48],
+            (name or "").split(": ", 1)[-1],
             str(rel),
             f"{y0}–{y1}",
             f"{cells:,}",

@@ -1,7 +1,5 @@
 """The dbt project as Dagster assets: staging, intermediate and marts; dbt tests appear as asset checks."""
 
-from __future__ import annotations
-
 import json
 import os
 from collections.abc import Mapping
@@ -12,6 +10,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 
 from orchestration.resources import HomeResource
 from pipeline.config import DBT_PROJECT_DIR, Comparison
+from pipeline.dbt_runner import dbt_env, dbt_vars
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
@@ -38,8 +37,8 @@ class KostraDbtTranslator(DagsterDbtTranslator):
 
 
 def dbt_build_args(comparison: Comparison) -> list[str]:
-    """The one dbt invocation of a pipeline run: build everything with the comparison parameters."""
-    return ["build", "--vars", json.dumps(comparison.dbt_vars(), sort_keys=True)]
+    """The one dbt invocation of a pipeline run: build everything with the (validated) comparison parameters."""
+    return ["build", "--vars", json.dumps(dbt_vars(comparison), sort_keys=True)]
 
 
 @dbt_assets(
@@ -50,5 +49,6 @@ def dbt_build_args(comparison: Comparison) -> list[str]:
 def kostra_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, home: HomeResource):
     """Seeds, staging, intermediate and marts built and tested on the private build file."""
     # The profile reads the build file's path from the environment, so every home builds its own file.
-    os.environ["KOSTRA_BUILD_DB"] = str(home.home().build_db)
+    os.environ.update(dbt_env(home.home().build_db))
+    os.environ.setdefault("DBT_USE_COLORS", "false")  # logs go to files and CI, not only terminals
     yield from dbt.cli(dbt_build_args(Comparison.from_env()), context=context).stream()

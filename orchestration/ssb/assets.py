@@ -5,20 +5,19 @@ as one Dagster run (single-run backfill policy) that walks the releases in order
 rate limiter and the landing store are set up once, not once per partition.
 """
 
-from __future__ import annotations
-
 from collections import Counter
 
 import dagster as dg
-from pipeline.catalogue import load_catalogue
 
 from orchestration.partitions import release_partitions
 from orchestration.resources import HomeResource, StatbankResource
 from pipeline.calendar import release_for
+from pipeline.catalogue import tables
 from pipeline.completeness import check_table
 from pipeline.ingest import catalogue_filters, ingest_table
 from pipeline.jsonstat import decode
 from pipeline.landing import LandingStore
+from pipeline.ssb.errors import SsbError, SsbRateLimited, SsbUnavailable
 from pipeline.vintage import is_march_release
 
 INGEST_RETRY = dg.RetryPolicy(
@@ -60,7 +59,13 @@ def build_ingest_asset(table_id: str, filters: dict[str, list[str]], title: str)
         landed, skipped = [], []
         for key in keys:
             client = statbank.client(key)
-            rec = ingest_table(client, store, table_id, filters, source=client.v0_root)
+            try:
+                rec = ingest_table(client, store, table_id, filters, source=client.v0_root)
+            except (SsbUnavailable, SsbRateLimited):
+                raise  # transient: the retry policy tries again later
+            except SsbError as exc:
+                # A wrong query stays wrong: fail now instead of retrying for minutes.
+                raise dg.Failure(description=str(exc), allow_retries=False) from exc
             if rec is None:
                 skipped.append(key)
                 continue
@@ -114,11 +119,10 @@ def release_for_updated(updated: str | None) -> str | None:
 
 
 def ingest_definitions() -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition]]:
-    catalogue = load_catalogue()
+    specs = tables()
     assets, checks = [], []
-    for table_id, filters in catalogue_filters(catalogue).items():
-        title = str(catalogue.loc[catalogue["table_id"].astype(str) == table_id, "label_nb"].iloc[0])
-        asset, check = build_ingest_asset(table_id, filters, title)
+    for table_id, filters in catalogue_filters().items():
+        asset, check = build_ingest_asset(table_id, filters, specs[table_id].title_nb.split(": ", 1)[-1])
         assets.append(asset)
         checks.append(check)
     return assets, checks

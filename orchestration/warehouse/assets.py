@@ -1,7 +1,5 @@
 """Warehouse assets: the raw cells in the private build file, and the atomic publish for analysts."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from orchestration.resources import HomeResource
@@ -10,21 +8,35 @@ from pipeline.load import connect, load_pending
 from pipeline.publish import publish
 
 RAW_CELLS = dg.AssetKey(["raw", "cells"])
+RAW_RELEASES = dg.AssetKey(["raw", "releases"])
 
 
-def raw_cells_asset(ingest_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
-    @dg.asset(
-        key=RAW_CELLS,
-        deps=ingest_keys,
-        group_name="ingest",
-        kinds={"duckdb", "python"},
+def raw_tables_asset(ingest_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
+    @dg.multi_asset(
+        specs=[
+            dg.AssetSpec(
+                RAW_CELLS,
+                deps=ingest_keys,
+                group_name="ingest",
+                kinds={"duckdb", "python"},
+                description=(
+                    "raw.cells in the private build DuckDB: one row per published cell of every landed release, "
+                    "with its vintage, release `updated` and landing sha256."
+                ),
+            ),
+            dg.AssetSpec(
+                RAW_RELEASES,
+                deps=ingest_keys,
+                group_name="ingest",
+                kinds={"duckdb", "python"},
+                description="raw.releases: one row per table release (table id + `updated`) loaded into the build file.",
+            ),
+        ],
+        name="raw_tables",
         pool="duckdb_build",
-        description=(
-            "raw.cells in the private build DuckDB: one row per published cell of every landed release, with "
-            "its vintage, release `updated` and landing sha256. Loads only fetches not loaded before."
-        ),
     )
-    def raw_cells(context: dg.AssetExecutionContext, home: HomeResource) -> dg.MaterializeResult:
+    def raw_tables(context: dg.AssetExecutionContext, home: HomeResource):
+        """Load every landed fetch not loaded before into the build file (idempotent)."""
         h = home.home()
         con = connect(h.build_db)
         try:
@@ -38,21 +50,26 @@ def raw_cells_asset(ingest_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
                 ).fetchall()
             )
             by_vintage = dict(con.execute("select vintage, count(*) from raw.cells group by all").fetchall())
+            newest = con.execute("select max(release_updated) from raw.releases").fetchone()[0]
         finally:
             con.close()
-        return dg.MaterializeResult(
+        yield dg.MaterializeResult(
+            asset_key=RAW_CELLS,
             metadata={
                 "fetches_loaded_now": result.fetches_loaded,
                 "cells_loaded_now": result.cells_loaded,
                 "dagster/row_count": total,
-                "releases": releases,
                 "tables": tables,
                 "cells_by_status": dg.MetadataValue.json(by_status),
                 "cells_by_vintage": dg.MetadataValue.json(by_vintage),
-            }
+            },
+        )
+        yield dg.MaterializeResult(
+            asset_key=RAW_RELEASES,
+            metadata={"dagster/row_count": releases, "newest_release_updated": str(newest or "")},
         )
 
-    return raw_cells
+    return raw_tables
 
 
 def publish_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:

@@ -1,0 +1,90 @@
+"""Parameters of the data-quality checks (thresholds, Hidiroglou–Berthelot constants, severities).
+
+One frozen dataclass so a run records exactly what it checked with; ``QualityConfig.from_env`` lets an
+operator loosen or tighten a threshold without a code change.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from enum import IntEnum
+
+
+class Severity(IntEnum):
+    """SSB's KOSTRA control program grades its controls this way; FATAL stops the publish."""
+
+    INFO = 0
+    WARNING = 1
+    ERROR = 2
+    FATAL = 3
+
+
+# Function groups that SSB publishes as totals of their functions (SSB's funksjonshierarki, as in the
+# indicator catalogue's notes: statisticsnorway/ssb-kostra data, 2016).
+FUNCTION_TOTALS: dict[str, tuple[str, ...]] = {
+    "FGK7": ("201", "211", "221"),
+    "FGK13": ("244", "251", "252"),
+}
+
+# KOSTRA functions by ASSS sector (docs/domain-notes.md "ASSS"), to file accounts findings under a sector.
+FUNCTION_SECTORS: dict[str, str] = {
+    **dict.fromkeys(("202", "213", "215", "222", "223"), "grunnskole"),
+    **dict.fromkeys(("201", "211", "221", "FGK7"), "barnehage"),
+    **dict.fromkeys(("244", "251", "252", "FGK13"), "barnevern"),
+    **dict.fromkeys(("253", "254", "261"), "pleie_omsorg"),
+    **dict.fromkeys(("232", "233", "241"), "kommunehelse"),
+    **dict.fromkeys(("242", "243", "273", "276", "281"), "sosiale_tjenester"),
+}
+
+IPLOS_TABLE = "12003"
+IPLOS_AGE_GROUPS = {"F000-066": "0_66", "F067-120": "67_pluss"}
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    # Hidiroglou–Berthelot on x_t / x_{t-1} within KOSTRA groups (SSB's defaults, ssb-kostra `hb`).
+    hb_pu: float = 0.5
+    hb_pa: float = 0.05
+    hb_pc: float = 20.0
+    # A KOSTRA group with fewer units than this is tested within all municipalities instead.
+    hb_min_units: int = 8
+    # Plain relative change: |x_t / x_{t-1} - 1| above this, on values at least relative_change_min_value.
+    relative_change_max: float = 1.0
+    relative_change_min_value: float = 20.0
+    # Values identical to last year: flag a table-region-year when at least this share of its cells (and
+    # at least identical_min_cells of them) repeat last year's non-zero value exactly.
+    identical_share: float = 0.9
+    identical_min_cells: int = 5
+    # March → June revision larger than this percent (and at least revision_min_abs in the cell's unit).
+    revision_max_pct: float = 20.0
+    revision_min_abs: float = 1.0
+    # IPLOS: hours a week per home-service user (a week has 168 hours; KOSTRA flags 35.5 as high).
+    hours_per_user_max: float = 168.0
+    hours_per_user_high: float = 35.5
+    # Users with extensive needs get about 31 hours a week (domain notes); total hours below this many
+    # hours per such user cannot be right.
+    extensive_hours_floor: float = 10.0
+    zero_hours_share_max: float = 0.5
+    # Hours share / users share of an age group outside [1/r, r] is implausible.
+    resource_share_ratio_max: float = 5.0
+    # Accounts: tolerance in 1000 kr for rounding in identities.
+    accounts_tolerance: float = 1.0
+    # Status shares: flag an indicator-municipality whose '..' share over the years exceeds this.
+    missing_share_max: float = 0.3
+    index_tolerance: float = 0.01
+    weights_tolerance: float = 1e-6
+
+    @classmethod
+    def from_env(cls) -> QualityConfig:
+        """Override any field with ``KOSTRA_DQ_<FIELD>`` (e.g. ``KOSTRA_DQ_HB_PC=25``)."""
+        kwargs = {}
+        for f in fields(cls):
+            raw = os.environ.get(f"KOSTRA_DQ_{f.name.upper()}")
+            if raw is None:
+                continue
+            try:
+                kwargs[f.name] = type(getattr(cls, f.name))(raw)
+            except ValueError as exc:
+                raise ValueError(f"KOSTRA_DQ_{f.name.upper()}={raw!r}: not a valid {f.type}") from exc
+        return cls(**kwargs)

@@ -1,0 +1,80 @@
+"""The Dagster definitions: they load, and every asset carries a group, a description and kinds."""
+
+import json
+
+import dagster as dg
+import pytest
+
+from pipeline.calendar import releases
+from pipeline.catalogue import load_catalogue
+from pipeline.config import Comparison
+
+
+@pytest.fixture(scope="module")
+def defs():
+    from orchestration.definitions import defs
+
+    return defs
+
+
+def test_definitions_load(defs):
+    dg.Definitions.validate_loadable(defs)
+    repo = defs.get_repository_def()
+    assert repo.get_all_jobs()  # the implicit asset job at least
+
+
+def test_every_asset_has_group_description_and_kinds(defs):
+    specs = list(defs.resolve_all_asset_specs())
+    assert specs
+    for spec in specs:
+        assert spec.group_name and spec.group_name != "default", spec.key
+        assert spec.description, spec.key
+        assert spec.kinds, spec.key
+
+
+def test_one_ingest_asset_per_catalogue_table_partitioned_by_release(defs):
+    tables = set(load_catalogue()["table_id"].astype(str))
+    ingest = {
+        s.key.path[-1].removeprefix("table_"): s
+        for s in defs.resolve_all_asset_specs()
+        if s.group_name == "ingest" and s.key.path[0] == "ssb"
+    }
+    assert set(ingest) == tables
+    from orchestration.definitions import ingest_assets
+
+    keys = ingest_assets[0].partitions_def.get_partition_keys()
+    assert keys[:2] == ["2016-03", "2016-06"]
+    assert {r.key for r in releases(2015, 2024)} <= set(keys)
+    for a in ingest_assets:
+        assert a.backfill_policy is not None
+        (op_retry,) = {a.op.retry_policy}
+        assert op_retry is not None and op_retry.max_retries >= 1
+
+
+def test_ingest_completeness_checks_are_blocking(defs):
+    from orchestration.definitions import ingest_checks
+
+    specs = [s for c in ingest_checks for s in c.check_specs]
+    assert specs and all(s.blocking for s in specs)
+
+
+def test_groups_follow_the_pipeline_stages(defs):
+    groups = {s.key.to_user_string(): s.group_name for s in defs.resolve_all_asset_specs()}
+    assert groups["raw/cells"] == "ingest"
+    assert groups["raw/releases"] == "ingest"
+    assert groups["staging/stg_ssb__cells"] == "staging"
+    assert groups["intermediate/int_indicator_values__harmonised"] == "staging"
+    assert groups["marts/service_profile"] == "marts"
+    assert groups["warehouse/published"] == "publish"
+
+
+def test_dbt_build_args_carry_the_comparison_parameters():
+    from orchestration.dbt.assets import dbt_build_args
+
+    args = dbt_build_args(Comparison(focus_municipality="4601", extra_comparators=("3203", "3205")))
+    assert args[0] == "build"
+    assert json.loads(args[args.index("--vars") + 1]) == {
+        "comparison_group": "ASSS",
+        "extra_comparators": ["3203", "3205"],
+        "focus_municipality": "4601",
+    }
