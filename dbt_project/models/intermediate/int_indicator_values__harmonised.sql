@@ -1,8 +1,10 @@
 -- Indicator values on today's municipality borders, one row per indicator, municipality_id, year and
 -- release. A code counts for the years it was valid (SSB shows '.' outside them). When one current
 -- municipality had several codes in a year (a merger), they are combined honestly: counts (kind 'base') are
--- summed, ratios with a numerator and denominator are recomputed from the sums, and anything else (a
--- published rate or share) cannot be combined, so its value is NULL and comparable_across_break is false.
+-- summed, ratios with a numerator and denominator are recomputed from the sums. A published rate or share
+-- cannot be combined: it takes the value of the principal code (the one that carried the municipality's own
+-- name, e.g. 0602 Drammen for Drammen 2019), which is the municipality as it was then and what the network
+-- compared that year, flagged comparable_across_break = false. Without a principal code the value is NULL.
 -- Aggregate regions (EAK, EAKUO, EKGnn) pass through with municipality_id = region_code.
 with
 
@@ -23,9 +25,22 @@ municipality_codes as (
     select
         municipality_code,
         municipality_id,
+        municipality_name as name,
         coalesce(valid_from_year, 0) as valid_from_year,
         coalesce(valid_to_year, 9999) as valid_to_year
     from {{ ref('stg_reference__municipalities') }}
+),
+
+-- The code that carried the current municipality's name before a merger (Sami double names compare on
+-- their first part: 'Trondheim - Tråante').
+principal_codes as (
+    select codes.municipality_code
+    from municipality_codes as codes
+    inner join municipality_codes as current_code
+        on codes.municipality_id = current_code.municipality_code
+    where
+        codes.municipality_code = codes.municipality_id
+        or lower(split_part(codes.name, ' - ', 1)) = lower(split_part(current_code.name, ' - ', 1))
 ),
 
 aggregate_regions as (
@@ -37,12 +52,14 @@ valid_code_rows as (
     select
         values_by_code.*,
         municipality_codes.municipality_id,
-        false as is_current_borders_backcast
+        false as is_current_borders_backcast,
+        principal_codes.municipality_code is not null as is_principal_code
     from values_by_code
     inner join municipality_codes
         on
             values_by_code.region_code = municipality_codes.municipality_code
             and values_by_code.year between municipality_codes.valid_from_year and municipality_codes.valid_to_year
+    left join principal_codes on values_by_code.region_code = principal_codes.municipality_code
 ),
 
 -- Some tables publish today's code for years before it existed, already on today's borders. Such a value
@@ -51,7 +68,8 @@ backcast_rows as (
     select
         values_by_code.*,
         municipality_codes.municipality_id,
-        true as is_current_borders_backcast
+        true as is_current_borders_backcast,
+        true as is_principal_code
     from values_by_code
     inner join municipality_codes
         on
@@ -99,6 +117,8 @@ grouped as (
         min(contents_code) as contents_code,
         min(value_source) as value_source,
         any_value(value) as single_value,
+        any_value(value) filter (where is_principal_code) as principal_value,
+        any_value(region_code) filter (where is_principal_code) as principal_code,
         any_value(numerator_value) as single_numerator_value,
         any_value(denominator_value) as single_denominator_value,
         sum(value) as value_sum,
@@ -127,6 +147,7 @@ classified as (
             when catalogue.is_ratio then 'components_missing'
             when catalogue.kind = 'base' and grouped.all_values_present then 'sum'
             when catalogue.kind = 'base' then 'values_missing'
+            when grouped.principal_value is not null then 'principal_code'
             else 'not_combinable'
         end as harmonisation
     from grouped
@@ -150,6 +171,7 @@ municipal as (
             when 'single' then single_value
             when 'ratio_of_sums' then scale * numerator_sum / nullif(denominator_sum, 0)
             when 'sum' then value_sum
+            when 'principal_code' then principal_value
         end as value,
         status,
         table_id,
@@ -179,6 +201,10 @@ municipal as (
                 then 'merged codes: only ' || codes_found || ' of ' || codes_expected || ' codes published'
             when 'components_missing' then 'merged codes: numerator or denominator missing for a code'
             when 'values_missing' then 'merged codes: a code has no value'
+            when 'principal_code'
+                then
+                    'merged codes: the published ' || kind || ' of ' || principal_code
+                    || ' (the municipality as it was then); not comparable across the break'
             when 'not_combinable'
                 then
                     'merged codes: a published ' || kind
