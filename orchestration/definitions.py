@@ -14,6 +14,13 @@ from dagster_dbt import DbtCliResource
 
 from orchestration.dbt.assets import dbt_project, kostra_dbt_models
 from orchestration.resources import HomeResource, StatbankResource
+from orchestration.schedules import (
+    build_after_ingest,
+    build_job,
+    ingest_release_job,
+    new_release_sensor,
+    publication_day_schedule,
+)
 from orchestration.ssb.assets import ingest_definitions
 from orchestration.warehouse.assets import publish_asset, raw_tables_asset
 
@@ -24,6 +31,9 @@ published = publish_asset(list(kostra_dbt_models.keys))
 defs = dg.Definitions(
     assets=[*ingest_assets, raw_tables, kostra_dbt_models, published],
     asset_checks=ingest_checks,
+    jobs=[ingest_release_job, build_job],
+    schedules=[publication_day_schedule],
+    sensors=[new_release_sensor, build_after_ingest],
     resources={
         "home": HomeResource(),
         "statbank": StatbankResource(),

@@ -36,7 +36,8 @@ class StatbankResource(dg.ConfigurableResource):
     def roots_for(self, release_key: str) -> tuple[str, str]:
         if self.is_live:
             return self.v0_root, self.v2_root
-        base = f"{self.asof_root.rstrip('/')}/asof/{release_key}"
+        root = self.asof_root.rstrip("/")
+        base = f"{root}/asof/{release_key}" if release_key else root  # no key: the statbank as it is now
         return f"{base}/api/v0", f"{base}/api/pxwebapi/v2"
 
     def client(self, release_key: str):

@@ -1,0 +1,128 @@
+"""Runs on SSB's publication days, and a sensor that notices a new release of any catalogue table.
+
+The schedule fires at 09:00 Oslo on the 15th–19th of March and June and runs only on the actual publication
+day (the 15th, or the Monday after when the 15th is a weekend), an hour after SSB's 08:00 release. The sensor
+covers the rest: corrections, delays, tables that move on another day. It polls each table's ``updated``
+(one v2 metadata call per table, well inside SSB's 30 calls a minute) and asks only for the tables whose
+``updated`` changed since its cursor.
+"""
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+
+import dagster as dg
+
+from orchestration.partitions import release_partitions
+from orchestration.resources import StatbankResource
+from pipeline.calendar import OSLO, publication_date, release_for, release_key
+from pipeline.vintage import parse_updated
+
+INGEST_JOB_NAME = "ingest_release"
+BUILD_JOB_NAME = "build_and_publish"
+
+ingest_release_job = dg.define_asset_job(
+    INGEST_JOB_NAME,
+    selection=dg.AssetSelection.key_prefixes("ssb"),
+    description="Fetch and land one KOSTRA release (a March or June publication) of every catalogue table.",
+)
+
+build_job = dg.define_asset_job(
+    BUILD_JOB_NAME,
+    selection=dg.AssetSelection.groups("ingest", "staging", "marts", "quality", "publish", "reports")
+    - dg.AssetSelection.key_prefixes("ssb"),
+    description="Load landed releases, build and test the dbt models, check quality and publish the warehouse.",
+)
+
+
+def publication_partition(moment: datetime) -> str | None:
+    """The release partition to fetch at ``moment`` (Oslo), or None when it is not a publication day."""
+    local = moment.astimezone(OSLO) if moment.tzinfo else moment.replace(tzinfo=OSLO)
+    if local.month not in (3, 6):
+        return None
+    if local.date() != publication_date(local.year, local.month):
+        return None
+    return release_key(local.year, local.month)
+
+
+@dg.schedule(
+    name="kostra_publication_days",
+    cron_schedule="0 9 15-19 3,6 *",
+    execution_timezone="Europe/Oslo",
+    job=ingest_release_job,
+    description="KOSTRA publication days: 15 March (unrevised) and 15 June (revised), next weekday on weekends.",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+)
+def publication_day_schedule(context: dg.ScheduleEvaluationContext):
+    key = publication_partition(context.scheduled_execution_time)
+    if key is None:
+        day = context.scheduled_execution_time.date()
+        return dg.SkipReason(f"{day} is not a KOSTRA publication day")
+    if key not in release_partitions.get_partition_keys():
+        return dg.SkipReason(f"release {key} is beyond the partitions this code location knows; redeploy")
+    return dg.RunRequest(run_key=key, partition_key=key, tags={"kostra/release": key})
+
+
+def changed_tables(previous: Mapping[str, str], current: Mapping[str, str]) -> dict[str, str]:
+    """Tables whose ``updated`` differs from the cursor's (a table seen for the first time counts as new)."""
+    return {t: u for t, u in current.items() if u and previous.get(t) != u}
+
+
+def release_partition_for(updated: str) -> str | None:
+    """The publication an ``updated`` timestamp belongs to (the newest release due by then)."""
+    rel = release_for(parse_updated(updated))
+    return rel.key if rel else None
+
+
+@dg.sensor(
+    name="ssb_new_release",
+    job=ingest_release_job,
+    minimum_interval_seconds=30 * 60,
+    description="Polls each catalogue table's `updated` at SSB and starts an ingest for the tables that changed.",
+    default_status=dg.DefaultSensorStatus.STOPPED,
+)
+def new_release_sensor(context: dg.SensorEvaluationContext, statbank: StatbankResource):
+    from orchestration.ssb.assets import asset_key_for
+    from pipeline.ingest import catalogue_filters
+
+    previous = json.loads(context.cursor) if context.cursor else {}
+    current: dict[str, str] = {}
+    client = statbank.client("")
+    try:
+        for table_id in sorted(catalogue_filters()):
+            updated = client.table_updated(table_id)
+            current[table_id] = updated.isoformat().replace("+00:00", "Z")
+    finally:
+        client.close()
+    changed = changed_tables(previous, current)
+    context.update_cursor(json.dumps({**previous, **current}, sort_keys=True))
+    if not changed:
+        return dg.SkipReason("no catalogue table has a new release")
+    by_partition: dict[str, list[str]] = {}
+    for table_id, updated in changed.items():
+        key = release_partition_for(updated)
+        if key is None or key not in release_partitions.get_partition_keys():
+            context.log.warning(f"table {table_id}: updated {updated} falls outside the release partitions")
+            continue
+        by_partition.setdefault(key, []).append(table_id)
+    return [
+        dg.RunRequest(
+            run_key=f"{key}:{','.join(sorted(tables))}:{max(current[t] for t in tables)}",
+            partition_key=key,
+            asset_selection=[asset_key_for(t) for t in sorted(tables)],
+            tags={"kostra/release": key, "kostra/tables": ",".join(sorted(tables))},
+        )
+        for key, tables in sorted(by_partition.items())
+    ]
+
+
+@dg.run_status_sensor(
+    name="build_after_ingest",
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[ingest_release_job],
+    request_job=build_job,
+    description="After a release has been landed, build the marts and publish.",
+    default_status=dg.DefaultSensorStatus.STOPPED,
+)
+def build_after_ingest(context: dg.RunStatusSensorContext):
+    return dg.RunRequest(run_key=f"build-after-{context.dagster_run.run_id}")
