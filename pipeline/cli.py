@@ -164,6 +164,14 @@ def cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from pipeline.export import export
+
+    out, rows = export(_home(), args.what, args.municipality, args.format, Path(args.out))
+    console.print(f"Wrote {rows:,} rows of marts.{args.what} to {out}")
+    return 0
+
+
 def _print_table(table, fmt: str) -> None:
     import pyarrow.csv as pacsv
 
@@ -244,6 +252,13 @@ def parser() -> argparse.ArgumentParser:
     fmt.add_argument("--csv", dest="format", action="store_const", const="csv")
     fmt.add_argument("--json", dest="format", action="store_const", const="json")
     q.set_defaults(func=cmd_query, format="table")
+
+    e = sub.add_parser("export", help="export a mart (optionally one municipality) as csv, parquet or xlsx")
+    e.add_argument("--what", default="service_profile", help="mart name, e.g. service_profile (default)")
+    e.add_argument("--municipality", default=None, help="municipality id (current code), e.g. 3201")
+    e.add_argument("--format", default="csv", choices=["csv", "parquet", "xlsx"])
+    e.add_argument("--out", required=True, help="output file")
+    e.set_defaults(func=cmd_export)
 
     s = sub.add_parser("serve-demo", help="serve the demo release on a local PxWebApi-compatible server")
     s.add_argument("--host", default="127.0.0.1")

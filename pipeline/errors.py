@@ -8,6 +8,7 @@ class RunFailed(RuntimeError):
 
 
 def user_error_types() -> tuple[type[BaseException], ...]:
+    from pipeline.export import ExportError
     from pipeline.ingest import IngestError
     from pipeline.jsonstat import JsonStatError
     from pipeline.landing import LandingError
@@ -17,6 +18,7 @@ def user_error_types() -> tuple[type[BaseException], ...]:
 
     return (
         IngestError,
+        ExportError,
         JsonStatError,
         LandingError,
         LoadError,

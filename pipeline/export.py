@@ -1,0 +1,115 @@
+"""Export a mart from the published warehouse for one municipality (or all) as CSV, Parquet or Excel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from pipeline.config import Home
+from pipeline.publish import connect_published
+
+# What can be exported, and the column that holds the municipality.
+EXPORTABLE = {
+    "service_profile": "municipality_id",
+    "indicator_values": "municipality_id",
+    "indicator_trend": "municipality_id",
+    "asss_aggregates": None,
+    "revisions": "municipality_id",
+    "sector_indices": "municipality_id",
+    "production_contributions": "municipality_id",
+    "barometer": "municipality_id",
+    "dq_findings": "municipality_id",
+}
+FORMATS = ("csv", "parquet", "xlsx")
+
+
+class ExportError(ValueError):
+    """The export request names something that does not exist; the message says which parameter."""
+
+
+def fetch(home: Home, what: str, municipality: str | None = None) -> pa.Table:
+    if what not in EXPORTABLE:
+        raise ExportError(f"--what {what!r}: choose one of {', '.join(sorted(EXPORTABLE))}")
+    con = connect_published(home)
+    try:
+        exists = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'marts' and table_name = ?",
+            [what],
+        ).fetchone()[0]
+        if not exists:
+            raise ExportError(
+                f"--what {what!r}: marts.{what} is not in the published warehouse (not built yet)"
+            )
+        column = EXPORTABLE[what]
+        if municipality and column:
+            known = con.execute(
+                f"select count(*) from marts.{what} where {column} = ?", [municipality]
+            ).fetchone()[0]
+            if not known:
+                raise ExportError(
+                    f"--municipality {municipality!r}: no rows in marts.{what} for that municipality"
+                )
+            return con.execute(
+                f"select * from marts.{what} where {column} = ? order by all", [municipality]
+            ).arrow()
+        if municipality and not column:
+            raise ExportError(f"--municipality: marts.{what} has no municipality column")
+        return con.execute(f"select * from marts.{what} order by all").arrow()
+    finally:
+        con.close()
+
+
+def write(table: pa.Table, fmt: str, out: Path, *, sheet: str = "data", note: str | None = None) -> Path:
+    if fmt not in FORMATS:
+        raise ExportError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    if fmt == "csv":
+        pacsv.write_csv(table, tmp)
+    elif fmt == "parquet":
+        pq.write_table(table, tmp)
+    else:
+        _write_xlsx(table, tmp, sheet=sheet, note=note)
+    tmp.replace(out)  # a half-written export never takes the name of a finished one
+    return out
+
+
+def _write_xlsx(table: pa.Table, path: Path, *, sheet: str, note: str | None) -> None:
+    from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook(write_only=False)
+    ws = wb.active
+    ws.title = sheet[:31]
+    ws.append(table.column_names)
+    for row in table.to_pylist():
+        ws.append([_excel_value(v) for v in row.values()])
+    ws.freeze_panes = "A2"
+    for i, name in enumerate(table.column_names, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = max(10, min(40, len(name) + 2))
+    if note:
+        info = wb.create_sheet("om")
+        info.append([note])
+    wb.save(path)
+
+
+def _excel_value(v):
+    if isinstance(v, (dict, list)):
+        return str(v)
+    if hasattr(v, "tzinfo") and getattr(v, "tzinfo", None) is not None:
+        return v.replace(tzinfo=None)  # Excel has no time zones; the warehouse stores UTC
+    return v
+
+
+def export(home: Home, what: str, municipality: str | None, fmt: str, out: Path) -> tuple[Path, int]:
+    table = fetch(home, what, municipality)
+    from pipeline.summary import is_demo
+
+    note = (
+        "DEMO DATA: syntetiske tall i SSBs virkelige struktur. Ikke siter tallene." if is_demo(home) else None
+    )
+    write(table, fmt, out, sheet=what, note=note)
+    return out, table.num_rows
