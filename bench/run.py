@@ -12,12 +12,13 @@ from collections.abc import Callable
 from rich.console import Console
 from rich.table import Table
 
-from bench import Row, decode_load, pipeline_stages
+from bench import Row, decode_load, pipeline_stages, quality
 
 Benchmark = Callable[[argparse.Namespace], list[Row]]
 
 BENCHMARKS: dict[str, Benchmark] = {
     "decode_load": decode_load.run,
+    "quality": quality.run,
     "pipeline_stages": pipeline_stages.run,
 }
 

@@ -13,6 +13,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from orchestration.dbt.assets import dbt_project, kostra_dbt_models
+from orchestration.quality.assets import DQ_FINDINGS, dq_findings_asset
 from orchestration.resources import HomeResource, StatbankResource
 from orchestration.schedules import (
     build_after_ingest,
@@ -26,10 +27,12 @@ from orchestration.warehouse.assets import publish_asset, raw_tables_asset
 
 ingest_assets, ingest_checks = ingest_definitions()
 raw_tables = raw_tables_asset([a.key for a in ingest_assets])
-published = publish_asset(list(kostra_dbt_models.keys))
+dq_findings = dq_findings_asset(list(kostra_dbt_models.keys))
+# The publish waits for the quality checks: a FATAL finding fails dq_findings' blocking check.
+published = publish_asset([*kostra_dbt_models.keys, DQ_FINDINGS])
 
 defs = dg.Definitions(
-    assets=[*ingest_assets, raw_tables, kostra_dbt_models, published],
+    assets=[*ingest_assets, raw_tables, kostra_dbt_models, dq_findings, published],
     asset_checks=ingest_checks,
     jobs=[ingest_release_job, build_job],
     schedules=[publication_day_schedule],

@@ -66,10 +66,13 @@ def ingest(
 
 
 def build(home: Home) -> dg.ExecuteInJobResult:
-    """Load what has been landed, build every dbt model and publish the analyst warehouse."""
+    """Load what has been landed, build every dbt model, check quality and publish the analyst warehouse.
+
+    A FATAL data-quality finding fails the blocking check before the publish: the previous warehouse stays.
+    """
     result = dg.materialize(
-        [*d.ingest_assets, d.raw_tables, d.kostra_dbt_models, d.published],
-        selection=[*d.raw_tables.keys, *d.kostra_dbt_models.keys, d.published.key],
+        [*d.ingest_assets, d.raw_tables, d.kostra_dbt_models, d.dq_findings, d.published],
+        selection=[*d.raw_tables.keys, *d.kostra_dbt_models.keys, *d.dq_findings.keys, d.published.key],
         resources=_resources(home, None),
         instance=_instance(),
         run_config=QUIET,

@@ -139,6 +139,23 @@ def cmd_generate_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_quality(args: argparse.Namespace) -> int:
+    from pipeline.quality.run import run_quality
+
+    home = _home()
+    out = Path(args.out) if args.out else None
+    result = run_quality(home.build_db, out_dir=out, write_table=not args.no_write)
+    counts = result.counts()
+    console.print(
+        f"Data quality run {result.run_id}: "
+        + ", ".join(f"{counts.get(s, 0)} {s}" for s in ("FATAL", "ERROR", "WARNING", "INFO"))
+        + f" ({result.seconds:.1f} s)"
+    )
+    if result.report:
+        console.print(f"Report: {result.report}")
+    return 3 if result.fatal else 0
+
+
 # ---------------------------------------------------------------- analyst access
 
 
@@ -269,6 +286,13 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default=None)
     d.add_argument("--seed", type=int, default=20240617)
     d.set_defaults(func=cmd_generate_demo)
+
+    dq = sub.add_parser("quality", help="run the data-quality checks on the build file and write the report")
+    dq.add_argument("--out", default=None, help="folder for index.html, findings.json and GX Data Docs")
+    dq.add_argument(
+        "--no-write", action="store_true", help="do not write marts.dq_findings into the build file"
+    )
+    dq.set_defaults(func=cmd_quality)
 
     m = sub.add_parser("summary", help="what the published warehouse holds")
     m.set_defaults(func=cmd_summary)

@@ -49,13 +49,19 @@ class QualityConfig:
     hb_pc: float = 20.0
     # A KOSTRA group with fewer units than this is tested within all municipalities instead.
     hb_min_units: int = 8
+    # HB flags are suspicions for review (INFO); a flagged change beyond this factor is a WARNING.
+    hb_warning_change: float = 0.25
     # Plain relative change: |x_t / x_{t-1} - 1| above this, on values at least relative_change_min_value.
     relative_change_max: float = 1.0
     relative_change_min_value: float = 20.0
     # Values identical to last year: flag a table-region-year when at least this share of its cells (and
     # at least identical_min_cells of them) repeat last year's non-zero value exactly.
     identical_share: float = 0.9
-    identical_min_cells: int = 5
+    identical_min_cells: int = 4
+    # Small counts repeat by chance (24 children in 2015 and 2016); only cells at least this big count.
+    identical_min_value: float = 20.0
+    # Register-based tables are never copied forward by SSB; a stable population is not an error.
+    identical_skip_tables: tuple[str, ...] = ("07459",)
     # March → June revision larger than this percent (and at least revision_min_abs in the cell's unit).
     revision_max_pct: float = 20.0
     revision_min_abs: float = 1.0
@@ -84,7 +90,8 @@ class QualityConfig:
             if raw is None:
                 continue
             try:
-                kwargs[f.name] = type(getattr(cls, f.name))(raw)
+                default = getattr(cls, f.name)
+                kwargs[f.name] = tuple(raw.split(",")) if isinstance(default, tuple) else type(default)(raw)
             except ValueError as exc:
                 raise ValueError(f"KOSTRA_DQ_{f.name.upper()}={raw!r}: not a valid {f.type}") from exc
         return cls(**kwargs)

@@ -37,7 +37,7 @@ RAW_COLUMNS = [
 
 _DIMENSION_KEY = (
     "concat_ws('|', contents_code, funksjon, art, regnskapsomfang, alder, kjonn, "
-    "coalesce(cast(other_dimensions as varchar), ''))"
+    "cast(other_dimensions as varchar))"
 )
 
 # The newest publication of every cell: what the statbank shows today (June figures where there are any).
@@ -89,7 +89,7 @@ def has_relation(con: duckdb.DuckDBPyConnection, name: str) -> bool:
         "union all select database_name, view_name from duckdb_views() where not internal) "
         "where n = ? and d = current_database()"
     )
-    return con.execute(sql, [name]).fetchone()[0] > 0
+    return con.execute(sql, [name]).fetchall()[0][0] > 0
 
 
 def from_build_db(build_db: Path) -> duckdb.DuckDBPyConnection:
@@ -154,3 +154,14 @@ def _finish(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(_CURRENT_CELLS)
     if has_relation(con, "indicator_cells_all"):
         con.execute(_INDICATOR_CELLS)
+
+
+def close(con: duckdb.DuckDBPyConnection) -> None:
+    """Detach the build file before closing, so a writer can open it right after in this process."""
+    try:
+        if con.execute("select count(*) from duckdb_databases() where database_name = 'build'").fetchall()[0][
+            0
+        ]:
+            con.execute("detach build")
+    finally:
+        con.close()

@@ -1,0 +1,1162 @@
+"""The data-quality checks: each a pure function of the workspace (see ``workspace``) and the config.
+
+A check returns a DataFrame of findings (columns of ``FINDING_COLUMNS``; missing ones are filled in by
+:func:`run_checks`). Check names are stable identifiers: the demo's ``anomalies.json`` names the check that
+must find each planted error (``expected_check``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from pipeline import reference
+from pipeline.quality.config import (
+    FUNCTION_SECTORS,
+    FUNCTION_TOTALS,
+    IPLOS_AGE_GROUPS,
+    IPLOS_TABLE,
+    QualityConfig,
+    Severity,
+)
+from pipeline.quality.hb import hb_frame
+from pipeline.quality.workspace import has_relation
+
+FINDING_COLUMNS = [
+    "run_id",
+    "check",
+    "severity",
+    "sector",
+    "table_id",
+    "contents_code",
+    "indicator_id",
+    "region_code",
+    "municipality_id",
+    "year",
+    "vintage",
+    "observed",
+    "expected",
+    "message",
+    "cells",
+]
+
+Check = Callable[[duckdb.DuckDBPyConnection, QualityConfig], pd.DataFrame]
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    name: str
+    group: str
+    func: Check
+
+
+CHECKS: dict[str, CheckSpec] = {}
+
+
+def check(name: str, group: str):
+    def register(func: Check) -> Check:
+        CHECKS[name] = CheckSpec(name, group, func)
+        return func
+
+    return register
+
+
+def _cells_json(pairs: list[tuple[str, object]]) -> str:
+    """The cells behind a finding, as label → value, for the report."""
+    out = {}
+    for label, value in pairs:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            out[label] = None
+        elif isinstance(value, (float, np.floating)):
+            out[label] = round(float(value), 3)
+        else:
+            out[label] = value
+    return json.dumps(out, ensure_ascii=False)
+
+
+def _frame(rows: list[dict]) -> pd.DataFrame:
+    # _alder and _funksjon are helpers for filing a finding under its sector; finalize() drops them.
+    return pd.DataFrame(rows, columns=[c for c in FINDING_COLUMNS if c != "run_id"] + ["_alder", "_funksjon"])
+
+
+def _q(con: duckdb.DuckDBPyConnection, sql: str, params=None) -> pd.DataFrame:
+    return con.execute(sql, params or []).df()
+
+
+MUNICIPALITY = "regexp_full_match(region_code, '[0-9]{4}')"
+
+# ---------------------------------------------------------------- completeness and structure
+
+
+def expected_regions(years: list[int]) -> pd.DataFrame:
+    """Every code an ASSS member or comparator was published under in each year, with its role."""
+    rows = []
+    for year in years:
+        members = set(reference.asss_members(year))
+        for mid in reference.asss_members(year, include_comparators=True):
+            for code in reference.codes_for(mid, year):
+                rows.append(
+                    {
+                        "year": year,
+                        "region_code": code,
+                        "municipality_id": mid,
+                        "role": "member" if mid in members else "comparator",
+                    }
+                )
+    return pd.DataFrame(rows, columns=["year", "region_code", "municipality_id", "role"])
+
+
+@check("completeness_members", "completeness")
+def completeness_members(con, cfg):
+    """Every ASSS member (FATAL) and comparator (ERROR) has cells other than '.' in every landed table-year."""
+    years = [r[0] for r in con.execute("select distinct year from cells order by 1").fetchall()]
+    exp = expected_regions(years)
+    con.register("_expected", exp)
+    try:
+        df = _q(
+            con,
+            """
+            with table_years as (select distinct table_id, year from cells),
+            present as (
+                select table_id, year, region_code from cells
+                where status is distinct from '.' group by all
+            )
+            select t.table_id, t.year, e.region_code, e.municipality_id, e.role
+            from table_years t join _expected e using (year)
+            anti join present p on p.table_id = t.table_id and p.year = t.year and p.region_code = e.region_code
+            order by 1, 2, 3
+            """,
+        )
+    finally:
+        con.unregister("_expected")
+    rows = []
+    for r in df.itertuples():
+        role_nb = "ASSS-medlem" if r.role == "member" else "sammenligningskommune"
+        rows.append(
+            {
+                "check": "completeness_members",
+                "severity": Severity.FATAL if r.role == "member" else Severity.ERROR,
+                "table_id": r.table_id,
+                "region_code": r.region_code,
+                "year": r.year,
+                "observed": 0.0,
+                "expected": "≥ 1 celle med tall eller symbol",
+                "message": f"{role_nb} {reference.name_in(r.region_code, r.year) or r.region_code} "
+                f"({r.region_code}) mangler i tabell {r.table_id} for {r.year}.",
+            }
+        )
+    return _frame(rows)
+
+
+@check("completeness_table_landed", "completeness")
+def completeness_table_landed(con, cfg):
+    """A catalogue table never landed is a WARNING: an analyst may load a single table on purpose."""
+    df = _q(
+        con,
+        "select distinct table_id from catalogue where table_id is not null "
+        "except select distinct table_id from cells order by 1",
+    )
+    return _frame(
+        [
+            {
+                "check": "completeness_table_landed",
+                "severity": Severity.WARNING,
+                "table_id": t,
+                "message": f"Tabell {t} står i indikatorkatalogen, men er aldri lastet inn.",
+                "expected": "tabellen er lastet",
+            }
+            for t in df["table_id"]
+        ]
+    )
+
+
+@check("region_code_valid_for_year", "completeness")
+def region_code_valid_for_year(con, cfg):
+    """Numbers under a municipality code outside its validity years, or under an unknown region code."""
+    df = _q(
+        con,
+        f"""
+        with coded as (
+            select table_id, region_code, year, count(*) as n, any_value(contents_code) as contents_code
+            from cells where status is null group by all
+        )
+        select c.*, m.municipality_code is not null as known,
+               bool_or(m.municipality_code is not null
+                       and c.year between coalesce(m.valid_from_year, 0) and coalesce(m.valid_to_year, 9999)) as valid
+        from coded c left join municipalities m on m.municipality_code = c.region_code
+        where {MUNICIPALITY.replace("region_code", "c.region_code")}
+           or (c.region_code not in (select region_code from aggregate_regions)
+               and not regexp_full_match(c.region_code, 'EKA[0-9]{{2}}'))
+        group by all
+        having not coalesce(valid, false)
+        order by 1, 2, 3
+        """,
+    )
+    rows = []
+    for r in df.itertuples():
+        why = "er ikke en kjent regionkode" if not r.known else f"var ikke gyldig i {r.year}"
+        rows.append(
+            {
+                "check": "region_code_valid_for_year",
+                "severity": Severity.ERROR,
+                "table_id": r.table_id,
+                "region_code": r.region_code,
+                "year": r.year,
+                "observed": float(r.n),
+                "expected": "0 celler med tall",
+                "message": f"Tabell {r.table_id} har {r.n} tall for {r.region_code} i {r.year}, men koden {why}.",
+            }
+        )
+    return _frame(rows)
+
+
+@check("duplicate_cells", "completeness")
+def duplicate_cells(con, cfg):
+    """One cell published twice in one release with different numbers or symbols (FATAL: which is true?)."""
+    df = _q(
+        con,
+        """
+        select table_id, release_updated, region_code, year, contents_code,
+               concat_ws('|', contents_code, funksjon, art, regnskapsomfang, alder, kjonn,
+                         coalesce(cast(other_dimensions as varchar), '')) as dimension_key,
+               count(*) as n,
+               count(distinct coalesce(cast(value as varchar), '') || '#' || coalesce(status, '')) as variants,
+               list(distinct coalesce(cast(value as varchar), status)) as versions
+        from raw_cells
+        group by all
+        having variants > 1
+        order by 1, 2, 3
+        """,
+    )
+    rows = []
+    for r in df.itertuples():
+        rows.append(
+            {
+                "check": "duplicate_cells",
+                "severity": Severity.FATAL,
+                "table_id": r.table_id,
+                "contents_code": r.contents_code,
+                "region_code": r.region_code,
+                "year": r.year,
+                "observed": float(r.n),
+                "expected": "1 versjon per celle og publisering",
+                "message": f"Cellen {r.dimension_key} er publisert {r.n} ganger i samme publisering "
+                f"({r.release_updated:%Y-%m-%d}) med ulike verdier.",
+                "cells": json.dumps({"versjoner": [str(v) for v in r.versions]}, ensure_ascii=False),
+            }
+        )
+    return _frame(rows)
+
+
+# ---------------------------------------------------------------- status symbols
+
+
+@check("status_value_not_null", "status")
+def status_value_not_null(con, cfg):
+    """A cell with a status symbol must have a NULL value, never a number (or a 0)."""
+    df = _q(
+        con,
+        """
+        select table_id, contents_code, region_code, year, vintage, status, value, dimension_key
+        from cells where status is not null and value is not null order by 1, 3, 4
+        """,
+    )
+    return _frame(
+        [
+            {
+                "check": "status_value_not_null",
+                "severity": Severity.ERROR,
+                "table_id": r.table_id,
+                "contents_code": r.contents_code,
+                "region_code": r.region_code,
+                "year": r.year,
+                "vintage": r.vintage,
+                "observed": r.value,
+                "expected": "NULL når cellen har symbol",
+                "message": f"Cellen {r.dimension_key} har både symbolet '{r.status}' og tallet {r.value:g}.",
+                "cells": _cells_json([("verdi", r.value), ("symbol", r.status)]),
+            }
+            for r in df.itertuples()
+        ]
+    )
+
+
+def status_shares(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Share of suppressed (':') and missing ('..') cells per indicator cell and municipality over the years.
+
+    Years where the code was not valid ('.') do not count.
+    """
+    return _q(
+        con,
+        f"""
+        select table_id, contents_code, dimension_key, region_code,
+               count(*) as cells,
+               count(*) filter (where status = ':') as suppressed,
+               count(*) filter (where status = '..') as missing,
+               suppressed / count(*) as share_suppressed,
+               missing / count(*) as share_missing,
+               list(year order by year) filter (where status = '..') as missing_years
+        from cells
+        where {MUNICIPALITY} and status is distinct from '.'
+        group by all
+        """,
+    )
+
+
+@check("status_share_missing", "status")
+def status_share_missing(con, cfg):
+    """An indicator that is missing ('..') for a municipality in a large share of its years."""
+    df = status_shares(con)
+    df = df[(df["share_missing"] > cfg.missing_share_max) & (df["missing"] >= 2)]
+    return _frame(
+        [
+            {
+                "check": "status_share_missing",
+                "severity": Severity.WARNING,
+                "table_id": r.table_id,
+                "contents_code": r.contents_code,
+                "region_code": r.region_code,
+                "observed": r.share_missing,
+                "expected": f"≤ {cfg.missing_share_max:.0%} av årene",
+                "message": f"{r.dimension_key} mangler ('..') i {r.missing} av {r.cells} år "
+                f"({', '.join(str(y) for y in r.missing_years)}).",
+            }
+            for r in df.itertuples()
+        ]
+    )
+
+
+# ---------------------------------------------------------------- IPLOS / pleie og omsorg
+
+IPLOS_CODES = {
+    "KOSbrukerehjemtj0000": "users",
+    "KOSbrukere31120000": "users_year_end",
+    "KOSbrukereaar0000": "users_year",
+    "KOStildtimeruke0000": "hours",
+    "KOSbrukere0timer0000": "users_zero_hours",
+    "KOSbrukereomfatt0000": "users_extensive",
+}
+IPLOS_LABELS = {
+    "users": "brukere av hjemmetjenester",
+    "users_year_end": "brukere per 31.12.",
+    "users_year": "brukere i løpet av året",
+    "hours": "tildelte timer per uke",
+    "users_zero_hours": "brukere med null timer",
+    "users_extensive": "brukere med omfattende bistandsbehov",
+    "population": "innbyggere i aldersgruppen",
+}
+
+
+def iplos_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """IPLOS cells (table 12003) of municipalities, one row per region, year and age group, plus population.
+
+    A measure's ``<name>_status`` column holds its status symbol; the value is NaN then.
+    """
+    cases = ", ".join(
+        f"max(value) filter (where contents_code = '{code}') as {name}, "
+        f"max(status) filter (where contents_code = '{code}') as {name}_status"
+        for code, name in IPLOS_CODES.items()
+    )
+    ages = ", ".join(f"'{a}'" for a in IPLOS_AGE_GROUPS)
+    df = _q(
+        con,
+        f"""
+        with iplos as (
+            select region_code, year, alder, any_value(vintage) as vintage, {cases}
+            from cells
+            where table_id = '{IPLOS_TABLE}' and alder in ({ages}) and {MUNICIPALITY}
+              and status is distinct from '.'
+            group by all
+        ),
+        pop as (
+            select region_code, year, alder, max(value) as population from cells
+            where table_id = '07459' and contents_code = 'Personer1' and alder in ({ages}) and kjonn is null
+            group by all
+        )
+        select iplos.*, pop.population from iplos left join pop using (region_code, year, alder)
+        order by region_code, year, alder
+        """,
+    )
+    df["age_group"] = df["alder"].map(IPLOS_AGE_GROUPS)
+    return df
+
+
+def _iplos_finding(r, check_name, severity, contents_code, observed, expected, message, names) -> dict:
+    return {
+        "check": check_name,
+        "severity": severity,
+        "sector": f"pleie_omsorg_{r.age_group}",
+        "table_id": IPLOS_TABLE,
+        "contents_code": contents_code,
+        "region_code": r.region_code,
+        "year": r.year,
+        "vintage": r.vintage,
+        "observed": observed,
+        "expected": expected,
+        "message": message,
+        "cells": _cells_json([(IPLOS_LABELS[n], getattr(r, n)) for n in names]),
+    }
+
+
+AGE_NB = {"0_66": "0-66 år", "67_pluss": "67 år og over"}
+
+
+@check("iplos_hours_negative", "iplos")
+def iplos_hours_negative(con, cfg):
+    df = iplos_frame(con)
+    return _frame(
+        [
+            _iplos_finding(
+                r,
+                "iplos_hours_negative",
+                Severity.ERROR,
+                "KOStildtimeruke0000",
+                r.hours,
+                "≥ 0",
+                f"Tildelte timer per uke ({AGE_NB[r.age_group]}) er negative: {r.hours:g}.",
+                ["hours", "users"],
+            )
+            for r in df[df["hours"] < 0].itertuples()
+        ]
+    )
+
+
+@check("iplos_users_without_hours", "iplos")
+def iplos_users_without_hours(con, cfg):
+    """Users but no (or missing) hours: ERROR; an implausible share of users with zero hours: WARNING."""
+    df = iplos_frame(con)
+    rows = []
+    no_hours = (df["users"] > 0) & ((df["hours"] == 0) | (df["hours_status"] == ".."))
+    for r in df[no_hours].itertuples():
+        what = "0" if r.hours == 0 else "mangler ('..')"
+        rows.append(
+            _iplos_finding(
+                r,
+                "iplos_users_without_hours",
+                Severity.ERROR,
+                "KOStildtimeruke0000",
+                r.hours,
+                "> 0 når det er brukere",
+                f"{int(r.users)} hjemmetjenestebrukere ({AGE_NB[r.age_group]}), men tildelte timer er {what}.",
+                ["hours", "users", "users_zero_hours"],
+            )
+        )
+    share = df["users_zero_hours"] / df["users"].where(df["users"] > 0)
+    for r, s in zip(
+        df[~no_hours & (share > cfg.zero_hours_share_max)].itertuples(),
+        share[~no_hours & (share > cfg.zero_hours_share_max)],
+        strict=True,
+    ):
+        rows.append(
+            _iplos_finding(
+                r,
+                "iplos_users_without_hours",
+                Severity.WARNING,
+                "KOSbrukere0timer0000",
+                float(s),
+                f"≤ {cfg.zero_hours_share_max:.0%} av brukerne",
+                f"{s:.0%} av hjemmetjenestebrukerne ({AGE_NB[r.age_group]}) står med null tildelte timer.",
+                ["users_zero_hours", "users", "hours"],
+            )
+        )
+    return _frame(rows)
+
+
+@check("iplos_hours_per_user_implausible", "iplos")
+def iplos_hours_per_user_implausible(con, cfg):
+    """Hours a week per user above 168 (ERROR: more than the week has) or above KOSTRA's 35.5 (WARNING)."""
+    df = iplos_frame(con)
+    per_user = df["hours"] / df["users"].where(df["users"] > 0)
+    rows = []
+    for r, h in zip(df.itertuples(), per_user, strict=True):
+        if not np.isfinite(h) or h <= cfg.hours_per_user_high:
+            continue
+        over = h > cfg.hours_per_user_max
+        rows.append(
+            _iplos_finding(
+                r,
+                "iplos_hours_per_user_implausible",
+                Severity.ERROR if over else Severity.WARNING,
+                "KOStildtimeruke0000",
+                float(h),
+                f"≤ {cfg.hours_per_user_max:g}" if over else f"≤ {cfg.hours_per_user_high:g}",
+                f"{h:.1f} tildelte timer per uke per hjemmetjenestebruker ({AGE_NB[r.age_group]})"
+                + (" – flere timer enn uka har." if over else ", over KOSTRAs grense for høy timeinnsats."),
+                ["hours", "users"],
+            )
+        )
+    return _frame(rows)
+
+
+@check("iplos_extensive_needs_hours", "iplos")
+def iplos_extensive_needs_hours(con, cfg):
+    """Users with extensive needs get about 31 hours a week; total hours far below that cannot cover them."""
+    df = iplos_frame(con)
+    floor = df["users_extensive"] * cfg.extensive_hours_floor
+    bad = (df["users_extensive"] > 0) & (df["hours"] < floor)
+    return _frame(
+        [
+            _iplos_finding(
+                r,
+                "iplos_extensive_needs_hours",
+                Severity.WARNING,
+                "KOStildtimeruke0000",
+                r.hours,
+                f"≥ {f:g} ({cfg.extensive_hours_floor:g} t × brukere med omfattende behov)",
+                f"Tildelte timer ({r.hours:g}) dekker ikke engang {cfg.extensive_hours_floor:g} timer per uke for "
+                f"de {int(r.users_extensive)} brukerne med omfattende bistandsbehov (normalt rundt 31).",
+                ["hours", "users_extensive", "users"],
+            )
+            for r, f in zip(df[bad].itertuples(), floor[bad], strict=True)
+        ]
+    )
+
+
+@check("iplos_users_le_population", "iplos")
+def iplos_users_le_population(con, cfg):
+    df = iplos_frame(con)
+    bad = df["users_year"] > df["population"]
+    return _frame(
+        [
+            _iplos_finding(
+                r,
+                "iplos_users_le_population",
+                Severity.ERROR,
+                "KOSbrukereaar0000",
+                r.users_year,
+                f"≤ {r.population:g}",
+                f"Flere brukere i løpet av året ({int(r.users_year)}) enn innbyggere {AGE_NB[r.age_group]} "
+                f"({int(r.population)}).",
+                ["users_year", "population"],
+            )
+            for r in df[bad].itertuples()
+        ]
+    )
+
+
+@check("iplos_year_end_le_during_year", "iplos")
+def iplos_year_end_le_during_year(con, cfg):
+    df = iplos_frame(con)
+    bad = df["users_year_end"] > df["users_year"]
+    return _frame(
+        [
+            _iplos_finding(
+                r,
+                "iplos_year_end_le_during_year",
+                Severity.ERROR,
+                "KOSbrukere31120000",
+                r.users_year_end,
+                f"≤ {r.users_year:g}",
+                f"Brukere per 31.12. ({int(r.users_year_end)}) er flere enn brukere i løpet av året "
+                f"({int(r.users_year)}), {AGE_NB[r.age_group]}.",
+                ["users_year_end", "users_year"],
+            )
+            for r in df[bad].itertuples()
+        ]
+    )
+
+
+@check("iplos_resource_share_by_age", "iplos")
+def iplos_resource_share_by_age(con, cfg):
+    """An age group's share of the hours far from its share of the users (the f254 split uses the hours)."""
+    df = iplos_frame(con)
+    wide = df.pivot_table(index=["region_code", "year"], columns="age_group", values=["hours", "users"])
+    if wide.empty or "0_66" not in wide["hours"] or "67_pluss" not in wide["hours"]:
+        return _frame([])
+    h, u = wide["hours"], wide["users"]
+    hours_share = h["67_pluss"] / (h["0_66"] + h["67_pluss"])
+    users_share = u["67_pluss"] / (u["0_66"] + u["67_pluss"])
+    rows = []
+    vint = df.groupby(["region_code", "year"])["vintage"].first()
+    for (region, year), hs, us in zip(wide.index, hours_share, users_share, strict=True):
+        for grp, hsg, usg in (("67_pluss", hs, us), ("0_66", 1 - hs, 1 - us)):
+            if not (np.isfinite(hsg) and np.isfinite(usg)) or usg <= 0 or hsg <= 0:
+                continue
+            ratio = hsg / usg
+            if 1 / cfg.resource_share_ratio_max <= ratio <= cfg.resource_share_ratio_max:
+                continue
+            rows.append(
+                {
+                    "check": "iplos_resource_share_by_age",
+                    "severity": Severity.WARNING,
+                    "sector": f"pleie_omsorg_{grp}",
+                    "table_id": IPLOS_TABLE,
+                    "contents_code": "KOStildtimeruke0000",
+                    "region_code": region,
+                    "year": year,
+                    "vintage": vint.get((region, year)),
+                    "observed": float(ratio),
+                    "expected": f"andel timer / andel brukere i [1/{cfg.resource_share_ratio_max:g}, "
+                    f"{cfg.resource_share_ratio_max:g}]",
+                    "message": f"Aldersgruppen {AGE_NB[grp]} har {hsg:.0%} av timene men {usg:.0%} av brukerne; "
+                    "fordelingen av utgifter på alder (f254) blir skjev.",
+                    "cells": _cells_json([("andel timer", hsg), ("andel brukere", usg)]),
+                }
+            )
+            break
+    return _frame(rows)
+
+
+# ---------------------------------------------------------------- year over year
+
+
+def yoy_pairs(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Each municipality cell with a number this year and last year (same code and dimensions)."""
+    return _q(
+        con,
+        f"""
+        with cur as (
+            select table_id, region_code, year, vintage, contents_code, alder, funksjon, dimension_key, value
+            from cells where status is null and value is not null and {MUNICIPALITY}
+        )
+        select cur.*, prev.value as x0, cur.value as x1, g.kostra_group
+        from cur
+        join cur as prev
+          on prev.table_id = cur.table_id and prev.region_code = cur.region_code
+         and prev.dimension_key = cur.dimension_key and prev.year = cur.year - 1
+        left join kostra_groups g
+          on g.municipality_code = cur.region_code
+         and cur.year between g.year_from and coalesce(g.year_to, 9999)
+        """,
+    )
+
+
+def _sector(table_id: str, contents_code: str | None, alder: str | None, funksjon: str | None, cat) -> str:
+    if funksjon in FUNCTION_SECTORS and table_id == "12367":
+        return FUNCTION_SECTORS[funksjon]
+    return (
+        cat.get((table_id, contents_code, alder))
+        or cat.get((table_id, contents_code, None))
+        or cat.get((table_id, None, None), "")
+    )
+
+
+@check("hidiroglou_berthelot_outlier", "yoy")
+def hidiroglou_berthelot_outlier(con, cfg):
+    """HB outliers of x_t / x_{t-1} within KOSTRA groups (a group too small is tested nationally)."""
+    df = yoy_pairs(con)
+    if df.empty:
+        return _frame([])
+    df["stratum"] = df["kostra_group"].fillna("-")
+    size = df.groupby(["table_id", "dimension_key", "year", "stratum"])["x1"].transform("size")
+    df.loc[size < cfg.hb_min_units, "stratum"] = "national"
+    out = hb_frame(
+        df, ["table_id", "dimension_key", "year", "stratum"], pu=cfg.hb_pu, pa=cfg.hb_pa, pc=cfg.hb_pc
+    )
+    out = out[out["hb_outlier"]]
+    return _frame(
+        [
+            {
+                "check": "hidiroglou_berthelot_outlier",
+                "severity": Severity.WARNING
+                if max(r.ratio, 1 / r.ratio) - 1 > cfg.hb_warning_change
+                else Severity.INFO,
+                "table_id": r.table_id,
+                "contents_code": r.contents_code,
+                "region_code": r.region_code,
+                "year": r.year,
+                "vintage": r.vintage,
+                "observed": r.ratio,
+                "expected": f"E i [{r.hb_lower:.2f}, {r.hb_upper:.2f}] (E = {r.hb_e:.2f})",
+                "message": f"{r.dimension_key}: endring fra {r.x0:g} til {r.x1:g} (×{r.ratio:.2f}) skiller seg ut "
+                f"i {'KOSTRA-gruppe ' + r.stratum if r.stratum not in ('national', '-') else 'landet'} "
+                "(Hidiroglou–Berthelot).",
+                "cells": _cells_json([(str(r.year - 1), r.x0), (str(r.year), r.x1)]),
+                "_alder": r.alder,
+                "_funksjon": r.funksjon,
+            }
+            for r in out.itertuples()
+        ]
+    )
+
+
+@check("relative_change", "yoy")
+def relative_change(con, cfg):
+    """A value that more than doubles or halves (beyond ``relative_change_max``) from last year."""
+    df = yoy_pairs(con)
+    df = df[(df["x0"] > 0) & (df["x1"] > 0)]
+    big = np.maximum(df["x0"], df["x1"]) >= cfg.relative_change_min_value
+    factor = np.maximum(df["x1"] / df["x0"], df["x0"] / df["x1"]) - 1
+    df = df[big & (factor > cfg.relative_change_max)]
+    return _frame(
+        [
+            {
+                "check": "relative_change",
+                "severity": Severity.WARNING,
+                "table_id": r.table_id,
+                "contents_code": r.contents_code,
+                "region_code": r.region_code,
+                "year": r.year,
+                "vintage": r.vintage,
+                "observed": r.x1 / r.x0,
+                "expected": f"×[{1 / (1 + cfg.relative_change_max):.2f}, {1 + cfg.relative_change_max:.2f}]",
+                "message": f"{r.dimension_key}: fra {r.x0:g} til {r.x1:g} på ett år (×{r.x1 / r.x0:.2f}).",
+                "cells": _cells_json([(str(r.year - 1), r.x0), (str(r.year), r.x1)]),
+                "_alder": r.alder,
+                "_funksjon": r.funksjon,
+            }
+            for r in df.itertuples()
+        ]
+    )
+
+
+@check("values_identical_to_previous_year", "yoy")
+def values_identical_to_previous_year(con, cfg):
+    """A table-municipality-year whose numbers all repeat last year's: SSB copies them for non-reporters."""
+    df = _q(
+        con,
+        f"""
+        with cur as (
+            select table_id, region_code, year, vintage, dimension_key, value from cells
+            where status is null and abs(value) >= ? and {MUNICIPALITY}
+              and not list_contains(?, table_id)
+        )
+        select cur.table_id, cur.region_code, cur.year, any_value(cur.vintage) as vintage,
+               count(*) as cells, count(*) filter (where prev.value = cur.value) as identical
+        from cur join cur as prev
+          on prev.table_id = cur.table_id and prev.region_code = cur.region_code
+         and prev.dimension_key = cur.dimension_key and prev.year = cur.year - 1
+        group by all
+        having count(*) >= ? and identical >= ? * count(*)
+        order by 1, 2, 3
+        """,
+        [
+            cfg.identical_min_value,
+            list(cfg.identical_skip_tables),
+            cfg.identical_min_cells,
+            cfg.identical_share,
+        ],
+    )
+    return _frame(
+        [
+            {
+                "check": "values_identical_to_previous_year",
+                "severity": Severity.ERROR,
+                "table_id": r.table_id,
+                "region_code": r.region_code,
+                "year": r.year,
+                "vintage": r.vintage,
+                "observed": r.identical / r.cells,
+                "expected": f"< {cfg.identical_share:.0%} like celler",
+                "message": f"{r.identical} av {r.cells} tall i tabell {r.table_id} for {r.year} er identiske med "
+                f"{r.year - 1}: trolig kopiert fordi kommunen ikke rapporterte.",
+                "cells": _cells_json([("like celler", int(r.identical)), ("celler", int(r.cells))]),
+            }
+            for r in df.itertuples()
+        ]
+    )
+
+
+# ---------------------------------------------------------------- revisions
+
+
+@check("large_revision", "revisions")
+def large_revision(con, cfg):
+    if not has_relation(con, "revisions"):
+        return _frame([])
+    df = _q(
+        con,
+        """
+        select table_id, contents_code, region_code, year, alder, funksjon, dimension_key,
+               unrevised_value, revised_value, change_abs, change_pct
+        from revisions
+        where abs(change_pct) > ? and abs(change_abs) >= ?
+        order by 1, 3, 4
+        """,
+        [cfg.revision_max_pct, cfg.revision_min_abs],
+    )
+    return _frame(
+        [
+            {
+                "check": "large_revision",
+                "severity": Severity.WARNING,
+                "table_id": r.table_id,
+                "contents_code": r.contents_code,
+                "region_code": r.region_code,
+                "year": r.year,
+                "vintage": "unrevised",
+                "observed": r.change_pct,
+                "expected": f"|endring| ≤ {cfg.revision_max_pct:g} %",
+                "message": f"{r.dimension_key}: revidert fra {r.unrevised_value:g} (mars) til {r.revised_value:g} "
+                f"(juni), {r.change_pct:+.0f} %.",
+                "cells": _cells_json([("mars", r.unrevised_value), ("juni", r.revised_value)]),
+                "_alder": r.alder,
+                "_funksjon": r.funksjon,
+            }
+            for r in df.itertuples()
+        ]
+    )
+
+
+@check("status_changed_between_vintages", "revisions")
+def status_changed_between_vintages(con, cfg):
+    if not has_relation(con, "revisions"):
+        return _frame([])
+    df = _q(
+        con,
+        """
+        select table_id, contents_code, region_code, year, alder, funksjon, dimension_key, unrevised_value,
+               unrevised_status, revised_value, revised_status, status_appeared
+        from revisions where status_appeared or status_vanished
+        order by 1, 3, 4
+        """,
+    )
+    rows = []
+    for r in df.itertuples():
+        march = r.unrevised_status or f"{r.unrevised_value:g}"
+        june = r.revised_status or f"{r.revised_value:g}"
+        rows.append(
+            {
+                "check": "status_changed_between_vintages",
+                "severity": Severity.WARNING,
+                "table_id": r.table_id,
+                "contents_code": r.contents_code,
+                "region_code": r.region_code,
+                "year": r.year,
+                "vintage": "revised",
+                "expected": "samme symbol i mars og juni",
+                "message": f"{r.dimension_key}: '{march}' i mars, '{june}' i juni "
+                + ("(symbol kom til)." if r.status_appeared else "(symbol forsvant)."),
+                "cells": _cells_json([("mars", march), ("juni", june)]),
+                "_alder": r.alder,
+                "_funksjon": r.funksjon,
+            }
+        )
+    return _frame(rows)
+
+
+# ---------------------------------------------------------------- accounting identities
+
+
+@check("net_le_gross", "accounts")
+def net_le_gross(con, cfg):
+    """Net operating expenditure (AGD2) above gross (AGD10) means negative revenue: an accounts error."""
+    df = _q(
+        con,
+        f"""
+        select region_code, year, funksjon, regnskapsomfang, any_value(vintage) as vintage,
+               max(value) filter (where art = 'AGD2') as net,
+               max(value) filter (where art = 'AGD10') as gross
+        from cells
+        where table_id = '12367' and contents_code = 'KOSbelop0000' and status is null and {MUNICIPALITY}
+        group by all
+        having net > gross + ? and gross >= 0
+        order by 1, 2, 3
+        """,
+        [cfg.accounts_tolerance],
+    )
+    return _frame(
+        [
+            {
+                "check": "net_le_gross",
+                "severity": Severity.ERROR,
+                "sector": FUNCTION_SECTORS.get(r.funksjon, "regnskap"),
+                "table_id": "12367",
+                "contents_code": "KOSbelop0000",
+                "region_code": r.region_code,
+                "year": r.year,
+                "vintage": r.vintage,
+                "observed": r.net,
+                "expected": f"≤ {r.gross:g} (brutto)",
+                "message": f"Netto driftsutgifter på funksjon {r.funksjon} ({r.net:g}) er høyere enn brutto "
+                f"({r.gross:g}), regnskapsomfang {r.regnskapsomfang}.",
+                "cells": _cells_json([("netto (AGD2)", r.net), ("brutto (AGD10)", r.gross)]),
+                "_funksjon": r.funksjon,
+            }
+            for r in df.itertuples()
+        ]
+    )
+
+
+@check("function_total_equals_sum", "accounts")
+def function_total_equals_sum(con, cfg):
+    """A published function group (FGK7, FGK13) must equal the sum of its functions."""
+    rows = []
+    for total, parts in FUNCTION_TOTALS.items():
+        plist = ", ".join(f"'{p}'" for p in parts)
+        df = _q(
+            con,
+            f"""
+            with acc as (
+                select region_code, year, art, regnskapsomfang, funksjon, vintage, value from cells
+                where table_id = '12367' and contents_code = 'KOSbelop0000' and status is null
+                  and funksjon in ('{total}', {plist}) and {MUNICIPALITY}
+            )
+            select region_code, year, art, regnskapsomfang, any_value(vintage) as vintage,
+                   max(value) filter (where funksjon = '{total}') as total,
+                   sum(value) filter (where funksjon <> '{total}') as parts,
+                   count(*) filter (where funksjon <> '{total}') as n_parts
+            from acc group by all
+            having total is not null and n_parts = {len(parts)} and abs(total - parts) > ?
+            order by 1, 2
+            """,
+            [cfg.accounts_tolerance * len(parts)],
+        )
+        for r in df.itertuples():
+            rows.append(
+                {
+                    "check": "function_total_equals_sum",
+                    "severity": Severity.ERROR,
+                    "sector": FUNCTION_SECTORS.get(total, "regnskap"),
+                    "table_id": "12367",
+                    "contents_code": "KOSbelop0000",
+                    "region_code": r.region_code,
+                    "year": r.year,
+                    "vintage": r.vintage,
+                    "observed": r.total,
+                    "expected": f"= {r.parts:g} (sum {' + '.join(parts)})",
+                    "message": f"{total} ({r.art}) er {r.total:g}, men summen av funksjon "
+                    f"{', '.join(parts)} er {r.parts:g} (avvik {r.total - r.parts:+g}).",
+                    "cells": _cells_json([(total, r.total), ("sum funksjoner", r.parts)]),
+                    "_funksjon": total,
+                }
+            )
+    return _frame(rows)
+
+
+@check("denominator_zero", "accounts")
+def denominator_zero(con, cfg):
+    """A ratio's denominator (pupils, inhabitants, users…) must be > 0 where the ratio is meant to exist."""
+    if not has_relation(con, "indicator_cells"):
+        return _frame([])
+    df = _q(
+        con,
+        f"""
+        with ratios as (
+            select indicator_id as ratio_id, numerator_id, denominator_id from catalogue
+            where numerator_id is not null and denominator_id is not null
+        )
+        select d.indicator_id, d.table_id, d.contents_code, d.region_code, d.year, d.vintage, d.value,
+               list(distinct r.ratio_id order by r.ratio_id) as ratios,
+               max(abs(n.value)) as numerator_abs
+        from ratios r
+        join indicator_cells d on d.indicator_id = r.denominator_id
+        left join indicator_cells n
+          on n.indicator_id = r.numerator_id and n.region_code = d.region_code and n.year = d.year
+        where d.value <= 0 and d.status is null and {MUNICIPALITY.replace("region_code", "d.region_code")}
+        group by all
+        order by 1, 4, 5
+        """,
+    )
+    return _frame(
+        [
+            {
+                "check": "denominator_zero",
+                "severity": Severity.ERROR if (r.numerator_abs or 0) > 0 else Severity.WARNING,
+                "indicator_id": r.indicator_id,
+                "table_id": r.table_id,
+                "contents_code": r.contents_code,
+                "region_code": r.region_code,
+                "year": r.year,
+                "vintage": r.vintage,
+                "observed": r.value,
+                "expected": "> 0",
+                "message": f"Nevneren {r.indicator_id} er {r.value:g}, så {', '.join(r.ratios)} kan ikke beregnes"
+                + (" selv om telleren ikke er 0." if (r.numerator_abs or 0) > 0 else "."),
+                "cells": _cells_json([(r.indicator_id, r.value), ("største teller", r.numerator_abs)]),
+            }
+            for r in df.itertuples()
+        ]
+    )
+
+
+# ---------------------------------------------------------------- index sanity
+
+
+@check("asss_index_mean", "index")
+def asss_index_mean(con, cfg):
+    """The ASSS members' mean of each index must be 100 (the profile is indexed so); else the mart is wrong."""
+    rows = []
+    if has_relation(con, "service_profile"):
+        df = _q(
+            con,
+            """
+            select indicator_id, sector, year, avg(index_asss) as mean_index, count(index_asss) as n
+            from service_profile where is_asss_member and index_asss is not null
+            group by all having abs(avg(index_asss) - 100) > ?
+            order by 1, 3
+            """,
+            [cfg.index_tolerance],
+        )
+        for r in df.itertuples():
+            rows.append(
+                {
+                    "check": "asss_index_mean",
+                    "severity": Severity.FATAL,
+                    "sector": r.sector,
+                    "indicator_id": r.indicator_id,
+                    "year": r.year,
+                    "observed": r.mean_index,
+                    "expected": f"100 ± {cfg.index_tolerance:g}",
+                    "message": f"Snittet av ASSS-indeksen for {r.indicator_id} i {r.year} er {r.mean_index:.3f} "
+                    f"over {r.n} medlemmer, ikke 100.",
+                }
+            )
+    if has_relation(con, "sector_indices"):
+        rows += _sector_index_findings(con, cfg)
+    return _frame(rows)
+
+
+def _sector_index_findings(con, cfg) -> list[dict]:
+    """marts.sector_indices: every index column's ASSS-member mean = 100 and weights summing to 1.
+
+    The mart's columns are read from the relation: index columns are DOUBLE columns named ``*index*``,
+    grouped per year (and sector and index name where present); a ``weight`` column sums to 1 per sector,
+    year and municipality.
+    """
+    cols = dict(con.execute("select column_name, column_type from (describe sector_indices)").fetchall())
+    if "year" not in cols or "municipality_id" not in cols:
+        return [
+            {
+                "check": "asss_index_mean",
+                "severity": Severity.WARNING,
+                "message": "marts.sector_indices mangler kolonnene year/municipality_id; indeksene ble ikke kontrollert.",
+            }
+        ]
+    keys = [c for c in ("sector", "index_name", "index_kind", "indicator_id") if c in cols]
+    index_cols = [c for c, t in cols.items() if "index" in c and t in ("DOUBLE", "FLOAT", "DECIMAL")]
+    rows = []
+    group = ", ".join(["s.year", *(f"s.{k}" for k in keys)])
+    for col in index_cols:
+        df = _q(
+            con,
+            f"""
+            select {group}, avg(s.{col}) as mean_index, count(s.{col}) as n
+            from sector_indices s
+            join asss_membership m on m.municipality_id = s.municipality_id and m.year = s.year
+            where m.role = 'member' and s.{col} is not null
+            group by all having abs(avg(s.{col}) - 100) > ?
+            """,
+            [cfg.index_tolerance],
+        )
+        for r in df.to_dict("records"):
+            where = ", ".join(f"{k}={r[k]}" for k in keys)
+            rows.append(
+                {
+                    "check": "asss_index_mean",
+                    "severity": Severity.ERROR,
+                    "sector": r.get("sector"),
+                    "year": r["year"],
+                    "observed": r["mean_index"],
+                    "expected": f"100 ± {cfg.index_tolerance:g}",
+                    "message": f"sector_indices.{col} ({where}): ASSS-snittet er {r['mean_index']:.3f}, ikke 100.",
+                }
+            )
+    if "weight" in cols:
+        wkeys = ["year", "municipality_id", *(k for k in ("sector", "index_name", "index_kind") if k in cols)]
+        df = _q(
+            con,
+            f"""
+            select {", ".join(wkeys)}, sum(weight) as total from sector_indices
+            where weight is not null group by all having abs(sum(weight) - 1) > ?
+            """,
+            [cfg.weights_tolerance],
+        )
+        for r in df.to_dict("records"):
+            rows.append(
+                {
+                    "check": "index_weights_sum_to_one",
+                    "severity": Severity.FATAL,
+                    "sector": r.get("sector"),
+                    "region_code": r["municipality_id"],
+                    "year": r["year"],
+                    "observed": r["total"],
+                    "expected": "1",
+                    "message": f"Vektene i sector_indices summerer til {r['total']:.6f}, ikke 1.",
+                }
+            )
+    return rows
+
+
+# ---------------------------------------------------------------- running
+
+
+def _catalogue_sectors(con) -> dict:
+    cat = _q(con, "select table_id, contents_code, alder, sector from catalogue")
+    out: dict = {}
+    for r in cat.itertuples():
+        alder = r.alder if isinstance(r.alder, str) and r.alder else None
+        out.setdefault((r.table_id, r.contents_code, alder), r.sector)
+        out.setdefault((r.table_id, r.contents_code, None), r.sector)
+        out.setdefault((r.table_id, None, None), r.sector)
+    return out
+
+
+def _municipality_ids(con) -> dict[tuple[str, int], str]:
+    df = _q(
+        con, "select municipality_code, valid_from_year, valid_to_year, municipality_id from municipalities"
+    )
+    return {
+        (
+            r.municipality_code,
+            0 if pd.isna(r.valid_from_year) else int(r.valid_from_year),
+            9999 if pd.isna(r.valid_to_year) else int(r.valid_to_year),
+        ): r.municipality_id
+        for r in df.itertuples()
+    }
+
+
+def run_checks(
+    con: duckdb.DuckDBPyConnection, cfg: QualityConfig | None = None, *, only: list[str] | None = None
+) -> pd.DataFrame:
+    """Run every registered check (or ``only`` these) and return their findings in one frame."""
+    cfg = cfg or QualityConfig()
+    unknown = set(only or []) - set(CHECKS)
+    if unknown:
+        raise ValueError(f"run_checks(only=...): unknown checks {sorted(unknown)}; known: {sorted(CHECKS)}")
+    frames = [spec.func(con, cfg) for name, spec in CHECKS.items() if only is None or name in only]
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return finalize(pd.DataFrame(columns=FINDING_COLUMNS), con)
+    return finalize(pd.concat(frames, ignore_index=True), con)
+
+
+def finalize(df: pd.DataFrame, con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Fill sector and municipality_id, make severity a label, order rows; drop helper columns."""
+    df = df.copy()
+    for col in FINDING_COLUMNS + ["_alder", "_funksjon"]:
+        if col not in df.columns:
+            df[col] = None
+    cat = _catalogue_sectors(con)
+    spans = _municipality_ids(con)
+    by_code: dict[str, list[tuple[int, int, str]]] = {}
+    for (code, lo, hi), mid in spans.items():
+        by_code.setdefault(code, []).append((lo, hi, mid))
+
+    def muni(code, year):
+        if not isinstance(code, str):
+            return None
+        for lo, hi, mid in by_code.get(code, []):
+            if year is None or pd.isna(year) or lo <= int(year) <= hi:
+                return mid
+        return code if not code[:1].isdigit() else None
+
+    sectors = []
+    for sector, table_id, contents_code, alder, funksjon in zip(
+        df["sector"], df["table_id"], df["contents_code"], df["_alder"], df["_funksjon"], strict=True
+    ):
+        if isinstance(sector, str) and sector:
+            sectors.append(sector)
+        elif isinstance(table_id, str):
+            alder = alder if isinstance(alder, str) else None
+            funksjon = funksjon if isinstance(funksjon, str) else None
+            sectors.append(_sector(table_id, contents_code, alder, funksjon, cat) or "annet")
+        else:
+            sectors.append("annet")
+    df["sector"] = sectors
+    df["municipality_id"] = [
+        m if isinstance(m, str) else muni(c, y)
+        for m, c, y in zip(df["municipality_id"], df["region_code"], df["year"], strict=True)
+    ]
+    df["severity"] = [Severity(int(s)).name if not isinstance(s, str) else s for s in df["severity"]]
+    df["year"] = df["year"].astype("Int64")
+    df["observed"] = pd.to_numeric(df["observed"], errors="coerce").astype("float64")
+    order = {s.name: -int(s) for s in Severity}
+    df["_order"] = df["severity"].map(order)
+    df = df.sort_values(["_order", "check", "table_id", "region_code", "year"], na_position="last")
+    return df[FINDING_COLUMNS].reset_index(drop=True)

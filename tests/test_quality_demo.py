@@ -1,0 +1,200 @@
+"""On a reduced demo release (real generator, fewer years) every planted anomaly is found; the report renders.
+
+The demo's parquet tables become ``raw_cells`` directly (a March and a June release per year), without the
+server and landing round trip, so the whole file runs in seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline import catalogue
+from pipeline.config import EXPECTATIONS_DIR
+from pipeline.demo.generate import generate
+from pipeline.load import NAMED_DIMS, REGION_DIMS
+from pipeline.quality import gx_suites, report, run_checks, workspace
+
+FIRST, LAST = 2019, 2023
+
+
+def _raw_cells(demo: Path) -> pd.DataFrame:
+    frames = []
+    for path in sorted((demo / "tables").glob("*.parquet")):
+        t = pq.read_table(path).to_pandas()
+        region = next(c for c in t.columns if c in REGION_DIMS)
+        dims = [c for c in t.columns if c not in (region, "Tid") and not c.startswith(("value_", "status_"))]
+        base = pd.DataFrame({"table_id": path.stem, "region_code": t[region], "period": t["Tid"]})
+        base["year"] = base["period"].astype(int)
+        for col in ("contents_code", "funksjon", "art", "regnskapsomfang", "alder", "kjonn"):
+            base[col] = None
+        other = {}
+        for d in dims:
+            target = "contents_code" if d == "ContentsCode" else NAMED_DIMS.get(d)
+            if target:
+                base[target] = t[d]
+            else:
+                other[d] = t[d]
+        base["other_dimensions"] = None
+        for vintage, month in (("unrevised", 3), ("revised", 6)):
+            part = base.copy()
+            part["vintage"] = vintage
+            part["release_updated"] = pd.to_datetime((part["year"] + 1).astype(str) + f"-0{month}-15")
+            part["value"] = t[f"value_{vintage}"]
+            part["status"] = t[f"status_{vintage}"]
+            frames.append(part)
+    return pd.concat(frames, ignore_index=True)
+
+
+_REVISIONS = """
+create table revisions as
+with k as (
+    select *, concat_ws('|', contents_code, funksjon, art, regnskapsomfang, alder, kjonn) as dimension_key
+    from raw_cells
+)
+select u.table_id, u.contents_code, u.region_code, u.year, u.alder, u.funksjon, u.dimension_key,
+       u.value as unrevised_value, u.status as unrevised_status,
+       r.value as revised_value, r.status as revised_status,
+       r.value - u.value as change_abs,
+       100 * (r.value - u.value) / nullif(abs(u.value), 0) as change_pct,
+       u.status is null and r.status is not null as status_appeared,
+       u.status is not null and r.status is null as status_vanished
+from k u join k r using (table_id, region_code, period, dimension_key)
+where u.vintage = 'unrevised' and r.vintage = 'revised'
+"""
+
+
+def _indicator_cells(raw: pd.DataFrame) -> pd.DataFrame:
+    """Catalogue base rows with single-code filters matched to revised cells (what dbt's matching gives)."""
+    rev = raw[raw["vintage"] == "revised"]
+    out = []
+    for row in catalogue.load_catalogue().to_dict("records"):
+        if row["kind"] != "base" or ";" in str(row["funksjon"] or ""):
+            continue
+        m = rev[(rev["table_id"] == row["table_id"]) & (rev["contents_code"] == row["contents_code"])]
+        for col in ("funksjon", "art", "alder", "regnskapsomfang"):
+            if isinstance(row[col], str) and row[col]:
+                m = m[m[col] == row[col]]
+        out.append(m.assign(indicator_id=row["indicator_id"]))
+    cols = ["indicator_id", "table_id", "contents_code", "region_code", "year", "vintage", "release_updated"]
+    return pd.concat(out)[[*cols, "value", "status"]]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    generate(out, first_year=FIRST, last_year=LAST)
+    raw = _raw_cells(out)
+    con = workspace.from_frames(raw)
+    con.execute(_REVISIONS)
+    con.register("_ind", _indicator_cells(raw))
+    con.execute("create table indicator_cells as select * from _ind")
+    con.unregister("_ind")
+    findings = run_checks(con)
+    anomalies = json.loads((out / "anomalies.json").read_text())
+    yield {"dir": out, "con": con, "findings": findings, "anomalies": anomalies}
+    con.close()
+
+
+def test_every_planted_anomaly_is_found(demo):
+    f = demo["findings"]
+    missed = []
+    for a in demo["anomalies"]:
+        hit = f[
+            (f["check"] == a["expected_check"])
+            & (f["table_id"] == a["table_id"])
+            & (f["region_code"] == a["region_code"])
+            & (f["year"] == a["year"])
+        ]
+        if hit.empty:
+            missed.append(a["anomaly_id"])
+    assert len(demo["anomalies"]) == 10
+    assert missed == [], f"planted anomalies not found: {missed}"
+
+
+def test_findings_on_clean_data_are_counted_and_bounded(demo, capsys):
+    """Findings not at a planted anomaly's cell: reported, and few enough above INFO to review."""
+    f = demo["findings"]
+    planted = {(a["table_id"], a["region_code"], a["year"]) for a in demo["anomalies"]}
+    key = list(zip(f["table_id"], f["region_code"], f["year"], strict=True))
+    clean = f[[k not in planted for k in key]]
+    counts = clean["severity"].value_counts().to_dict()
+    with capsys.disabled():
+        print(f"\nfindings outside planted anomalies ({FIRST}-{LAST} demo): {counts}")
+    assert counts.get("FATAL", 0) == 0  # the demo must publish
+    assert counts.get("ERROR", 0) + counts.get("WARNING", 0) < 0.002 * len(
+        demo["con"].execute("select * from cells").df()
+    )
+
+
+def test_gx_suites_and_offline_data_docs(demo, tmp_path):
+    ctx = tmp_path / "gx"
+    shutil.copytree(EXPECTATIONS_DIR, ctx, ignore=shutil.ignore_patterns("uncommitted"))
+    outcome = gx_suites.validate(demo["con"], context_root=ctx, docs_dir=tmp_path / "docs")
+    t = outcome.expectations
+    assert set(t["suite"]) == {"cells", "iplos"}
+    failed = set(t.loc[~t["success"], "column"])
+    # The planted IPLOS errors (190 h a week per user; year-end users above users in the year) break the contract.
+    assert failed == {"hours_per_user", "users_year,users_year_end"}
+    html = "".join(p.read_text() for p in (tmp_path / "docs").rglob("*.html"))
+    assert "index.html" in {p.name for p in (tmp_path / "docs").iterdir()}
+    assert not gx_suites.EXTERNAL_URL.search(html)
+
+
+def _report(demo, out: Path) -> Path:
+    return report.write_report(out, demo["findings"], run_id="test-run", demo=True, gx_expectations=None)
+
+
+def test_report_groups_by_sector_and_says_demo(demo, tmp_path):
+    path = _report(demo, tmp_path)
+    html = path.read_text()
+    assert "DEMO DATA" in html
+    assert (
+        "Pleie og omsorg 67 år og over" in html and "Regnskap" not in html.split("Funn etter sektor")[0][-50:]
+    )
+    for a in demo["anomalies"]:
+        assert a["expected_check"] in html
+    assert not re.search(r"\b(?:src|href)\s*=\s*[\"'](?:https?:)?//", html)
+    assert "<script" not in html
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+def test_report_renders_in_headless_chromium_without_network(demo, tmp_path):
+    path = _report(demo, tmp_path / "report")
+    shot = tmp_path / "shot.png"
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=1280,1600",
+    ]
+    subprocess.run(
+        [CHROMIUM, *flags, f"--screenshot={shot}", path.as_uri()], check=True, timeout=60, capture_output=True
+    )
+    assert shot.exists() and shot.stat().st_size > 20_000
+    # The DOM Chromium built: every resource it could request is local (file:) or inline.
+    dom = subprocess.run(
+        [CHROMIUM, *flags, "--dump-dom", path.as_uri()],
+        check=True,
+        timeout=60,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert "DEMO DATA" in dom
+    urls = re.findall(r"\b(?:src|href)\s*=\s*[\"']([^\"']+)", dom)
+    assert all(not u.startswith(("http:", "https:", "//")) for u in urls), urls
