@@ -171,7 +171,7 @@ def cmd_query(args: argparse.Namespace) -> int:
         rel = con.sql(args.sql)
         if rel is None:
             return 0
-        table = rel.fetch_arrow_table()
+        table = rel.to_arrow_table()
     except Exception as exc:  # duckdb raises several error classes; all are the user's SQL
         console.print(f"[red]query failed:[/red] {escape(str(exc))}")
         return 2

@@ -38,7 +38,7 @@ def fetch(home: Home, what: str, municipality: str | None = None) -> pa.Table:
         exists = con.execute(
             "select count(*) from information_schema.tables where table_schema = 'marts' and table_name = ?",
             [what],
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         if not exists:
             raise ExportError(
                 f"--what {what!r}: marts.{what} is not in the published warehouse (not built yet)"
@@ -47,17 +47,17 @@ def fetch(home: Home, what: str, municipality: str | None = None) -> pa.Table:
         if municipality and column:
             known = con.execute(
                 f"select count(*) from marts.{what} where {column} = ?", [municipality]
-            ).fetchone()[0]
+            ).fetchall()[0][0]
             if not known:
                 raise ExportError(
                     f"--municipality {municipality!r}: no rows in marts.{what} for that municipality"
                 )
             return con.execute(
                 f"select * from marts.{what} where {column} = ? order by all", [municipality]
-            ).arrow()
+            ).to_arrow_table()
         if municipality and not column:
             raise ExportError(f"--municipality: marts.{what} has no municipality column")
-        return con.execute(f"select * from marts.{what} order by all").arrow()
+        return con.execute(f"select * from marts.{what} order by all").to_arrow_table()
     finally:
         con.close()
 

@@ -158,6 +158,10 @@ def make_fixture_project(dest: Path) -> Path:
         ignore=shutil.ignore_patterns("seeds", "target", "logs", "dbt_packages", ".user.yml"),
     )
     write_fixture_seeds(dest / "seeds")
+    # The index models (issue 4) need their seeds to parse; empty ones keep this fixture about issue 3.
+    from tests.fixtures_indices import write_empty_index_seeds
+
+    write_empty_index_seeds(dest / "seeds")
     return dest
 
 

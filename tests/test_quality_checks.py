@@ -52,10 +52,10 @@ def _members_table(year: int, drop: str | None = None) -> list[dict]:
     return [cell("12235", c, year, "KOSelever0000", 1000.0) for c in exp["region_code"] if c != drop]
 
 
-def test_completeness_members_missing_member_is_fatal():
+def test_completeness_members_missing_member_is_an_error_not_a_publish_stopper():
     f = findings(_members_table(2023, drop="0301"), "completeness_members")
     assert list(f["region_code"]) == ["0301"]
-    assert list(f["severity"]) == ["FATAL"]
+    assert list(f["severity"]) == ["ERROR"]
     assert f["municipality_id"].iloc[0] == "0301"
 
 

@@ -113,7 +113,11 @@ def expected_regions(years: list[int]) -> pd.DataFrame:
 
 @check("completeness_members", "completeness")
 def completeness_members(con, cfg):
-    """Every ASSS member (FATAL) and comparator (ERROR) has cells other than '.' in every landed table-year."""
+    """Every ASSS member and comparator has cells other than '.' in every landed table-year (ERROR).
+
+    Not FATAL: an analyst may land a partial extract on purpose (one municipality, one function), and one
+    table missing a member must not stop the publish of every other table. The profile shows the gap.
+    """
     years = [r[0] for r in con.execute("select distinct year from cells order by 1").fetchall()]
     exp = expected_regions(years)
     con.register("_expected", exp)
@@ -140,7 +144,7 @@ def completeness_members(con, cfg):
         rows.append(
             {
                 "check": "completeness_members",
-                "severity": Severity.FATAL if r.role == "member" else Severity.ERROR,
+                "severity": Severity.ERROR,
                 "table_id": r.table_id,
                 "region_code": r.region_code,
                 "year": r.year,

@@ -25,7 +25,7 @@ municipality_codes as (
     select
         municipality_code,
         municipality_id,
-        municipality_name as name,
+        municipality_name,
         coalesce(valid_from_year, 0) as valid_from_year,
         coalesce(valid_to_year, 9999) as valid_to_year
     from {{ ref('stg_reference__municipalities') }}
@@ -40,7 +40,8 @@ principal_codes as (
         on codes.municipality_id = current_code.municipality_code
     where
         codes.municipality_code = codes.municipality_id
-        or lower(split_part(codes.name, ' - ', 1)) = lower(split_part(current_code.name, ' - ', 1))
+        or lower(split_part(codes.municipality_name, ' - ', 1))
+        = lower(split_part(current_code.municipality_name, ' - ', 1))
 ),
 
 aggregate_regions as (
@@ -142,12 +143,18 @@ classified as (
         case
             when grouped.is_current_borders_backcast then 'single'
             when grouped.codes_found = 1 and coalesce(codes_expected.codes_expected, 1) = 1 then 'single'
-            when grouped.codes_found < coalesce(codes_expected.codes_expected, 1) then 'codes_missing'
+            when grouped.codes_found < coalesce(codes_expected.codes_expected, 1)
+                then
+                    case
+                        when catalogue.kind != 'base' and grouped.principal_value is not null
+                            then 'principal_code'
+                        else 'codes_missing'
+                    end
             when catalogue.is_ratio and grouped.all_components_present then 'ratio_of_sums'
-            when catalogue.is_ratio then 'components_missing'
             when catalogue.kind = 'base' and grouped.all_values_present then 'sum'
             when catalogue.kind = 'base' then 'values_missing'
             when grouped.principal_value is not null then 'principal_code'
+            when catalogue.is_ratio then 'components_missing'
             else 'not_combinable'
         end as harmonisation
     from grouped

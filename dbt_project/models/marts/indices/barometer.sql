@@ -1,0 +1,211 @@
+-- Kommunebarometer-style grading in one long table with three levels per municipality and year:
+-- key_figure (grade 1–6 from int_barometer__key_figure_grades), sector (the weighted mean of the key-figure
+-- grades with data, weights renormalised over them, only when at least min_key_figure_share of the
+-- sector's key figures have data) and overall (the weighted mean of the sector grades with seed
+-- barometer_sectors' weights, renormalised over the graded sectors, only when they cover at least
+-- min_overall_weight_share of the weight). rank: 1 = best among the municipalities graded at that level
+-- (key figures by value in the favourable direction, sectors and overall by grade); ranked_count = how many.
+with
+
+grades as (
+    select * from {{ ref('int_barometer__key_figure_grades') }}
+),
+
+sectors as (
+    select * from {{ ref('barometer_sectors') }}
+),
+
+parameters as (
+    select
+        max(case when parameter = 'min_key_figure_share' then cast(value as double) end) as min_key_figure_share,
+        max(case when parameter = 'min_overall_weight_share' then cast(value as double) end)
+            as min_overall_weight_share
+    from {{ ref('barometer_parameters') }}
+),
+
+sector_grades as (
+    select
+        grades.municipality_id,
+        grades.year,
+        grades.barometer_sector,
+        count(*) as key_figures_total,
+        count(grades.grade) as key_figures_with_data,
+        count(grades.grade) / count(*) as data_share,
+        sum(grades.weight * grades.grade) / nullif(sum(grades.weight) filter (where grades.grade is not null), 0)
+            as weighted_grade,
+        case when bool_or(grades.vintage = 'unrevised') then 'unrevised' else 'revised' end as vintage
+    from grades
+    group by grades.municipality_id, grades.year, grades.barometer_sector
+),
+
+sector_level as (
+    select
+        sector_grades.*,
+        sectors.label_nb,
+        cast(sectors.weight as double) as weight,
+        sector_grades.data_share >= parameters.min_key_figure_share as is_graded,
+        case
+            when sector_grades.data_share < parameters.min_key_figure_share
+                then
+                    'data for ' || sector_grades.key_figures_with_data || ' of ' || sector_grades.key_figures_total
+                    || ' key figures, below ' || round(100 * parameters.min_key_figure_share) || ' %'
+        end as not_graded_reason
+    from sector_grades
+    inner join sectors on sector_grades.barometer_sector = sectors.barometer_sector
+    cross join parameters
+),
+
+municipality_years as (
+    select distinct
+        municipality_id,
+        year
+    from grades
+),
+
+overall_inputs as (
+    select
+        municipality_years.municipality_id,
+        municipality_years.year,
+        sectors.barometer_sector,
+        cast(sectors.weight as double) as weight,
+        case when sector_level.is_graded then sector_level.weighted_grade end as grade,
+        sector_level.vintage
+    from municipality_years
+    cross join sectors
+    left join sector_level
+        on
+            municipality_years.municipality_id = sector_level.municipality_id
+            and municipality_years.year = sector_level.year
+            and sectors.barometer_sector = sector_level.barometer_sector
+),
+
+overall_level as (
+    select
+        overall_inputs.municipality_id,
+        overall_inputs.year,
+        count(*) as sectors_total,
+        count(overall_inputs.grade) as sectors_graded,
+        coalesce(sum(overall_inputs.weight) filter (where overall_inputs.grade is not null), 0)
+        / sum(overall_inputs.weight) as weight_share,
+        sum(overall_inputs.weight * overall_inputs.grade)
+        / nullif(sum(overall_inputs.weight) filter (where overall_inputs.grade is not null), 0) as weighted_grade,
+        case when bool_or(overall_inputs.vintage = 'unrevised') then 'unrevised' else 'revised' end as vintage,
+        any_value(parameters.min_overall_weight_share) as min_overall_weight_share
+    from overall_inputs
+    cross join parameters
+    group by overall_inputs.municipality_id, overall_inputs.year
+),
+
+all_levels as (
+    select
+        municipality_id,
+        year,
+        'key_figure' as grade_level,
+        barometer_sector,
+        key_figure_id,
+        label_nb,
+        polarity,
+        weight,
+        value,
+        national_mean,
+        anchor_low,
+        anchor_high,
+        grade,
+        grade is not null as is_graded,
+        case
+            when value is null then 'no value'
+            when grade is null then 'anchors equal the mean'
+        end as not_graded_reason,
+        cast(null as integer) as items_with_data,
+        cast(null as integer) as items_total,
+        cast(null as double) as data_share,
+        vintage,
+        oriented_value as rank_value
+    from grades
+
+    union all
+
+    select
+        municipality_id,
+        year,
+        'sector' as grade_level,
+        barometer_sector,
+        cast(null as varchar) as key_figure_id,
+        label_nb,
+        cast(null as varchar) as polarity,
+        weight,
+        cast(null as double) as value,
+        cast(null as double) as national_mean,
+        cast(null as double) as anchor_low,
+        cast(null as double) as anchor_high,
+        case when is_graded then weighted_grade end as grade,
+        is_graded,
+        not_graded_reason,
+        key_figures_with_data as items_with_data,
+        key_figures_total as items_total,
+        data_share,
+        vintage,
+        case when is_graded then weighted_grade end as rank_value
+    from sector_level
+
+    union all
+
+    select
+        municipality_id,
+        year,
+        'overall' as grade_level,
+        cast(null as varchar) as barometer_sector,
+        cast(null as varchar) as key_figure_id,
+        'Totalt' as label_nb,
+        cast(null as varchar) as polarity,
+        1.0 as weight,
+        cast(null as double) as value,
+        cast(null as double) as national_mean,
+        cast(null as double) as anchor_low,
+        cast(null as double) as anchor_high,
+        case when weight_share >= min_overall_weight_share then weighted_grade end as grade,
+        weight_share >= min_overall_weight_share and weighted_grade is not null as is_graded,
+        case
+            when not weight_share >= min_overall_weight_share
+                then
+                    'graded sectors cover ' || round(100 * weight_share, 1) || ' % of the weight, below '
+                    || round(100 * min_overall_weight_share) || ' %'
+        end as not_graded_reason,
+        sectors_graded as items_with_data,
+        sectors_total as items_total,
+        weight_share as data_share,
+        vintage,
+        case when weight_share >= min_overall_weight_share then weighted_grade end as rank_value
+    from overall_level
+)
+
+select
+    municipality_id,
+    year,
+    grade_level,
+    barometer_sector,
+    key_figure_id,
+    label_nb,
+    polarity,
+    weight,
+    value,
+    national_mean,
+    anchor_low,
+    anchor_high,
+    grade,
+    is_graded,
+    not_graded_reason,
+    items_with_data,
+    items_total,
+    data_share,
+    vintage,
+    case
+        when is_graded
+            then rank() over (
+                partition by year, grade_level, barometer_sector, key_figure_id, is_graded order by rank_value desc
+            )
+    end as rank,
+    count(*) filter (where is_graded) over (partition by year, grade_level, barometer_sector, key_figure_id)
+        as ranked_count,
+    municipality_id = '{{ focus_municipality() }}' as is_focus
+from all_levels

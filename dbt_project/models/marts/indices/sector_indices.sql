@@ -1,0 +1,139 @@
+-- Production (P), need-adjusted expenditure (U) and efficiency (E = 100 · P / U) per municipality, index
+-- sector and year, each indexed to the comparison group's mean (var comparison_group, ASSS by default).
+-- U = 100 · u / mean(u) with u = kroner per need-adjusted inhabitant (int_indices__expenditure) and the
+-- mean over the group's members with u. P comes from production_contributions. A missing input leaves the
+-- index NULL, complete false and incomplete_reason naming the inputs: never a partial sum.
+with
+
+expenditure as (
+    select * from {{ ref('int_indices__expenditure') }}
+),
+
+contributions as (
+    select * from {{ ref('production_contributions') }}
+),
+
+members as (
+    select * from {{ ref('int_comparison_group__members') }}
+    where role = 'member'
+),
+
+expenditure_reference as (
+    select
+        expenditure.sector,
+        expenditure.year,
+        avg(expenditure.expenditure_per_need_adjusted_inhabitant) as expenditure_reference_mean,
+        count(expenditure.expenditure_per_need_adjusted_inhabitant) as expenditure_reference_member_count
+    from expenditure
+    inner join members
+        on
+            expenditure.municipality_id = members.municipality_id
+            and expenditure.year = members.year
+    group by expenditure.sector, expenditure.year
+),
+
+production as (
+    select
+        municipality_id,
+        sector,
+        year,
+        any_value(weights_version) as weights_version,
+        any_value(production_index) as production_index,
+        any_value(reference_member_count) as production_reference_member_count,
+        count(*) as production_indicator_count,
+        count(indicator_index) as production_indicators_with_index,
+        nullif(string_agg(distinct missing_reason, '; ' order by missing_reason), '') as production_missing_reason,
+        bool_or(vintage = 'unrevised') as any_unrevised,
+        bool_or(vintage is not null) as any_vintage,
+        max(release_updated) as inputs_release_updated
+    from contributions
+    group by municipality_id, sector, year
+),
+
+combined as (
+    select
+        expenditure.municipality_id,
+        expenditure.sector,
+        expenditure.year,
+        production.weights_version,
+        production.production_index,
+        100 * expenditure.expenditure_per_need_adjusted_inhabitant
+        / nullif(expenditure_reference.expenditure_reference_mean, 0) as expenditure_index,
+        expenditure.net_expenditure,
+        expenditure.target_population,
+        expenditure.cost_index,
+        expenditure.cost_key_source,
+        expenditure.need_adjusted_population,
+        expenditure.expenditure_per_need_adjusted_inhabitant,
+        expenditure_reference.expenditure_reference_mean,
+        coalesce(expenditure_reference.expenditure_reference_member_count, 0) as expenditure_reference_member_count,
+        coalesce(production.production_reference_member_count, 0) as production_reference_member_count,
+        coalesce(production.production_indicator_count, 0) as production_indicator_count,
+        coalesce(production.production_indicators_with_index, 0) as production_indicators_with_index,
+        case
+            when production.municipality_id is null then 'no production weights for the sector'
+            else production.production_missing_reason
+        end as production_missing_reason,
+        coalesce(
+            expenditure.missing_reason,
+            case
+                when expenditure_reference.expenditure_reference_mean is null
+                    then 'no {{ comparison_group() }} member with need-adjusted expenditure'
+                when expenditure_reference.expenditure_reference_mean = 0
+                    then '{{ comparison_group() }} mean of need-adjusted expenditure is 0'
+            end
+        ) as expenditure_missing_reason,
+        case
+            when expenditure.vintage = 'unrevised' or production.any_unrevised then 'unrevised'
+            when expenditure.vintage is not null or production.any_vintage then 'revised'
+        end as vintage,
+        greatest(expenditure.inputs_release_updated, production.inputs_release_updated) as inputs_release_updated,
+        members.municipality_id is not null as is_asss_member
+    from expenditure
+    left join production
+        on
+            expenditure.municipality_id = production.municipality_id
+            and expenditure.sector = production.sector
+            and expenditure.year = production.year
+    left join expenditure_reference
+        on
+            expenditure.sector = expenditure_reference.sector
+            and expenditure.year = expenditure_reference.year
+    left join members
+        on
+            expenditure.municipality_id = members.municipality_id
+            and expenditure.year = members.year
+)
+
+select
+    municipality_id,
+    sector,
+    year,
+    '{{ comparison_group() }}' as comparison_group,
+    weights_version,
+    production_index,
+    expenditure_index,
+    100 * production_index / nullif(expenditure_index, 0) as efficiency_index,
+    production_index is not null and expenditure_index > 0 as complete,
+    nullif(concat_ws(
+        '; ',
+        case when production_index is null then 'P: ' || coalesce(production_missing_reason, 'unknown') end,
+        case when expenditure_index is null then 'U: ' || coalesce(expenditure_missing_reason, 'unknown') end,
+        case when expenditure_index = 0 then 'U is 0' end
+    ), '') as incomplete_reason,
+    vintage,
+    inputs_release_updated,
+    net_expenditure,
+    target_population,
+    cost_index,
+    cost_key_source,
+    need_adjusted_population,
+    expenditure_per_need_adjusted_inhabitant,
+    expenditure_reference_mean,
+    expenditure_reference_member_count,
+    production_reference_member_count,
+    production_indicator_count,
+    production_indicators_with_index,
+    is_asss_member,
+    municipality_id = '{{ focus_municipality() }}' as is_focus
+from combined

@@ -1,0 +1,333 @@
+"""Production, need-adjusted expenditure and efficiency indices and the barometer grading, on a hand-checked fixture.
+
+dbt runs once per module on tests/fixtures_indices.py (seed + build into a temp DuckDB). Every expected
+number is worked out in the comments from the fixture's tables. A = 0301, B = 4601, C = 5001 are the ASSS
+members; D = 1101 and E = 1106 are not. Volumes are per 1000 need-adjusted inhabitants:
+x = 1000 · count / (population · cost index).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipeline.config import DBT_PROJECT_DIR
+from pipeline.dbt_runner import run_dbt
+from tests.fixtures_indices import A, B, C, D, E, build_raw, make_project
+
+INDEX_SEEDS = DBT_PROJECT_DIR / "seeds" / "indices"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("dbt_indices")
+    project = make_project(root / "project")
+    db = build_raw(root / "kostra_build.duckdb")
+    run_dbt("build", db, project_dir=project, target_path=root / "target", log_path=root / "logs")
+    return db, root / "target"
+
+
+@pytest.fixture(scope="module")
+def warehouse(built):
+    con = duckdb.connect(str(built[0]), read_only=True)
+    yield con
+    con.close()
+
+
+def one(con, sql: str, *params) -> dict:
+    cur = con.execute(sql, list(params))
+    names = [d[0] for d in cur.description]
+    found = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    assert len(found) == 1, found
+    return found[0]
+
+
+INDICES = "select * from marts.sector_indices where municipality_id = ? and sector = ? and year = ?"
+CONTRIBUTION = (
+    "select * from marts.production_contributions "
+    "where municipality_id = ? and sector = ? and year = ? and indicator_id = ?"
+)
+GRADE = (
+    "select * from marts.barometer where municipality_id = ? and year = ? and grade_level = ? "
+    "and barometer_sector is not distinct from ? and key_figure_id is not distinct from ?"
+)
+
+
+@pytest.mark.slow
+def test_published_example_efficiency_109_1(warehouse):
+    # Oslo, grunnskole 2024. U: u = 1000 · nde / (pop 6-15 · cost index): A 1000·113.76/(1000·1.2) = 94.8,
+    # B 100/1.0 = 100, C 84.16/0.8 = 105.2 → ASSS mean 100, so U_A = 94.8 (5.2 % below).
+    # P (weights 0.6 pupils, 0.2 grunnskolepoeng, 0.2 gruppestørrelse, lower is better):
+    #   pupils per 1000 need-adjusted: A 1236/1.2 = 1030, B 1000, C 776/0.8 = 970 → mean 1000, I_A = 103;
+    #   poeng A 41.6, B 40, C 38.4 → mean 40, I_A = 104;
+    #   gruppestørrelse A 15.36, B 16, C 16.64 → mean 16, inverted I_A = 200 − 100 · 15.36 / 16 = 104;
+    #   P_A = 0.6 · 103 + 0.2 · 104 + 0.2 · 104 = 103.4 (3.4 % above).
+    # E = 100 · 103.4 / 94.8 = 109.07 → 109.1, the ASSS reports' example.
+    row = one(warehouse, INDICES, A, "grunnskole", 2024)
+    assert row["production_index"] == pytest.approx(103.4)
+    assert row["expenditure_index"] == pytest.approx(94.8)
+    assert round(row["efficiency_index"], 1) == 109.1
+    assert row["complete"] and row["incomplete_reason"] is None
+    assert row["cost_index"] == pytest.approx(1.2)
+    assert row["expenditure_per_need_adjusted_inhabitant"] == pytest.approx(94.8)
+    assert row["vintage"] == "unrevised"  # 2024 is the release's newest year (March)
+    assert one(warehouse, INDICES, A, "grunnskole", 2023)["vintage"] == "revised"
+
+
+@pytest.mark.slow
+def test_other_members_and_non_members_by_hand(warehouse):
+    # B is on every mean: P = U = E = 100.
+    b = one(warehouse, INDICES, B, "grunnskole", 2024)
+    assert (b["production_index"], b["expenditure_index"], b["efficiency_index"]) == pytest.approx(
+        (100, 100, 100)
+    )
+    # C: I = 97, 96, 200 − 100 · 16.64 / 16 = 96 → P = 58.2 + 19.2 + 19.2 = 96.6; U = 105.2;
+    # E = 100 · 96.6 / 105.2 = 91.825…
+    c = one(warehouse, INDICES, C, "grunnskole", 2024)
+    assert (c["production_index"], c["expenditure_index"]) == pytest.approx((96.6, 105.2))
+    assert c["efficiency_index"] == pytest.approx(100 * 96.6 / 105.2)
+    # D (not a member, indexed against the members): pupils 1100 → I 110; poeng 36 → 90; gruppe 20 →
+    # 200 − 125 = 75; P = 66 + 18 + 15 = 99; U = 120 / 100 · 100 = 120; E = 82.5.
+    d = one(warehouse, INDICES, D, "grunnskole", 2024)
+    assert (d["production_index"], d["expenditure_index"], d["efficiency_index"]) == pytest.approx(
+        (99, 120, 82.5)
+    )
+    assert not d["is_asss_member"]
+
+
+@pytest.mark.slow
+def test_contributions_by_hand(warehouse):
+    # Barnevern 2024 (weights: children with measures 0.8 as a volume, undersøkelser innen 3 mnd 0.2):
+    # children per 1000 need-adjusted 0-17 (pop 2000, cost index 1): A 50, B 40, C 30 → mean 40, I_A = 125;
+    # innen 3 mnd A 90, B 80, C 70 → mean 80, I_A = 112.5. Contributions 0.8 · 125 = 100 and
+    # 0.2 · 112.5 = 22.5; P_A = 122.5; the coverage ratio carries 100 / 122.5 = 81.6 % of P.
+    coverage = one(warehouse, CONTRIBUTION, A, "barnevern", 2024, "bv_barn_tiltak")
+    assert coverage["measured_value"] == pytest.approx(50)
+    assert coverage["reference_mean"] == pytest.approx(40)
+    assert coverage["indicator_index"] == pytest.approx(125)
+    assert coverage["contribution"] == pytest.approx(100)
+    assert coverage["contribution_share"] == pytest.approx(100 / 122.5)
+    assert coverage["production_index"] == pytest.approx(122.5)
+    quality = one(warehouse, CONTRIBUTION, A, "barnevern", 2024, "bv_us_innen_3mnd")
+    assert (quality["indicator_index"], quality["contribution"]) == pytest.approx((112.5, 22.5))
+    # Grunnskole 2024, A: 0.6 · 103 = 61.8 (share 61.8 / 103.4), gruppestørrelse inverted 0.2 · 104 = 20.8.
+    pupils = one(warehouse, CONTRIBUTION, A, "grunnskole", 2024, "gs_elever")
+    assert (pupils["contribution"], pupils["contribution_share"]) == pytest.approx((61.8, 61.8 / 103.4))
+    group = one(warehouse, CONTRIBUTION, A, "grunnskole", 2024, "gs_gruppestorrelse")
+    assert group["polarity"] == "lower_better" and group["indicator_index"] == pytest.approx(104)
+    # The v2 weights in the seed do not leak into v1's P.
+    assert warehouse.execute(
+        "select distinct weights_version from marts.production_contributions"
+    ).fetchall() == [("v1",)]
+
+
+@pytest.mark.slow
+def test_missing_input_gives_null_with_reason_never_a_smaller_sum(warehouse):
+    # E has no grunnskolepoeng in 2024: P would be 0.6 · 90 + 0.2 · I_gruppe if the missing term were
+    # dropped; instead P and E are NULL and the reason names the indicator. U still exists (90).
+    e = one(warehouse, INDICES, E, "grunnskole", 2024)
+    assert e["production_index"] is None and e["efficiency_index"] is None and not e["complete"]
+    assert e["expenditure_index"] == pytest.approx(90)
+    assert "gs_grunnskolepoeng missing" in e["incomplete_reason"]
+    contribution = one(warehouse, CONTRIBUTION, E, "grunnskole", 2024, "gs_elever")
+    assert contribution["indicator_index"] == pytest.approx(90) and contribution["production_index"] is None
+    # D has no barnevern cost key: U and the volume are missing, and both say why.
+    d = one(warehouse, INDICES, D, "barnevern", 2024)
+    assert d["expenditure_index"] is None and d["production_index"] is None
+    assert "U: cost key missing" in d["incomplete_reason"] and "P: cost key missing" in d["incomplete_reason"]
+
+
+@pytest.mark.slow
+def test_incomplete_member_leaves_the_reference(warehouse):
+    # 2023: C has no gruppestørrelse, so the reference for P is A and B only: pupils mean (1030 + 1000) / 2 =
+    # 1015, poeng 40.8, gruppe 15.68. P_A = 0.6 · 100·1030/1015 + 0.2 · 100·41.6/40.8
+    # + 0.2 · (200 − 100·15.36/15.68) = 60.8867 + 20.3922 + 20.4082 = 101.687; P_B = 98.313 (mean 100).
+    a = one(warehouse, INDICES, A, "grunnskole", 2023)
+    assert a["production_index"] == pytest.approx(101.687, abs=1e-3)
+    assert a["production_reference_member_count"] == 2
+    c = one(warehouse, INDICES, C, "grunnskole", 2023)
+    assert c["production_index"] is None and "gs_gruppestorrelse missing" in c["incomplete_reason"]
+    # U's reference still has all three members.
+    assert c["expenditure_index"] == pytest.approx(105.2) and c["expenditure_reference_member_count"] == 3
+
+
+@pytest.mark.slow
+def test_asss_mean_of_p_and_u_is_100_in_every_sector_and_year(warehouse):
+    rows = warehouse.execute(
+        """
+        select sector, year, avg(production_index), avg(expenditure_index), count(production_index)
+        from marts.sector_indices where is_asss_member group by sector, year order by sector, year
+        """
+    ).fetchall()
+    assert [(r[0], r[1]) for r in rows] == [
+        ("barnevern", 2023),
+        ("barnevern", 2024),
+        ("grunnskole", 2023),
+        ("grunnskole", 2024),
+    ]
+    for sector, year, mean_p, mean_u, members_with_p in rows:
+        assert mean_p == pytest.approx(100), (sector, year)
+        assert mean_u == pytest.approx(100), (sector, year)
+        assert members_with_p >= 2
+    # Each indicator index averages 100 over the reference members too.
+    for (mean_index,) in warehouse.execute(
+        """
+        select avg(c.indicator_index) from marts.production_contributions c
+        where c.is_asss_member and c.complete group by c.sector, c.year, c.indicator_id
+        """
+    ).fetchall():
+        assert mean_index == pytest.approx(100)
+
+
+@pytest.mark.slow
+def test_key_figure_grades_and_polarity(warehouse):
+    # gs_grunnskolepoeng 2024 (higher is better): A 41.6, B 40, C 38.4, D 36 (E none) → mean 39;
+    # P5 = 36 + 0.15 · 2.4 = 36.36, P95 = 40 + 0.85 · 1.6 = 41.36.
+    # B: 3.5 + 2.5 · 1 / 2.36 = 4.5593; C: 3.5 − 2.5 · 0.6 / 2.64 = 2.9318; A above P95 → 6; D below P5 → 1.
+    expected = {A: 6.0, B: 3.5 + 2.5 / 2.36, C: 3.5 - 2.5 * 0.6 / 2.64, D: 1.0}
+    for municipality, grade in expected.items():
+        row = one(warehouse, GRADE, municipality, 2024, "key_figure", "grunnskole", "gs_grunnskolepoeng")
+        assert row["grade"] == pytest.approx(grade), municipality
+    missing = one(warehouse, GRADE, E, 2024, "key_figure", "grunnskole", "gs_grunnskolepoeng")
+    assert missing["grade"] is None and missing["not_graded_reason"] == "no value" and missing["rank"] is None
+    # gs_gruppestorrelse (lower is better): E 14, A 15.36, B 16, C 16.64, D 20 → mean 16.4,
+    # P5 = 14 + 0.2 · 1.36 = 14.272, P95 = 16.64 + 0.8 · 3.36 = 19.328. The lowest value grades highest:
+    # E: 3.5 + 2.5 · 2.4 / 2.128 > 6 → 6; A: 3.5 + 2.5 · 1.04 / 2.128 = 4.7218;
+    # C: 3.5 − 2.5 · 0.24 / 2.928 = 3.2951; D: 3.5 − 2.5 · 3.6 / 2.928 < 1 → 1.
+    low = one(warehouse, GRADE, E, 2024, "key_figure", "grunnskole", "gs_gruppestorrelse")
+    assert low["grade"] == pytest.approx(6.0) and low["rank"] == 1
+    assert low["national_mean"] == pytest.approx(16.4)
+    assert (low["anchor_low"], low["anchor_high"]) == pytest.approx((14.272, 19.328))
+    assert one(warehouse, GRADE, A, 2024, "key_figure", "grunnskole", "gs_gruppestorrelse")[
+        "grade"
+    ] == pytest.approx(3.5 + 2.5 * 1.04 / 2.128)
+    assert one(warehouse, GRADE, C, 2024, "key_figure", "grunnskole", "gs_gruppestorrelse")[
+        "grade"
+    ] == pytest.approx(3.5 - 2.5 * 0.24 / 2.928)
+    high = one(warehouse, GRADE, D, 2024, "key_figure", "grunnskole", "gs_gruppestorrelse")
+    assert high["grade"] == pytest.approx(1.0) and high["rank"] == 5 and high["ranked_count"] == 5
+    # All equal (vg1 → vg2 90 everywhere it exists): everyone is the national average, 3.5.
+    same = one(warehouse, GRADE, B, 2024, "key_figure", "grunnskole", "gs_overgang_vg1_vg2")
+    assert same["grade"] == pytest.approx(3.5)
+    # Kostnadsnivå reads U (lower is better): E 90, A 94.8, B 100, C 105.2, D 120 → mean 102,
+    # P5 = 90.96, P95 = 117.04; A: 3.5 + 2.5 · 7.2 / 11.04 = 5.1304.
+    cost = one(warehouse, GRADE, A, 2024, "key_figure", "kostnadsniva", "kostnadsniva_grunnskole")
+    assert cost["grade"] == pytest.approx(3.5 + 2.5 * 7.2 / 11.04)
+
+
+@pytest.mark.slow
+def test_sector_grade_sixty_percent_rule(warehouse):
+    # Grunnskole key figures: poeng 0.4, gruppe 0.4, overgang 0.2.
+    # A: 0.4 · 6 + 0.4 · 4.7218 + 0.2 · 3.5 = 4.9887.
+    a = one(warehouse, GRADE, A, 2024, "sector", "grunnskole", None)
+    assert a["grade"] == pytest.approx(0.4 * 6 + 0.4 * (3.5 + 2.5 * 1.04 / 2.128) + 0.2 * 3.5)
+    # E has 2 of 3 key figures (66.7 % ≥ 60 %): graded over the two, weights renormalised:
+    # (0.4 · 6 + 0.2 · 3.5) / 0.6 = 5.1667, the best grunnskole grade → rank 1 of 5.
+    e = one(warehouse, GRADE, E, 2024, "sector", "grunnskole", None)
+    assert e["is_graded"] and e["grade"] == pytest.approx((0.4 * 6 + 0.2 * 3.5) / 0.6)
+    assert (e["items_with_data"], e["items_total"]) == (2, 3)
+    assert (e["rank"], e["ranked_count"]) == (1, 5)
+    # Barnevern has two key figures; E has only one (50 % < 60 %): no grade, no rank, a reason.
+    e_bv = one(warehouse, GRADE, E, 2024, "sector", "barnevern", None)
+    assert not e_bv["is_graded"] and e_bv["grade"] is None and e_bv["rank"] is None
+    assert "1 of 2" in e_bv["not_graded_reason"]
+    # A's barnevern: us 3.5 + 2.5 · 10 / 18 = 4.8889 (mean 80, P95 98), tiltaksplan 100 above P95 98.5 → 6;
+    # (4.8889 + 6) / 2 = 5.4444, rank 1 of the 4 graded.
+    a_bv = one(warehouse, GRADE, A, 2024, "sector", "barnevern", None)
+    assert a_bv["grade"] == pytest.approx((3.5 + 2.5 * 10 / 18 + 6) / 2)
+    assert (a_bv["rank"], a_bv["ranked_count"]) == (1, 4)
+
+
+@pytest.mark.slow
+def test_overall_grade_and_rank(warehouse):
+    # Sector weights: grunnskole 0.4, barnevern 0.3, kostnadsnivå 0.2, økonomi 0.1 (no key figures, never
+    # graded). A: (0.4 · 4.9887 + 0.3 · 5.4444 + 0.2 · 5.1304) / 0.9 = 5.1721.
+    # E: barnevern not graded → (0.4 · 5.1667 + 0.2 · 6) / 0.6 = 5.4444 with 60 % of the weight (≥ 50 %).
+    grunnskole_a = 0.4 * 6 + 0.4 * (3.5 + 2.5 * 1.04 / 2.128) + 0.2 * 3.5
+    barnevern_a = (3.5 + 2.5 * 10 / 18 + 6) / 2
+    cost_a = 3.5 + 2.5 * 7.2 / 11.04
+    a = one(warehouse, GRADE, A, 2024, "overall", None, None)
+    assert a["grade"] == pytest.approx((0.4 * grunnskole_a + 0.3 * barnevern_a + 0.2 * cost_a) / 0.9)
+    assert a["data_share"] == pytest.approx(0.9)
+    e = one(warehouse, GRADE, E, 2024, "overall", None, None)
+    assert e["grade"] == pytest.approx((0.4 * (0.4 * 6 + 0.2 * 3.5) / 0.6 + 0.2 * 6) / 0.6)
+    assert e["data_share"] == pytest.approx(0.6)
+    # Ranks: E 5.44, A 5.17, B 4.03, C 2.86, D 1.
+    ranks = dict(
+        warehouse.execute(
+            "select municipality_id, rank from marts.barometer where grade_level = 'overall' and year = 2024"
+        ).fetchall()
+    )
+    assert ranks == {E: 1, A: 2, B: 3, C: 4, D: 5}
+
+
+@pytest.mark.slow
+def test_dbt_weight_test_catches_a_bad_sum(built, tmp_path):
+    # The singular dbt test passes on the fixture and fails once a weight is changed (run on a copy).
+    db, target = built
+    sql = next((target / "compiled").rglob("assert_production_weights_sum_to_one.sql")).read_text(
+        encoding="utf-8"
+    )
+    copy = tmp_path / db.name  # the compiled SQL names the catalog after the file
+    copy.write_bytes(db.read_bytes())
+    con = duckdb.connect(str(copy))
+    try:
+        assert con.execute(sql).fetchall() == []
+        con.execute(
+            "update reference.production_weights set weight = 0.5 where indicator_id = 'gs_elever' and weights_version = 'v1'"
+        )
+        assert con.execute(sql).fetchall() == [("v1", "grunnskole", pytest.approx(0.9))]
+    finally:
+        con.close()
+
+
+# --- the committed seeds (fast, no dbt) ------------------------------------------------------------------
+
+
+def _read(name: str) -> list[dict]:
+    with (INDEX_SEEDS / name).open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_committed_weights_sum_to_one_and_keep_published_shares():
+    sums: dict[tuple[str, str], float] = defaultdict(float)
+    for row in _read("production_weights.csv"):
+        sums[(row["weights_version"], row["sector"])] += float(row["weight"])
+        assert row["source"].strip(), row
+    assert sums and all(abs(total - 1) < 1e-9 for total in sums.values()), sums
+    weights = {(r["sector"], r["indicator_id"]): float(r["weight"]) for r in _read("production_weights.csv")}
+    # ASSS: barnevern coverage ratios 80 %; pleie og omsorg long-term days + practical hours 60.3 %.
+    assert weights[("barnevern", "bv_barn_tiltak_ikke_plassert")] + weights[
+        ("barnevern", "bv_barn_tiltak_plassert")
+    ] == pytest.approx(0.8)
+    care = [w for (s, i), w in weights.items() if s == "pleie_omsorg" and ("langtid" in i or "praktisk" in i)]
+    assert sum(care) == pytest.approx(0.603)
+    sectors = {r["barometer_sector"]: float(r["weight"]) for r in _read("barometer_sectors.csv")}
+    assert sum(sectors.values()) == pytest.approx(1)
+    assert (sectors["grunnskole"], sectors["pleie_omsorg"], sectors["kostnadsniva"]) == (0.2, 0.2, 0.05)
+    key_sums: dict[str, float] = defaultdict(float)
+    for row in _read("barometer_key_figures.csv"):
+        key_sums[row["barometer_sector"]] += float(row["weight"])
+    assert all(abs(total - 1) < 1e-9 for total in key_sums.values()), key_sums
+
+
+def test_committed_seeds_name_catalogue_indicators_and_cover_every_municipality():
+    with (DBT_PROJECT_DIR / "seeds" / "indicator_catalogue.csv").open(encoding="utf-8") as handle:
+        catalogue = {r["indicator_id"] for r in csv.DictReader(handle)}
+    named = {r["indicator_id"] for r in _read("production_weights.csv")}
+    named |= {
+        r["indicator_id"] for r in _read("barometer_key_figures.csv") if r["source_kind"] == "indicator"
+    }
+    named |= {r["expenditure_indicator_id"] for r in _read("sector_functions.csv")}
+    assert named - catalogue == set()
+    with (DBT_PROJECT_DIR / "seeds" / "reference" / "municipalities.csv").open(encoding="utf-8") as handle:
+        municipalities = {r["municipality_id"] for r in csv.DictReader(handle)}
+    sectors = {r["sector"] for r in _read("sector_functions.csv")}
+    keys = {(r["municipality_id"], r["sector"], int(r["year"])) for r in _read("cost_keys.csv")}
+    expected = {(m, s, y) for m in municipalities for s in sectors for y in range(2015, 2025)}
+    assert expected <= keys
+    assert all(r["source"].startswith("DEMO") for r in _read("cost_keys.csv")[:5])

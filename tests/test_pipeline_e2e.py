@@ -1,0 +1,154 @@
+"""End to end through the CLI: the demo statbank over HTTP → landing → raw cells → dbt → published warehouse.
+
+Slow (one Dagster ingest run, one dbt build); everything else tests the parts.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import orjson
+import pytest
+
+from pipeline.cli import main
+from pipeline.config import Home
+from pipeline.landing import LandingStore
+
+pytestmark = pytest.mark.slow
+
+RELEASES = "2024-03,2024-06,2025-03,2025-06"
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    root = tmp_path_factory.mktemp("e2e") / "home"
+    mp.setenv("KOSTRA_HOME", str(root))
+    assert main(["run", "--releases", RELEASES]) == 0
+    yield Home.from_env()
+    mp.undo()
+
+
+def _q(home: Home, sql: str, params=()):
+    con = duckdb.connect(str(home.published_db), read_only=True)
+    try:
+        return con.execute(sql, params).fetchall()
+    finally:
+        con.close()
+
+
+def test_every_catalogue_table_arrived_over_http_with_both_vintages(demo_home):
+    store = LandingStore(demo_home.landing)
+    fetches = list(store.fetches())
+    tables = {f.table_id for f in fetches}
+    from pipeline.catalogue import tables as catalogue_tables
+
+    assert tables == set(catalogue_tables())
+    assert all(f.source.startswith("http://127.0.0.1:") for f in fetches)
+    # Four releases per table; the first fetch of a table takes every year, later ones only the newest.
+    assert len(fetches) == 4 * len(tables)
+    rows = _q(
+        demo_home,
+        "select year, vintage, count(distinct release_updated) from raw.cells where table_id = '13502' "
+        "group by all order by all",
+    )
+    assert (2023, "unrevised", 1) in rows and (2023, "revised", 1) in rows
+    assert (2024, "unrevised", 1) in rows and (2024, "revised", 1) in rows
+    assert (2015, "revised", 1) in rows and (2015, "unrevised", 1) not in rows
+
+
+def test_bærum_is_one_continuous_series_across_the_reforms(demo_home):
+    rows = _q(
+        demo_home,
+        "select year, region_code, value is not null from marts.service_profile "
+        "where municipality_id = '3201' and indicator_id = 'bh_andel_1_2' order by year",
+    )
+    assert [r[0] for r in rows] == list(range(2015, 2025))
+    assert {r[1] for r in rows if r[0] <= 2019} == {"0219"}
+    assert {r[1] for r in rows if 2020 <= r[0] <= 2023} == {"3024"}
+    assert {r[1] for r in rows if r[0] == 2024} == {"3201"}
+    assert all(r[2] for r in rows)
+
+
+def test_the_profile_compares_against_the_asss_members_of_the_year(demo_home):
+    counts = dict(
+        _q(
+            demo_home,
+            "select year, max(asss_member_count) from marts.service_profile "
+            "where indicator_id = 'bh_andel_1_2' group by 1",
+        )
+    )
+    assert counts[2021] == 10 and counts[2022] == 12  # Asker and Lillestrøm joined in 2022
+
+
+def test_the_demo_is_labelled_and_reingesting_lands_nothing_new(demo_home):
+    from contextlib import ExitStack
+
+    from orchestration import run as runner
+    from orchestration.resources import StatbankResource
+    from pipeline.cli import _start_demo
+
+    releases = _q(demo_home, "select distinct source from raw.releases")
+    assert releases and all("DEMO" in s for (s,) in releases)
+    before = len(list(LandingStore(demo_home.landing).fetches()))
+    with ExitStack() as stack:
+        server, _keys = _start_demo(demo_home, stack)
+        runner.ingest(demo_home, StatbankResource(asof_root=server.url), RELEASES.split(","))
+    assert len(list(LandingStore(demo_home.landing).fetches())) == before
+
+
+def test_query_reads_the_published_warehouse(demo_home, capsys):
+    assert main(["query", "--json", "select count(*) as n from marts.indicator_values"]) == 0
+    (row,) = orjson.loads(capsys.readouterr().out)
+    assert row["n"] > 1000
+    assert main(["query", "--csv", "select 1 as a, 'x' as b"]) == 0
+    assert capsys.readouterr().out.splitlines() == ['"a","b"', '1,"x"']
+    assert main(["query", "select * from no_such_table"]) == 2
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "xlsx"])
+def test_export_a_municipality_profile(demo_home, tmp_path, fmt):
+    out = tmp_path / f"baerum.{fmt}"
+    assert (
+        main(
+            [
+                "export",
+                "--what",
+                "service_profile",
+                "--municipality",
+                "3201",
+                "--format",
+                fmt,
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    if fmt == "csv":
+        import pyarrow.csv as pacsv
+
+        table = pacsv.read_csv(out)
+    elif fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(out)
+    else:
+        from openpyxl import load_workbook
+
+        wb = load_workbook(out, read_only=True)
+        rows = list(wb["service_profile"].values)
+        assert "DEMO DATA" in next(iter(wb["om"].values))[0]
+        header, body = rows[0], rows[1:]
+        ids = {r[header.index("municipality_id")] for r in body}
+        assert ids == {"3201"} and len(body) > 100
+        return
+    assert set(table.column("municipality_id").to_pylist()) in ({"3201"}, {3201})
+    assert table.num_rows > 100
+
+
+def test_export_names_the_bad_parameter(demo_home, tmp_path, capsys):
+    assert main(["export", "--what", "nope", "--out", str(tmp_path / "x.csv")]) == 1
+    assert "--what 'nope'" in capsys.readouterr().err
+    assert main(["export", "--municipality", "9998", "--out", str(tmp_path / "x.csv")]) == 1
+    assert "--municipality '9998'" in capsys.readouterr().err
+    assert not (tmp_path / "x.csv").exists()
