@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export KOSTRA_HOME ?= $(CURDIR)/warehouse
 
-.PHONY: setup demo test lint bench dbt-parse docs clean-home
+.PHONY: setup demo test lint bench dbt-parse docs dev
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ lint: $(STAMP)
 
 bench: setup
 	$(BIN)/python -m bench.run
+
+# Dagster's UI on the same graph, with the instance settings that keep one writer on DuckDB.
+dev: setup
+	mkdir -p $(KOSTRA_HOME)/dagster
+	cp orchestration/dagster.yaml $(KOSTRA_HOME)/dagster/dagster.yaml
+	DAGSTER_HOME=$(KOSTRA_HOME)/dagster $(BIN)/dagster dev
 
 docs: setup
 	cd dbt_project && ../$(BIN)/dbt docs generate --profiles-dir .

@@ -78,3 +78,19 @@ def test_dbt_build_args_carry_the_comparison_parameters():
         "extra_comparators": ["3203", "3205"],
         "focus_municipality": "4601",
     }
+
+
+def test_every_writer_of_the_build_file_shares_one_pool(defs):
+    from orchestration.definitions import dq_findings, kostra_dbt_models, published, raw_tables
+
+    for assets_def in (raw_tables, kostra_dbt_models, dq_findings, published):
+        assert assets_def.op.pool == "duckdb_build", assets_def.node_def.name
+
+
+def test_instance_config_limits_pools_to_one():
+    import yaml
+
+    from pipeline.config import REPO_ROOT
+
+    config = yaml.safe_load((REPO_ROOT / "orchestration" / "dagster.yaml").read_text())
+    assert config["concurrency"]["pools"]["default_limit"] == 1
