@@ -89,6 +89,28 @@ create table if not exists raw.landing_objects (
 );
 """
 
+# raw.cells as Arrow, in column order; the loader builds exactly this, and test fixtures reuse it.
+RAW_CELLS_SCHEMA = pa.schema(
+    [
+        ("table_id", pa.string()),
+        ("release_updated", pa.timestamp("us")),
+        ("vintage", pa.string()),
+        ("contents_code", pa.string()),
+        ("region_code", pa.string()),
+        ("period", pa.string()),
+        ("year", pa.int32()),
+        ("funksjon", pa.string()),
+        ("art", pa.string()),
+        ("regnskapsomfang", pa.string()),
+        ("alder", pa.string()),
+        ("kjonn", pa.string()),
+        ("other_dimensions", pa.map_(pa.string(), pa.string())),
+        ("value", pa.float64()),
+        ("status", pa.string()),
+        ("landing_sha256", pa.string()),
+    ]
+)
+
 _RAW_COLUMNS = [
     ("contents_code", pa.string()),
     ("region_code", pa.string()),

@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa
 
 from pipeline.config import DBT_PROJECT_DIR
-from pipeline.load import RAW_DDL
+from pipeline.load import RAW_CELLS_SCHEMA, RAW_DDL
 from tests.fixtures_raw import CATALOGUE_HEADER
 
 RELEASE = datetime(2025, 3, 17, 7, 0)
@@ -207,27 +207,7 @@ def _cells() -> pa.Table:
                             "landing_sha256": f"fixture-{table}",
                         }
                     )
-    schema = pa.schema(
-        [
-            ("table_id", pa.string()),
-            ("release_updated", pa.timestamp("us")),
-            ("vintage", pa.string()),
-            ("contents_code", pa.string()),
-            ("region_code", pa.string()),
-            ("period", pa.string()),
-            ("year", pa.int32()),
-            ("funksjon", pa.string()),
-            ("art", pa.string()),
-            ("regnskapsomfang", pa.string()),
-            ("alder", pa.string()),
-            ("kjonn", pa.string()),
-            ("other_dimensions", pa.map_(pa.string(), pa.string())),
-            ("value", pa.float64()),
-            ("status", pa.string()),
-            ("landing_sha256", pa.string()),
-        ]
-    )
-    return pa.Table.from_pylist(rows, schema=schema)
+    return pa.Table.from_pylist(rows, schema=RAW_CELLS_SCHEMA)
 
 
 def build_raw(db_path: Path) -> Path:

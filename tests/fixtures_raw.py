@@ -24,7 +24,7 @@ import duckdb
 import pyarrow as pa
 
 from pipeline.config import DBT_PROJECT_DIR
-from pipeline.load import RAW_DDL
+from pipeline.load import RAW_CELLS_SCHEMA, RAW_DDL
 
 YEARS = range(2015, 2025)
 FUNCTION_SHARES = {"202": 0.6, "213": 0.1, "215": 0.1, "222": 0.15, "223": 0.05}
@@ -314,27 +314,7 @@ def fixture_cells(tables: Iterable[str] | None = None) -> pa.Table:
     _coverage(cells)
     wanted = set(tables) if tables is not None else None
     rows = [r for r in cells.rows if wanted is None or r["table_id"] in wanted]
-    schema = pa.schema(
-        [
-            ("table_id", pa.string()),
-            ("release_updated", pa.timestamp("us")),
-            ("vintage", pa.string()),
-            ("contents_code", pa.string()),
-            ("region_code", pa.string()),
-            ("period", pa.string()),
-            ("year", pa.int32()),
-            ("funksjon", pa.string()),
-            ("art", pa.string()),
-            ("regnskapsomfang", pa.string()),
-            ("alder", pa.string()),
-            ("kjonn", pa.string()),
-            ("other_dimensions", pa.map_(pa.string(), pa.string())),
-            ("value", pa.float64()),
-            ("status", pa.string()),
-            ("landing_sha256", pa.string()),
-        ]
-    )
-    return pa.Table.from_pylist(rows, schema=schema)
+    return pa.Table.from_pylist(rows, schema=RAW_CELLS_SCHEMA)
 
 
 def build_raw_fixture(db_path: Path, tables: Iterable[str] | None = None) -> Path:

@@ -151,5 +151,7 @@ profile as (
 
 select
     *,
-    index_asss - 100 as deviation_pct
+    index_asss - 100 as deviation_pct,
+    -- Set by the data-quality run that follows every build (pipeline.quality); NULL until it has run.
+    cast(null as varchar) as quality_flag
 from profile

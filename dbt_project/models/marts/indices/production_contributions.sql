@@ -110,5 +110,7 @@ select
     vintage,
     release_updated,
     is_asss_member,
-    municipality_id = '{{ focus_municipality() }}' as is_focus
+    municipality_id = '{{ focus_municipality() }}' as is_focus,
+    -- Set by the data-quality run that follows every build (pipeline.quality); NULL until it has run.
+    cast(null as varchar) as quality_flag
 from with_production
