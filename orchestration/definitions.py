@@ -13,7 +13,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from orchestration.dbt.assets import dbt_project, kostra_dbt_models
-from orchestration.quality.assets import DQ_FINDINGS, dq_findings_asset
+from orchestration.quality.assets import DQ_FINDINGS, dq_findings_asset, quality_report_asset
 from orchestration.resources import HomeResource, StatbankResource
 from orchestration.schedules import (
     build_after_ingest,
@@ -30,9 +30,10 @@ raw_tables = raw_tables_asset([a.key for a in ingest_assets])
 dq_findings = dq_findings_asset(list(kostra_dbt_models.keys))
 # The publish waits for the quality checks: a FATAL finding fails dq_findings' blocking check.
 published = publish_asset([*kostra_dbt_models.keys, DQ_FINDINGS])
+quality_report = quality_report_asset([published.key, DQ_FINDINGS])
 
 defs = dg.Definitions(
-    assets=[*ingest_assets, raw_tables, kostra_dbt_models, dq_findings, published],
+    assets=[*ingest_assets, raw_tables, kostra_dbt_models, dq_findings, published, quality_report],
     asset_checks=ingest_checks,
     jobs=[ingest_release_job, build_job],
     schedules=[publication_day_schedule],

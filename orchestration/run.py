@@ -71,8 +71,14 @@ def build(home: Home) -> dg.ExecuteInJobResult:
     A FATAL data-quality finding fails the blocking check before the publish: the previous warehouse stays.
     """
     result = dg.materialize(
-        [*d.ingest_assets, d.raw_tables, d.kostra_dbt_models, d.dq_findings, d.published],
-        selection=[*d.raw_tables.keys, *d.kostra_dbt_models.keys, *d.dq_findings.keys, d.published.key],
+        [*d.ingest_assets, d.raw_tables, d.kostra_dbt_models, d.dq_findings, d.published, d.quality_report],
+        selection=[
+            *d.raw_tables.keys,
+            *d.kostra_dbt_models.keys,
+            *d.dq_findings.keys,
+            d.published.key,
+            d.quality_report.key,
+        ],
         resources=_resources(home, None),
         instance=_instance(),
         run_config=QUIET,

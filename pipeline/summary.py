@@ -74,7 +74,7 @@ def print_summary(home: Home, console: Console | None = None) -> None:
     console.print(f"{len(rows)} tables, {sum(r[2] for r in rows)} releases, {total:,} cells.")
     console.print(f"Published warehouse (open read-only): {home.published_db}")
     console.print(f"Landing store: {home.landing}   Build file (private): {home.build_db}")
-    reports = sorted((home.reports_dir / "quality").glob("*/index.html"), key=lambda p: p.stat().st_mtime)
-    if reports:
-        console.print(f"Data-quality report: {reports[-1]}")
+    latest = home.reports_dir / "quality" / "latest" / "index.html"
+    if latest.exists():
+        console.print(f"Data-quality report: {latest}")
     console.print('Try: kostra query "select * from marts.service_profile where is_focus limit 20"')

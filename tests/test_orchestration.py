@@ -66,6 +66,8 @@ def test_groups_follow_the_pipeline_stages(defs):
     assert groups["intermediate/int_indicator_values__harmonised"] == "staging"
     assert groups["marts/service_profile"] == "marts"
     assert groups["warehouse/published"] == "publish"
+    assert groups["marts/dq_findings"] == "quality"
+    assert groups["reports/quality_report"] == "reports"
 
 
 def test_dbt_build_args_carry_the_comparison_parameters():

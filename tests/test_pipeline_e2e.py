@@ -80,6 +80,15 @@ def test_the_profile_compares_against_the_asss_members_of_the_year(demo_home):
     assert counts[2021] == 10 and counts[2022] == 12  # Asker and Lillestrøm joined in 2022
 
 
+def test_the_quality_report_for_the_published_warehouse_is_in_place(demo_home):
+    report = demo_home.reports_dir / "quality" / "latest" / "index.html"
+    html = report.read_text(encoding="utf-8")
+    assert "DEMO" in html
+    assert "https://" not in html and "http://" not in html  # opens offline
+    flags = _q(demo_home, "select distinct quality_flag from marts.service_profile")
+    assert {f for (f,) in flags} <= {"ok", "use_with_care", "unreliable"} and ("ok",) in flags
+
+
 def test_the_demo_is_labelled_and_reingesting_lands_nothing_new(demo_home):
     from contextlib import ExitStack
 

@@ -65,3 +65,27 @@ def dq_findings_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
         )
 
     return dq_findings
+
+
+QUALITY_REPORT = dg.AssetKey(["reports", "quality_report"])
+
+
+def quality_report_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=QUALITY_REPORT,
+        deps=upstream,
+        group_name="reports",
+        kinds={"html"},
+        description=(
+            "The data-quality report the ASSS network reviews, for the warehouse that was just published: the "
+            "newest run's report copied to <home>/reports/quality/latest/ (index.html, findings.json, GX Data "
+            "Docs; opens offline)."
+        ),
+    )
+    def quality_report(context: dg.AssetExecutionContext, home: HomeResource) -> dg.MaterializeResult:
+        from pipeline.quality.report import publish_latest
+
+        latest = publish_latest(home.home().reports_dir / "quality")
+        return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(latest / "index.html"))})
+
+    return quality_report

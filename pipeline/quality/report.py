@@ -208,3 +208,32 @@ def write_report(out_dir: Path, findings: pd.DataFrame, **kwargs) -> Path:
     path = out_dir / "index.html"
     path.write_text(render(context(findings, **kwargs)), encoding="utf-8")
     return path
+
+
+def publish_latest(runs_dir: Path) -> Path:
+    """Copy the newest run's report folder to ``runs_dir/latest`` atomically: a stable place for the network.
+
+    The copy is assembled under a temporary name and swapped in with renames, so a reader of ``latest/`` sees
+    the old report or the new one, never a mix.
+    """
+    import shutil
+    import tempfile
+
+    runs = [
+        p for p in runs_dir.glob("*") if p.is_dir() and p.name != "latest" and (p / "index.html").exists()
+    ]
+    if not runs:
+        raise FileNotFoundError(
+            f"no data-quality report under {runs_dir}: run `kostra build` or `kostra quality`"
+        )
+    newest = max(runs, key=lambda p: (p / "index.html").stat().st_mtime)
+    staging = Path(tempfile.mkdtemp(dir=runs_dir, prefix=".latest-"))
+    shutil.copytree(newest, staging / "report")
+    latest = runs_dir / "latest"
+    old = runs_dir / f".latest-old-{staging.name}"
+    if latest.exists():
+        latest.rename(old)
+    (staging / "report").rename(latest)
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
+    return latest
