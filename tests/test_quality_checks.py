@@ -370,6 +370,9 @@ def test_sector_index_weights_and_mean():
         sector_indices=idx.assign(production_index=[90.0, 90.0, 105.0, 105.0], weight=0.5),
     )
     assert list(f["check"]) == ["asss_index_mean"]
+    # E = 100·P/U is a ratio, not centred on 100: a members' mean of 108 is no finding.
+    centred = idx.assign(weight=0.5, expenditure_index=[100.0, 100.0, 100.0, 100.0], efficiency_index=108.0)
+    assert findings(rows, "asss_index_mean", sector_indices=centred).empty
 
 
 def test_every_check_is_tested_here():

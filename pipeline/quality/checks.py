@@ -1009,9 +1009,8 @@ def asss_index_mean(con, cfg):
 def _sector_index_findings(con, cfg) -> list[dict]:
     """marts.sector_indices: every index column's ASSS-member mean = 100 and weights summing to 1.
 
-    The mart's columns are read from the relation: index columns are DOUBLE columns named ``*index*``,
-    grouped per year (and sector and index name where present); a ``weight`` column sums to 1 per sector,
-    year and municipality.
+    production_index and expenditure_index are checked per year and sector (efficiency_index = 100·P/U is a
+    ratio and is not centred); a ``weight`` column, where present, sums to 1 per sector, year and municipality.
     """
     cols = dict(con.execute("select column_name, column_type from (describe sector_indices)").fetchall())
     if "year" not in cols or "municipality_id" not in cols:
@@ -1023,7 +1022,8 @@ def _sector_index_findings(con, cfg) -> list[dict]:
             }
         ]
     keys = [c for c in ("sector", "index_name", "index_kind", "indicator_id") if c in cols]
-    index_cols = [c for c, t in cols.items() if "index" in c and t in ("DOUBLE", "FLOAT", "DECIMAL")]
+    # P and U are indexed so the members' mean is 100; E = 100·P/U is a ratio of them and is not.
+    index_cols = [c for c in ("production_index", "expenditure_index") if c in cols]
     rows = []
     group = ", ".join(["s.year", *(f"s.{k}" for k in keys)])
     for col in index_cols:

@@ -109,6 +109,11 @@ def _fmt(v) -> str:
     return str(v)
 
 
+def _text(v) -> str:
+    # pandas gives NaN for a missing text cell, and NaN is truthy: "x or ''" would print "nan".
+    return "" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v)
+
+
 def context(
     findings: pd.DataFrame,
     *,
@@ -137,13 +142,13 @@ def context(
                         "severity": r.severity,
                         "severity_nb": SEVERITY_NB[r.severity],
                         "check": r.check,
-                        "table_id": r.table_id or "",
-                        "contents_code": r.contents_code or "",
-                        "indicator_id": r.indicator_id or "",
+                        "table_id": _text(r.table_id),
+                        "contents_code": _text(r.contents_code),
+                        "indicator_id": _text(r.indicator_id),
                         "year": "" if pd.isna(r.year) else int(r.year),
-                        "vintage": r.vintage or "",
+                        "vintage": _text(r.vintage),
                         "observed": _fmt(r.observed),
-                        "expected": r.expected or "",
+                        "expected": _text(r.expected),
                         "message": r.message,
                         "cells": [(k, _fmt(v)) for k, v in cells.items()],
                     }
