@@ -103,7 +103,7 @@ def run(options: argparse.Namespace) -> list[Row]:
                     reference=i == 0,
                 )
             )
-    rows.sort(
-        key=lambda r: (list(dict.fromkeys(x.benchmark for x in rows)).index(r.benchmark), not r.reference)
-    )
+    # Group the rows by stage (in pipeline order), the reference span first within each stage.
+    order = list(dict.fromkeys(r.benchmark for r in rows))
+    rows.sort(key=lambda r: (order.index(r.benchmark), not r.reference))
     return rows
