@@ -6,7 +6,8 @@ from datetime import date
 
 import dagster as dg
 
-from pipeline.calendar import releases
+from pipeline.calendar import release_for, releases
+from pipeline.vintage import parse_updated
 
 FIRST_DATA_YEAR = 2015
 
@@ -20,3 +21,10 @@ def release_keys(today: date | None = None) -> list[str]:
 
 
 release_partitions = dg.StaticPartitionsDefinition(release_keys())
+
+
+def release_key_for(updated: str | None) -> str | None:
+    """The publication an ``updated`` timestamp belongs to: the newest release due by then."""
+    moment = parse_updated(updated)
+    rel = release_for(moment) if moment else None
+    return rel.key if rel else None

@@ -13,10 +13,9 @@ from datetime import datetime
 
 import dagster as dg
 
-from orchestration.partitions import release_partitions
+from orchestration.partitions import release_key_for, release_partitions
 from orchestration.resources import StatbankResource
-from pipeline.calendar import OSLO, publication_date, release_for, release_key
-from pipeline.vintage import parse_updated
+from pipeline.calendar import OSLO, publication_date, release_key
 
 INGEST_JOB_NAME = "ingest_release"
 BUILD_JOB_NAME = "build_and_publish"
@@ -68,12 +67,6 @@ def changed_tables(previous: Mapping[str, str], current: Mapping[str, str]) -> d
     return {t: u for t, u in current.items() if u and previous.get(t) != u}
 
 
-def release_partition_for(updated: str) -> str | None:
-    """The publication an ``updated`` timestamp belongs to (the newest release due by then)."""
-    rel = release_for(parse_updated(updated))
-    return rel.key if rel else None
-
-
 @dg.sensor(
     name="ssb_new_release",
     job=ingest_release_job,
@@ -100,7 +93,7 @@ def new_release_sensor(context: dg.SensorEvaluationContext, statbank: StatbankRe
         return dg.SkipReason("no catalogue table has a new release")
     by_partition: dict[str, list[str]] = {}
     for table_id, updated in changed.items():
-        key = release_partition_for(updated)
+        key = release_key_for(updated)
         if key is None or key not in release_partitions.get_partition_keys():
             context.log.warning(f"table {table_id}: updated {updated} falls outside the release partitions")
             continue

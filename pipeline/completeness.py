@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 from pipeline import reference
 from pipeline.jsonstat import decode
 from pipeline.landing import FetchRecord, LandingStore
-from pipeline.load import REGION_DIMS
+from pipeline.load import REGION_DIMS, time_dimension
 
 
 @dataclass
@@ -30,48 +30,38 @@ class Completeness:
 
 def expected_codes(year: int) -> dict[str, str]:
     """The code each ASSS member and comparator was published under in ``year`` → its municipality id."""
-    out = {}
-    for mid in reference.asss_members(year, include_comparators=True):
-        for code, start, end in reference.history(mid):
-            if (start is None or start <= year) and (end is None or year <= end):
-                out[code] = mid
-    return out
+    return {
+        code: mid
+        for mid in reference.asss_members(year, include_comparators=True)
+        for code in reference.codes_for(mid, year)
+    }
 
 
 def check_fetch(store: LandingStore, rec: FetchRecord) -> list[str]:
     problems = []
+    where = f"table {rec.table_id}, release {rec.updated}"
     for sha in rec.objects:
         ds = decode(store.read_object(sha))
         region = next((d for d in ds.dimensions if d.id in REGION_DIMS), None)
-        time = next((d for d in ds.dimensions if d.role == "time" or d.id == "Tid"), None)
+        time = time_dimension(ds)
         if region is None or time is None:
             continue  # not a regional table: nothing to require
         codes = set(region.codes)
-        for period in time.codes:
-            if not period[:4].isdigit():
-                continue
+        tbl = ds.cells
+        for period in (p for p in time.codes if p[:4].isdigit()):
             year = int(period[:4])
             for code, mid in expected_codes(year).items():
                 if code not in codes:
                     problems.append(
-                        f"table {rec.table_id}, release {rec.updated}: {code} ({reference.name_in(code, year)}, "
-                        f"municipality {mid}) is missing for {year}"
+                        f"{where}: {code} ({reference.name_in(code, year)}, municipality {mid}) is missing for {year}"
                     )
-        # A member whose every cell in its valid years is '.' is also missing, only less visibly.
-        tbl = ds.cells
-        for period in time.codes:
-            if not period[:4].isdigit():
-                continue
-            year = int(period[:4])
-            for code in expected_codes(year):
-                if code not in codes:
                     continue
+                # A member whose every cell in a valid year is '.' is also missing, only less visibly.
                 mask = pc.and_(pc.equal(tbl[region.id], code), pc.equal(tbl[time.id], period))
                 statuses = tbl.filter(mask)["status"]
                 if len(statuses) and pc.all(pc.equal(pc.fill_null(statuses, ""), ".")).as_py():
                     problems.append(
-                        f"table {rec.table_id}, release {rec.updated}: {code} is published as '.' (not applicable) "
-                        f"in {year}, a year it was valid"
+                        f"{where}: {code} is published as '.' (not applicable) in {year}, a year it was valid"
                     )
     return problems
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pipeline.jsonstat import JsonStatError, decode
 from pipeline.landing import FetchRecord, LandingStore, Part
-from pipeline.load import LoadError, table_id_of
+from pipeline.load import LoadError, table_id_of, time_dimension
 from pipeline.vintage import parse_updated
 
 
@@ -27,10 +27,8 @@ class FileIngest:
 
 
 def _newest_period(ds) -> str | None:
-    for d in ds.dimensions:
-        if d.role == "time" or d.id == "Tid":
-            return max(d.codes) if d.codes else None
-    return None
+    dim = time_dimension(ds)
+    return max(dim.codes) if dim and dim.codes else None
 
 
 def ingest_files(store: LandingStore, paths: Iterable[Path | str]) -> list[FileIngest]:

@@ -161,11 +161,14 @@ def _region_dim(ds: Dataset) -> str | None:
     return geo[0] if geo else None
 
 
+def time_dimension(ds: Dataset):
+    """The dataset's time dimension (role ``time`` or SSB's ``Tid``), or None."""
+    return next((d for d in ds.dimensions if d.role == "time" or d.id in TIME_DIMS), None)
+
+
 def _time_dim(ds: Dataset) -> str | None:
-    for d in ds.dimensions:
-        if d.role == "time" or d.id in TIME_DIMS:
-            return d.id
-    return None
+    dim = time_dimension(ds)
+    return dim.id if dim else None
 
 
 def _metric_dim(ds: Dataset) -> str | None:
@@ -240,25 +243,20 @@ def cells_table(
 def _newest_year(datasets: Iterable[Dataset]) -> int | None:
     years = []
     for ds in datasets:
-        time = _time_dim(ds)
-        if time:
-            dim = next(d for d in ds.dimensions if d.id == time)
+        dim = time_dimension(ds)
+        if dim:
             years += [int(c[:4]) for c in dim.codes if c[:4].isdigit()]
     return max(years) if years else None
 
 
 def table_id_of(ds: Dataset, fallback: str | None = None) -> str:
-    """SSB's table id: extension.px.tableid, else the number before the colon in the label."""
-    px = (ds.extension or {}).get("px") or {}
-    if px.get("tableid"):
-        return str(px["tableid"])
-    label = ds.label or ""
-    head = label.split(":", 1)[0].strip()
-    if head.isdigit():
-        return head
-    if fallback:
-        return fallback
-    raise LoadError(f"dataset {label!r} names no SSB table id (extension.px.tableid or 'NNNNN: title')")
+    """SSB's table id (extension.px.tableid or the "12367: …" label), required: raises LoadError if absent."""
+    table_id = ds.table_id or fallback
+    if not table_id:
+        raise LoadError(
+            f"dataset {ds.label!r} names no SSB table id (extension.px.tableid or 'NNNNN: title')"
+        )
+    return table_id
 
 
 def is_loaded(con: duckdb.DuckDBPyConnection, fetch_id: str) -> bool:

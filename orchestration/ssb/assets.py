@@ -9,9 +9,8 @@ from collections import Counter
 
 import dagster as dg
 
-from orchestration.partitions import release_partitions
+from orchestration.partitions import release_key_for, release_partitions
 from orchestration.resources import HomeResource, StatbankResource
-from pipeline.calendar import release_for
 from pipeline.catalogue import tables
 from pipeline.completeness import check_table
 from pipeline.ingest import catalogue_filters, ingest_table
@@ -69,7 +68,7 @@ def build_ingest_asset(table_id: str, filters: dict[str, list[str]], title: str)
             if rec is None:
                 skipped.append(key)
                 continue
-            release = release_for_updated(rec.updated)
+            release = release_key_for(rec.updated)
             if statbank.is_live and release != key:
                 context.log.warning(
                     f"table {table_id}: SSB now serves release {release} ({rec.updated}); "
@@ -108,14 +107,6 @@ def build_ingest_asset(table_id: str, filters: dict[str, list[str]], title: str)
         )
 
     return _ingest, _completeness
-
-
-def release_for_updated(updated: str | None) -> str | None:
-    from pipeline.vintage import parse_updated
-
-    dt = parse_updated(updated)
-    rel = release_for(dt) if dt else None
-    return rel.key if rel else None
 
 
 def ingest_definitions() -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition]]:
