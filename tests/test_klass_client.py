@@ -12,6 +12,7 @@ import pytest
 
 from pipeline.klass import KlassClient, KlassError
 from pipeline.klass import build_reference as br
+from pipeline.klass.client import parse_codes
 
 # A small world shaped like KLASS 131: Bærum/Asker (renumbering and merger) and Ålesund/Haram (merger in 2020,
 # split in 2024).
@@ -134,6 +135,25 @@ def test_codes_at_returns_the_codes_valid_on_the_date(klass_root):
     assert {c.code: c.name for c in codes if c.code != "9999"} == OLD
     assert all(c.level == "1" and c.parent_code is None for c in codes)
     assert "date=2019-01-01" in FakeKlass.requests[-1] and "language=nb" in FakeKlass.requests[-1]
+
+
+def test_parse_codes_keeps_notes_and_rejects_other_bodies():
+    body = {
+        "codes": [{**code_json("0301", "Oslo - Oslove"), "notes": " I 1980 ble del av 0231 Skedsmo ... "}]
+    }
+    (code,) = parse_codes(body)
+    assert (code.code, code.name, code.notes) == (
+        "0301",
+        "Oslo - Oslove",
+        "I 1980 ble del av 0231 Skedsmo ...",
+    )
+    assert parse_codes({"codes": [code_json("3201", "Bærum")]})[0].notes == ""
+    with pytest.raises(KlassError, match="no 'codes' list"):
+        parse_codes({"codeChanges": []})
+    with pytest.raises(KlassError, match="no 'codes' list"):
+        parse_codes([])
+    with pytest.raises(KlassError, match="malformed code"):
+        parse_codes({"codes": [{"name": "no code"}]})
 
 
 def test_codes_in_a_range_cover_both_ends(klass_root):

@@ -9,20 +9,59 @@ any difference, so CI can prove the seeds are reproducible.
     python -m pipeline.klass.build_reference            # rewrite the seeds from the snapshots
     python -m pipeline.klass.build_reference --check    # verify the committed seeds
     python -m pipeline.klass.build_reference --online   # derive from KLASS (needs internet)
+    python -m pipeline.klass.build_reference --check --klass-list 2025-01-01=codesAt-2025.json
+
+Inputs of the offline build (all under ``--snapshots``):
+
+- ``gardenberg__barnevernmonitor``: the KLASS-derived change tables 2013→2017, 2017→2018, 2018→2019,
+  2019→2020 (codes, names, changes) and KLASS 131 code lists of January 2018, 2019 and 2020;
+- ``lauriejh__regtools``: SSB's 2024 grouping of historical codes (the 2024 codes, the 2023→2024 changes,
+  validity years in the labels, and the series each code is filed under);
+- ``vegard1104__kommunebarometer``: a live KLASS answer ``codesAt?date=2026-01-01`` (358 codes, 9999
+  included), read through the client's parser;
+- ``NFG-J__is114-tema05`` (table 13502 labels: StatBank names, start years) and
+  ``statisticsnorway__ssb-kostra`` (2015 population, pre-2020 KOSTRA groups).
+
+Every recorded KLASS list (``RECORDED_KLASS_LISTS``, plus ``--klass-list DATE=FILE``) must list exactly the
+codes the change tables give for its year, or the build stops; a list dated after LAST_YEAR must list
+the LAST_YEAR codes. ``--check`` also holds the committed ``municipalities.csv`` against what the
+recorded data states directly (``compare_with_recorded``): code lists per year, names, validity ends,
+successors.
+
+What recorded KLASS data cannot reproduce, and where the seed gets it instead:
+
+- years without a recorded code list: 2015 and 2016 repeat the 2013 side of the 2013→2017 table (KLASS
+  131 has no changes 2014-2016); 2021-2023 repeat the 2020 list (SSB's 2024 grouping labels them
+  "(2020-2023)"); there is no 2025 list, only 2026-01-01, which shows the 2024 codes unchanged;
+- ``name``: StatBank's spelling (table 13502 labels; SSB's 2024 grouping for codes new in 2024), not
+  KLASS's. They differ by county qualifiers ("Våler (Østfold)" / "Våler"), order and spacing of parallel
+  names, spelling, and Sami or Kven names one side adds ("Trondheim - Tråante" / "Trondheim";
+  2026: "Oslo - Oslove" / "Oslo"). ``classify_name`` names each kind; nothing else may differ;
+- ``valid_from_year`` before 2015: from labels (13502, SSB's 2024 grouping); the recorded KLASS answers
+  carry no validFrom. Otherwise floored at 2015, and ``source`` says so;
+- ``successor_code`` of a split code: KLASS lists every part; the seed picks the part keeping the name,
+  else the largest by 2015 population (ssb-kostra rateData);
+- ``municipality_id``: SSB's 2024 grouping and the successor chains, not a KLASS field;
+- ``change_note`` and ``source``: written by this script from the above.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import datetime as dt
 import io
 import re
 import sys
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
+
 from pipeline.config import REPO_ROOT, SEEDS_DIR
+from pipeline.klass.client import KlassCode, KlassError, parse_codes
 
 FIRST_YEAR = 2015
 LAST_YEAR = 2024
@@ -50,6 +89,18 @@ SRC_KLASS_ONLINE = "klass131 (data.ssb.no/api/klass)"
 SRC_13502 = "ssb-13502 labels"
 SRC_REGTOOLS = "ssb-grouping-2024 (lauriejh/regtools)"
 SRC_FLOOR = f"valid_from_year floored at {FIRST_YEAR} (start not in sources)"
+
+# Recorded KLASS 131 code lists, by the date they are valid on, relative to --snapshots. The gardenberg
+# files are KLASS CSV exports (version ids 833, 1102, 1160: the versions from January 2018, 2019, 2020);
+# the vegard1104 file is a live `codesAt?date=2026-01-01&language=nb` answer, byte for byte. --klass-list
+# adds or replaces entries.
+RECORDED_KLASS_LISTS = {
+    dt.date(2018, 1, 1): "gardenberg__barnevernmonitor/derived_utf8_ssb_kommune_jan18_jan19_833.csv",
+    dt.date(2019, 1, 1): "gardenberg__barnevernmonitor/derived_utf8_ssb_kommune_jan19_jan20_1102.csv",
+    dt.date(2020, 1, 1): "gardenberg__barnevernmonitor/derived_utf8_ssb_kommune_jan20_1160.csv",
+    dt.date(2026, 1, 1): "vegard1104__kommunebarometer/derived_klass_131_codesAt_2026-01-01.json",
+}
+UNKNOWN_MUNICIPALITY = "9999"  # "Uoppgitt": a KLASS 131 code, not a municipality
 
 _VALIDITY_SUFFIX = re.compile(r"^(?P<name>.*?) \((?P<start>\d{4})?-(?P<end>\d{4})\)$")
 
@@ -99,6 +150,12 @@ class CodeHistory:
     code_sources: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     kostra_pre2020: dict[str, int] = field(default_factory=dict)  # 2015 code -> group number
     harmonised: dict[str, str] = field(default_factory=dict)  # code -> 2024 code, SSB's 2024 grouping
+    # What the recorded sources say directly, kept so the seed can be compared with them
+    # (compare_with_recorded). Empty when the history comes from the live service.
+    klass_lists: dict[dt.date, dict[str, KlassCode]] = field(default_factory=dict)  # recorded codesAt
+    table_names: dict[int, dict[str, str]] = field(default_factory=dict)  # change-table list year -> names
+    table_steps: list[tuple[int, int, dict[str, set[str]]]] = field(default_factory=list)  # old -> new codes
+    regtools_validity: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)  # label years
 
 
 # --------------------------------------------------------------------------- offline sources
@@ -120,8 +177,33 @@ def _split_label(label: str) -> tuple[str, int | None, int | None]:
     return m["name"], start, int(m["end"])
 
 
-def load_snapshots(snapshots: Path) -> CodeHistory:
-    """Collect code lists per year and the changes between them from the shared SSB snapshots."""
+def read_klass_list(path: Path) -> dict[str, KlassCode]:
+    """A recorded KLASS code list: a ``codesAt``/``codes`` JSON body, or KLASS's ``;``-separated CSV export.
+
+    Both go through the client's own parser, so a recorded answer is read exactly as a live one.
+    """
+    if not path.is_file():
+        raise ReferenceBuildError(f"recorded KLASS list missing: {path}")
+    try:
+        if path.suffix == ".json":
+            codes = parse_codes(orjson.loads(path.read_bytes()), path.name)
+        else:
+            codes = parse_codes({"codes": _read_csv(path, delimiter=";")}, path.name)
+    except (KlassError, orjson.JSONDecodeError) as exc:
+        raise ReferenceBuildError(f"{path}: not a KLASS code list: {exc}") from exc
+    listed = {c.code: c for c in codes}
+    if len(listed) != len(codes):
+        raise ReferenceBuildError(f"{path}: a code is listed twice")
+    return listed
+
+
+def load_snapshots(snapshots: Path, klass_lists: dict[dt.date, Path] | None = None) -> CodeHistory:
+    """Collect code lists per year and the changes between them from the shared SSB snapshots.
+
+    ``klass_lists`` (date -> file) adds recorded KLASS code lists to ``RECORDED_KLASS_LISTS`` or replaces
+    them; every recorded list must name exactly the codes the change tables give for its year (a list
+    dated after LAST_YEAR: the LAST_YEAR codes, i.e. nothing changed since).
+    """
     garden = snapshots / "gardenberg__barnevernmonitor"
     steps = [(2013, 2017), (2017, 2018), (2018, 2019), (2019, 2020)]
     codes_by_year: dict[int, dict[str, str]] = {}
@@ -130,9 +212,17 @@ def load_snapshots(snapshots: Path) -> CodeHistory:
     for old_y, new_y in steps:
         path = garden / f"derived_utf8_fra_{old_y}kommuner_til_{new_y}kommuner.csv"
         # 9999 "Uoppgitt" (unknown municipality) is a KLASS code but not a municipality.
-        rows = [r for r in _read_csv(path, delimiter=";") if r[f"kommunenummer_{old_y}"] != "9999"]
+        rows = [
+            r for r in _read_csv(path, delimiter=";") if r[f"kommunenummer_{old_y}"] != UNKNOWN_MUNICIPALITY
+        ]
         old_codes = {r[f"kommunenummer_{old_y}"]: r[f"kommunenavn_{old_y}"] for r in rows}
         new_codes = {r[f"kommunenummer_{new_y}"]: r[f"kommunenavn_{new_y}"] for r in rows}
+        hist.table_names.setdefault(old_y, dict(old_codes))
+        hist.table_names[new_y] = dict(new_codes)
+        targets: dict[str, set[str]] = defaultdict(set)
+        for r in rows:
+            targets[r[f"kommunenummer_{old_y}"]].add(r[f"kommunenummer_{new_y}"])
+        hist.table_steps.append((old_y, new_y, dict(targets)))
         # The 2013 list stands for 2015 and 2016: KLASS 131 has no changes between 2014 and 2016.
         first = FIRST_YEAR if old_y == 2013 else old_y
         for y in range(first, new_y):
@@ -147,20 +237,25 @@ def load_snapshots(snapshots: Path) -> CodeHistory:
     for y in range(2021, LAST_YEAR):
         codes_by_year[y] = dict(codes_by_year[2020])
 
-    # The KLASS 131 code lists of January 2018, 2019 and 2020 must agree with the change tables.
-    for year, fname in [
-        (2018, "derived_utf8_ssb_kommune_jan18_jan19_833.csv"),
-        (2019, "derived_utf8_ssb_kommune_jan19_jan20_1102.csv"),
-        (2020, "derived_utf8_ssb_kommune_jan20_1160.csv"),
-    ]:
-        listed = {r["code"] for r in _read_csv(garden / fname, delimiter=";") if r["code"] != "9999"}
-        if listed != set(codes_by_year[year]):
-            diff = sorted(listed ^ set(codes_by_year[year]))
-            raise ReferenceBuildError(
-                f"{fname}: KLASS list for {year} differs from the change tables: {diff}"
-            )
+    lists = {d: snapshots / f for d, f in RECORDED_KLASS_LISTS.items()}
+    lists.update(klass_lists or {})
+    for date, path in sorted(lists.items()):
+        hist.klass_lists[date] = read_klass_list(path)
 
     _add_2024(hist, snapshots / "lauriejh__regtools" / "derived_kommuner-1994-2024.csv")
+
+    # The recorded KLASS code lists must agree with the change tables (and with the 2024 grouping).
+    for date, listed in sorted(hist.klass_lists.items()):
+        year = min(date.year, LAST_YEAR)
+        if year not in codes_by_year:
+            raise ReferenceBuildError(f"recorded KLASS list of {date} is before {FIRST_YEAR}")
+        got = set(listed) - {UNKNOWN_MUNICIPALITY}
+        if got != set(codes_by_year[year]):
+            diff = sorted(got ^ set(codes_by_year[year]))
+            raise ReferenceBuildError(
+                f"{lists[date].name}: KLASS list of {date} differs from the {year} codes of the change "
+                f"tables and SSB's {LAST_YEAR} grouping: {diff}"
+            )
 
     labels = _read_csv(snapshots / "NFG-J__is114-tema05" / "derived_13502_KOSandel120000_long.csv")
     for r in labels:
@@ -185,7 +280,18 @@ def load_snapshots(snapshots: Path) -> CodeHistory:
 
 def _add_2024(hist: CodeHistory, path: Path) -> None:
     """Add the 2024 codes and the 2023→2024 changes from SSB's 2024 grouping of historical codes."""
-    rows = [r for r in _read_csv(path) if re.fullmatch(r"K\.\d{4}", r["GRUPPEKODE"])]
+    all_rows = _read_csv(path)
+    for r in all_rows:
+        if r["GRUPPEKODE"] != "K.Rest" or r["KODE"] == "9999":
+            continue
+        # "Delte kommuner": codes of split municipalities, kept out of the harmonised groups. Their labels
+        # still carry validity (Snillfjord 1613 "(1924-2017)", Ballangen 1854 "(1925-2019)").
+        _name, start, end = _split_label(r["TEKST"])
+        hist.code_sources[r["KODE"]].add(SRC_REGTOOLS)
+        hist.regtools_validity[r["KODE"]] = (start, end)
+        if start is not None:
+            hist.start_years.setdefault(r["KODE"], start)
+    rows = [r for r in all_rows if re.fullmatch(r"K\.\d{4}", r["GRUPPEKODE"])]
     codes_2023 = hist.codes_by_year[2023]
     current: dict[str, str] = {}
     members: dict[str, list[tuple[str, int | None, int | None]]] = defaultdict(list)
@@ -194,6 +300,7 @@ def _add_2024(hist: CodeHistory, path: Path) -> None:
         name, start, end = _split_label(r["TEKST"])
         hist.code_sources[code].add(SRC_REGTOOLS)
         hist.harmonised[code] = group
+        hist.regtools_validity[code] = (start, end)
         if end is None:
             current[code] = name
             if code != group:
@@ -229,6 +336,216 @@ def _add_2024(hist: CodeHistory, path: Path) -> None:
             raise ReferenceBuildError(f"{path.name}: cannot tell where 2024 code {group} came from")
         for parent in sorted(parents):
             hist.changes.append((LAST_YEAR, parent, group))
+
+
+# --------------------------------------------------------------------------- comparison with the records
+
+# How a seed name (SSB StatBank's spelling) may differ from the name KLASS lists for the same code and year
+# and still name the same municipality. Anything else is a difference.
+NAME_EXACT = "exact"
+NAME_QUALIFIER = "county qualifier"  # StatBank: "Våler (Østfold)"; KLASS 2018: "Våler"
+NAME_ORDER = "order or spacing"  # "Hamarøy - Hábmer" / "Hábmer - Hamarøy"; "Deatnu-Tana" / "Deatnu - Tana"
+NAME_SPELLING = "spelling"  # diacritics ("Evenássi"/"Evenášši"), or a letter lost in a Latin-1 export ("?")
+NAME_PARALLEL = "parallel name on one side"  # "Trondheim" / "Trondheim - Tråante"; SSB adds Sami names
+
+_QUALIFIER = re.compile(r" \([^()]+\)$")
+
+
+def _fold(part: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", part.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _parts(name: str) -> list[str]:
+    return [p for p in re.split(r"\s*-\s*", name.strip()) if p]
+
+
+def _same_part(a: str, b: str) -> bool:
+    """Equal after folding case and diacritics; '?' (a character lost in a Latin-1 export) matches any."""
+    a, b = _fold(a), _fold(b)
+    return any(re.fullmatch(re.escape(x).replace(r"\?", "."), y) for x, y in ((a, b), (b, a)))
+
+
+def classify_name(seed: str, klass: str) -> str | None:
+    """Which of the NAME_* kinds relates a seed name to a KLASS name; None if they name different things."""
+    if seed == klass:
+        return NAME_EXACT
+    if _QUALIFIER.sub("", seed) == _QUALIFIER.sub("", klass):
+        return NAME_QUALIFIER
+    ps, pk = _parts(_QUALIFIER.sub("", seed)), _parts(_QUALIFIER.sub("", klass))
+    if sorted(ps) == sorted(pk):
+        return NAME_ORDER
+
+    def covered(xs: list[str], ys: list[str]) -> bool:
+        return all(any(_same_part(x, y) for y in ys) for x in xs)
+
+    if covered(ps, pk) and covered(pk, ps):
+        return NAME_SPELLING
+    if covered(ps, pk) or covered(pk, ps):
+        return NAME_PARALLEL
+    return None
+
+
+@dataclass
+class RecordedComparison:
+    """The committed seed held against what the recorded sources state directly (not the derivation)."""
+
+    # seed year -> the recorded code lists that name the codes valid that year
+    coverage: dict[int, list[str]] = field(default_factory=dict)
+    # seed years FIRST_YEAR..LAST_YEAR no recorded list covers, with what the seed relies on instead
+    not_covered: dict[int, str] = field(default_factory=dict)
+    # (year, code, seed name, recorded name, NAME_* kind) for every checked name that is not exact
+    name_variants: list[tuple[int, str, str, str, str]] = field(default_factory=list)
+    names_checked: int = 0
+    codes_checked: int = 0  # (code, year) pairs checked for validity
+    successors_checked: int = 0
+    differences: list[str] = field(default_factory=list)  # empty when the seed agrees
+
+    def report(self) -> str:
+        lines = [
+            f"checked {self.codes_checked} code-years, {self.names_checked} names, "
+            f"{self.successors_checked} successors against the recorded KLASS/SSB data",
+            "covered: " + "; ".join(f"{y}: {', '.join(src)}" for y, src in sorted(self.coverage.items())),
+            "not covered: " + "; ".join(f"{y}: {why}" for y, why in sorted(self.not_covered.items())),
+        ]
+        kinds: dict[str, int] = defaultdict(int)
+        for *_rest, kind in self.name_variants:
+            kinds[kind] += 1
+        lines.append("name variants: " + ", ".join(f"{k}: {n}" for k, n in sorted(kinds.items())))
+        lines += [f"DIFFERS: {d}" for d in self.differences]
+        return "\n".join(lines)
+
+
+def compare_with_recorded(rows: list[dict[str, str]], hist: CodeHistory) -> RecordedComparison:
+    """Hold municipality rows (the committed seed, or a fresh build) against the recorded sources.
+
+    Per recorded code list (KLASS 2018, 2019, 2020 and 2026-01-01; the KLASS-derived change tables' 2013
+    and 2017 sides; the 2024 codes of SSB's grouping): the codes the rows make valid that year are exactly
+    the listed ones, and each row's name is the listed name up to the NAME_* variants. Per change table
+    (2013→2017 … 2019→2020) and the 2024 grouping: every code that ended has valid_to_year = the year
+    before and a successor among the codes it went to (the only one, where there is one). The validity
+    years in the 2024 grouping's labels ("Bærum (2020-2023)") must match valid_from/valid_to.
+    """
+    out = RecordedComparison()
+    by_code = {r["municipality_code"]: r for r in rows}
+
+    def valid(code: str, year: int) -> bool:
+        r = by_code[code]
+        return int(r["valid_from_year"]) <= year and (
+            r["valid_to_year"] == "" or int(r["valid_to_year"]) >= year
+        )
+
+    # name lists per year: (source, year the list is for, seed year it is compared with, code -> name)
+    lists: list[tuple[str, int, int, dict[str, str]]] = []
+    for date, listed in sorted(hist.klass_lists.items()):
+        names = {c: k.name for c, k in listed.items() if c != UNKNOWN_MUNICIPALITY}
+        lists.append((f"KLASS 131 codesAt {date}", date.year, min(date.year, LAST_YEAR), names))
+    for year, names in sorted(hist.table_names.items()):
+        # The 2013 side stands for 2015 (no KLASS changes 2014-2016) and is compared with it.
+        lists.append((f"KLASS change table ({year} side)", year, max(year, FIRST_YEAR), names))
+    if LAST_YEAR in hist.codes_by_year and hist.harmonised:
+        current = dict(hist.codes_by_year[LAST_YEAR])
+        lists.append((f"SSB {LAST_YEAR} grouping (current codes)", LAST_YEAR, LAST_YEAR, current))
+
+    for source, year, seed_year, names in lists:
+        if year <= LAST_YEAR:
+            out.coverage.setdefault(year, []).append(source)
+        else:
+            out.coverage.setdefault(year, []).append(f"{source} (rows open after {LAST_YEAR})")
+        expected = set(names)
+        if year > LAST_YEAR:
+            got = {c for c, r in by_code.items() if r["valid_to_year"] == ""}
+        else:
+            got = {c for c in by_code if valid(c, seed_year)}
+        for code in sorted(expected - got):
+            out.differences.append(
+                f"{source}: {code} {names[code]} is listed, not valid in {seed_year} in the seed"
+            )
+        for code in sorted(got - expected):
+            out.differences.append(
+                f"{source}: {code} {by_code[code]['name']} valid in {seed_year} but not listed"
+            )
+        out.codes_checked += len(expected | got)
+        if year < FIRST_YEAR:
+            continue  # the 2013 names are compared via the rows valid in 2015
+        for code in sorted(expected & got):
+            seed_name = by_code[code]["name"]
+            kind = classify_name(seed_name, names[code])
+            out.names_checked += 1
+            if kind is None:
+                out.differences.append(f"{source}: {code} is {names[code]!r}, the seed says {seed_name!r}")
+            elif kind != NAME_EXACT:
+                out.name_variants.append((year, code, seed_name, names[code], kind))
+
+    steps = [(o, n, t) for o, n, t in hist.table_steps]
+    if hist.harmonised:
+        # 2023 → 2024 from SSB's grouping: each code labelled as ending in 2023 goes to its group's code.
+        targets: dict[str, set[str]] = defaultdict(set)
+        for code, (_start, end) in hist.regtools_validity.items():
+            if end == LAST_YEAR - 1 and code in hist.harmonised:
+                targets[code].add(hist.harmonised[code])
+        steps.append((LAST_YEAR - 1, LAST_YEAR, dict(targets)))
+    for old_y, new_y, targets in steps:
+        for old, new in sorted(targets.items()):
+            if old == UNKNOWN_MUNICIPALITY or new == {old}:
+                continue
+            r = by_code.get(old)
+            out.successors_checked += 1
+            where = f"change {old_y}→{new_y}: {old} → {', '.join(sorted(new))}"
+            if r is None:
+                out.differences.append(f"{where}: {old} is not in the seed")
+                continue
+            if r["valid_to_year"] != str(new_y - 1):
+                out.differences.append(f"{where}: the seed ends {old} in {r['valid_to_year'] or 'never'}")
+            if r["successor_code"] not in new:
+                out.differences.append(f"{where}: the seed's successor is {r['successor_code'] or 'none'}")
+
+    for code, (start, end) in sorted(hist.regtools_validity.items()):
+        r = by_code.get(code)
+        if r is None:
+            if end is None or end >= FIRST_YEAR:
+                out.differences.append(
+                    f"SSB {LAST_YEAR} grouping: {code} (valid to {end}) is not in the seed"
+                )
+            continue
+        seed_end = int(r["valid_to_year"]) if r["valid_to_year"] else None
+        if seed_end != end:
+            out.differences.append(f"SSB {LAST_YEAR} grouping: {code} ends {end}, the seed says {seed_end}")
+        if start is not None and int(r["valid_from_year"]) != start:
+            out.differences.append(
+                f"SSB {LAST_YEAR} grouping: {code} begins {start}, the seed says {r['valid_from_year']}"
+            )
+
+    last_listed = max(out.coverage, default=LAST_YEAR)
+    for year in range(FIRST_YEAR, max(LAST_YEAR, last_listed) + 1):
+        if year in out.coverage:
+            continue
+        before = max((y for y in out.coverage if y < year), default=None)
+        after = min((y for y in out.coverage if y > year), default=None)
+        if year > LAST_YEAR:
+            out.not_covered[year] = (
+                f"after the seed's last year {LAST_YEAR}; no recorded list, the {after} list shows the "
+                f"{LAST_YEAR} codes unchanged"
+            )
+        else:
+            out.not_covered[year] = (
+                f"no recorded code list; the seed repeats the {before} list and dates the changes "
+                f"between the {before} and {after} lists {after}"
+            )
+    return out
+
+
+def diff_rows(built: list[dict[str, str]], committed: list[dict[str, str]], key: str) -> list[str]:
+    """Row-by-row differences between two versions of one seed table, keyed by ``key``."""
+    a = {r[key]: r for r in built}
+    b = {r[key]: r for r in committed}
+    out = [f"{k}: only in the build" for k in sorted(a.keys() - b.keys())]
+    out += [f"{k}: only in the committed seed" for k in sorted(b.keys() - a.keys())]
+    for k in sorted(a.keys() & b.keys()):
+        for col in a[k].keys() | b[k].keys():
+            if a[k].get(col) != b[k].get(col):
+                out.append(f"{k}.{col}: build {a[k].get(col)!r}, seed {b[k].get(col)!r}")
+    return out
 
 
 # --------------------------------------------------------------------------- online source
@@ -506,17 +823,43 @@ def render(name: str, rows: list[dict[str, str]]) -> str:
     return buf.getvalue()
 
 
+def _klass_list_arg(value: str) -> tuple[dt.date, Path]:
+    date, sep, path = value.partition("=")
+    try:
+        if not sep:
+            raise ValueError
+        return dt.date.fromisoformat(date), Path(path)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected DATE=FILE (2026-01-01=codesAt.json), got {value!r}"
+        ) from None
+
+
+def _read_committed(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--snapshots", type=Path, default=DEFAULT_SNAPSHOTS, help="shared SSB snapshots folder"
+    )
+    parser.add_argument(
+        "--klass-list",
+        type=_klass_list_arg,
+        action="append",
+        default=[],
+        metavar="DATE=FILE",
+        help="a recorded KLASS 131 code list valid on DATE (codesAt JSON or KLASS CSV export); adds to or "
+        "replaces the recorded lists in the snapshots (repeatable)",
     )
     parser.add_argument("--online", action="store_true", help="read KLASS 131 instead of the snapshots")
     parser.add_argument("--out", type=Path, default=REFERENCE_DIR, help="folder for the CSV files")
     parser.add_argument("--check", action="store_true", help="compare with the files in --out; write nothing")
     args = parser.parse_args(argv)
 
-    hist = load_klass() if args.online else load_snapshots(args.snapshots)
+    hist = load_klass() if args.online else load_snapshots(args.snapshots, dict(args.klass_list))
     tables = build(hist)
     if args.online:
         # KLASS alone lacks the 2015 population and KOSTRA groups; keep the committed KOSTRA groups.
@@ -528,10 +871,19 @@ def main(argv: list[str] | None = None) -> int:
         if args.check:
             if not path.is_file() or path.read_text(encoding="utf-8") != text:
                 stale.append(name)
+                if path.is_file() and name == "municipalities.csv":
+                    for line in diff_rows(rows, _read_committed(path), "municipality_code"):
+                        print(f"{name}: {line}", file=sys.stderr)
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
             print(f"wrote {path} ({len(rows)} rows)")
+    seed = args.out / "municipalities.csv"
+    if args.check and hist.klass_lists and seed.is_file():
+        comparison = compare_with_recorded(_read_committed(seed), hist)
+        print(comparison.report(), file=sys.stderr if comparison.differences else sys.stdout)
+        if comparison.differences:
+            stale.append("municipalities.csv (against the recorded KLASS lists)")
     if stale:
         print(f"differs from the sources: {', '.join(stale)}", file=sys.stderr)
         return 1

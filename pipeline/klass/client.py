@@ -3,7 +3,7 @@
 Endpoints used (``{root}/classifications/{id}/...``):
 ``codesAt?date=YYYY-MM-DD`` (codes valid on a date), ``codes?from=&to=`` (codes valid in a range) and
 ``changes?from=&to=`` (code changes). Responses are JSON: ``{"codes": [{code, parentCode, level, name,
-shortName, presentationName, validFrom, validTo, ...}]}`` and ``{"codeChanges": [{oldCode, oldName,
+shortName, presentationName, validFrom, validTo, notes}]}`` and ``{"codeChanges": [{oldCode, oldName,
 newCode, newName, changeOccurred}]}``. Transient failures (429, 5xx, dropped connections) are retried
 with backoff by urllib3's Retry, honouring Retry-After.
 """
@@ -35,6 +35,7 @@ class KlassCode:
     parent_code: str | None
     valid_from: dt.date | None
     valid_to: dt.date | None
+    notes: str = ""  # SSB's free-text history of the code ("I 1980 ble del av 0231 Skedsmo overført ...")
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,32 @@ def _date(value: str | dt.date, param: str) -> str:
 
 def _opt_date(value) -> dt.date | None:
     return dt.date.fromisoformat(value[:10]) if value else None
+
+
+def parse_codes(body: dict, endpoint: str = "codesAt") -> list[KlassCode]:
+    """The ``codes`` of a KLASS code-list body (``codesAt`` or ``codes``), as the client returns them.
+
+    Public so that a recorded KLASS response (or a CSV export with the same column names) is read exactly
+    as a live one: ``pipeline.klass.build_reference`` uses it for the recorded code lists.
+    """
+    if not isinstance(body, dict) or "codes" not in body:
+        keys = sorted(body) if isinstance(body, dict) else type(body).__name__
+        raise KlassError(f"KLASS {endpoint} response has no 'codes' list (keys: {keys})")
+    try:
+        return [
+            KlassCode(
+                code=str(c["code"]),
+                name=str(c["name"]).strip(),
+                level=str(c.get("level") or "1"),
+                parent_code=c.get("parentCode") or None,
+                valid_from=_opt_date(c.get("validFrom") or c.get("validFromInRequestedRange")),
+                valid_to=_opt_date(c.get("validTo") or c.get("validToInRequestedRange")),
+                notes=str(c.get("notes") or "").strip(),
+            )
+            for c in body["codes"]
+        ]
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise KlassError(f"KLASS {endpoint} response has a malformed code: {exc!r}") from exc
 
 
 class KlassClient:
@@ -108,23 +135,7 @@ class KlassClient:
         return body
 
     def _codes(self, endpoint: str, params: dict[str, str]) -> list[KlassCode]:
-        body = self._get(endpoint, params)
-        if "codes" not in body:
-            raise KlassError(f"KLASS {endpoint} response has no 'codes' list (keys: {sorted(body)})")
-        try:
-            return [
-                KlassCode(
-                    code=str(c["code"]),
-                    name=str(c["name"]).strip(),
-                    level=str(c.get("level", "1")),
-                    parent_code=c.get("parentCode") or None,
-                    valid_from=_opt_date(c.get("validFrom") or c.get("validFromInRequestedRange")),
-                    valid_to=_opt_date(c.get("validTo") or c.get("validToInRequestedRange")),
-                )
-                for c in body["codes"]
-            ]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise KlassError(f"KLASS {endpoint} response has a malformed code: {exc!r}") from exc
+        return parse_codes(self._get(endpoint, params), endpoint)
 
     def codes_at(self, date: str | dt.date) -> list[KlassCode]:
         """Codes valid on ``date``."""
