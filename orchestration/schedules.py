@@ -4,7 +4,10 @@ The schedule fires at 09:00 Oslo on the 15th–19th of March and June and runs o
 day (the 15th, or the Monday after when the 15th is a weekend), an hour after SSB's 08:00 release. The sensor
 covers the rest: corrections, delays, tables that move on another day. It polls each table's ``updated``
 (one v2 metadata call per table, well inside SSB's 30 calls a minute) and asks only for the tables whose
-``updated`` changed since its cursor.
+``updated`` changed since its cursor; a table's cursor moves only with the run requested for it.
+
+Both check a release against the release partitions as of the tick (``orchestration.partitions``), which
+follow the calendar: a code location deployed today runs the March and June releases of every later year.
 """
 
 import json
@@ -13,7 +16,7 @@ from datetime import datetime
 
 import dagster as dg
 
-from orchestration.partitions import release_key_for, release_partitions
+from orchestration.partitions import is_release_partition, release_key_for
 from orchestration.resources import StatbankResource
 from pipeline.calendar import OSLO, publication_date, release_key
 
@@ -57,8 +60,11 @@ def publication_day_schedule(context: dg.ScheduleEvaluationContext):
     if key is None:
         day = context.scheduled_execution_time.date()
         return dg.SkipReason(f"{day} is not a KOSTRA publication day")
-    if key not in release_partitions.get_partition_keys():
-        return dg.SkipReason(f"release {key} is beyond the partitions this code location knows; redeploy")
+    # The partitions are computed from the calendar at the tick's time: no redeploy for a new year.
+    if not is_release_partition(key, at=context.scheduled_execution_time):
+        return dg.SkipReason(
+            f"release {key} is not a release partition at {context.scheduled_execution_time}"
+        )
     return dg.RunRequest(run_key=key, partition_key=key, tags={"kostra/release": key})
 
 
@@ -75,6 +81,12 @@ def changed_tables(previous: Mapping[str, str], current: Mapping[str, str]) -> d
     default_status=dg.DefaultSensorStatus.STOPPED,
 )
 def new_release_sensor(context: dg.SensorEvaluationContext, statbank: StatbankResource):
+    """One run per release partition for the tables with a new ``updated``.
+
+    The cursor (table → ``updated``) moves for a table only together with the run requested for it: a table
+    whose ``updated`` maps to no release partition yet (before the first release, or SSB's clock ahead of
+    ours) keeps its old cursor value, is logged, and is tried again on the next tick.
+    """
     from orchestration.ssb.assets import asset_key_for
     from pipeline.ingest import catalogue_filters
 
@@ -88,25 +100,36 @@ def new_release_sensor(context: dg.SensorEvaluationContext, statbank: StatbankRe
     finally:
         client.close()
     changed = changed_tables(previous, current)
-    context.update_cursor(json.dumps({**previous, **current}, sort_keys=True))
     if not changed:
         return dg.SkipReason("no catalogue table has a new release")
     by_partition: dict[str, list[str]] = {}
-    for table_id, updated in changed.items():
+    waiting: list[str] = []
+    for table_id, updated in sorted(changed.items()):
         key = release_key_for(updated)
-        if key is None or key not in release_partitions.get_partition_keys():
-            context.log.warning(f"table {table_id}: updated {updated} falls outside the release partitions")
+        if not is_release_partition(key):
+            context.log.warning(
+                f"table {table_id}: updated {updated} maps to release {key or 'none'}, which is not a release "
+                "partition now; its cursor stays and the next tick tries again"
+            )
+            waiting.append(table_id)
             continue
         by_partition.setdefault(key, []).append(table_id)
-    return [
+    if not by_partition:
+        return dg.SkipReason(f"tables {', '.join(waiting)} changed, but not to a release partition yet")
+    requests = [
         dg.RunRequest(
-            run_key=f"{key}:{','.join(sorted(tables))}:{max(current[t] for t in tables)}",
+            run_key=f"{key}:{','.join(tables)}:{max(current[t] for t in tables)}",
             partition_key=key,
-            asset_selection=[asset_key_for(t) for t in sorted(tables)],
-            tags={"kostra/release": key, "kostra/tables": ",".join(sorted(tables))},
+            asset_selection=[asset_key_for(t) for t in tables],
+            tags={"kostra/release": key, "kostra/tables": ",".join(tables)},
         )
         for key, tables in sorted(by_partition.items())
     ]
+    requested = {t: current[t] for tables in by_partition.values() for t in tables}
+    # The cursor is committed with the run requests (SensorResult), never without them.
+    return dg.SensorResult(
+        run_requests=requests, cursor=json.dumps({**previous, **requested}, sort_keys=True)
+    )
 
 
 @dg.run_status_sensor(
