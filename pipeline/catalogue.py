@@ -1,19 +1,32 @@
-"""The indicator catalogue: which SSB cells make up each ASSS indicator, and which tables that needs.
+"""The indicator catalogue and the SSB tables it reads, each row with its evidence.
 
-The catalogue is the dbt seed ``dbt_project/seeds/indicator_catalogue.csv``, one row per indicator. A row
-names an SSB table, a ``ContentsCode`` and optional dimension filters (empty = not used). A ``funksjon``
-filter may list several codes separated by ``;``: the indicator is then the *sum* of those cells (e.g. the
-grunnskole sector is 202;213;215;222;223). ``kind=base`` rows are counts and amounts; ratio rows name their
-``numerator_id`` and ``denominator_id`` (both base rows) and a ``scale`` so that
-``value = numerator / denominator * scale`` can be recomputed honestly for merged municipalities and groups.
+Two dbt seeds, read and validated here (the one place that knows their rules):
 
-Which SSB dimension a filter column selects depends on the table (``TABLE_LAYOUTS``): in 12275 the
-``funksjon`` column selects ``KOKbvfunksjon0000`` (0 = tiltak i alt, 1 = 251, 2 = 252), elsewhere
-``KOKfunksjon0000``.
+- ``dbt_project/seeds/ssb_tables.csv``: one row per SSB table: its title, its dimensions in SSB's order (and
+  which catalogue column filters which dimension), the data years it serves, its successor, and the evidence
+  (``status``, ``source``). A dimension listed without a column (``Kjonn`` in 07459) is fetched whole and
+  summed.
+- ``dbt_project/seeds/indicator_catalogue.csv``: one row per indicator and source. A row names a table, a
+  ``ContentsCode`` and dimension filters (empty = not used). ``funksjon`` and ``alder`` may list several codes
+  separated by ``;`` (``alder`` also ranges ``a..b`` of single years, ``080..105+``): the indicator is then
+  the *sum* of those cells. Ratio rows name their ``numerator_id`` and ``denominator_id`` (base rows) and a
+  ``scale``, so ``value = numerator / denominator * scale`` can be recomputed honestly for merged
+  municipalities and groups.
+
+Evidence: ``status`` is ``confirmed`` (a recorded response, a statbank page or working code shows the table and
+code; ``source`` says which), ``confirmed_live`` (live metadata confirmed it on ``confirmed_on``),
+``unverified`` (no evidence: ``kostra catalogue check`` checks it against metadata before anyone trusts it) or
+``derived`` (SSB does not publish it; dbt computes it from base rows, formula in the ``note`` and the model's
+YAML, and it is never fetched).
+
+Table replacements: one indicator may have several rows with disjoint ``first_year``–``last_year`` ranges,
+e.g. social-assistance recipients from 12210 until 2021 and cases from 13995 from 2022. A row whose
+``series_break`` is set starts a new definition: the series is not comparable across its first year.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +36,7 @@ import pandas as pd
 from pipeline import config
 
 CATALOGUE_FILE = "indicator_catalogue.csv"
+TABLES_FILE = "ssb_tables.csv"
 COLUMNS = [
     "indicator_id",
     "sector",
@@ -40,10 +54,39 @@ COLUMNS = [
     "numerator_id",
     "denominator_id",
     "scale",
-    "verified",
+    "first_year",
+    "last_year",
+    "status",
+    "source",
+    "confirmed_on",
+    "series_break",
+    "note",
+]
+TABLE_COLUMNS = [
+    "table_id",
+    "title_nb",
+    "dimensions",
+    "first_year",
+    "last_year",
+    "successor_table_id",
+    "status",
+    "source",
     "note",
 ]
 FILTER_COLUMNS = ("regnskapsomfang", "funksjon", "art", "alder")
+SUMMED_COLUMNS = ("funksjon", "alder")  # a filter that may list several codes, whose cells are summed
+# Attributes of the indicator itself: the same on every source row of one indicator_id.
+INDICATOR_COLUMNS = (
+    "sector",
+    "label_nb",
+    "label_en",
+    "unit",
+    "polarity",
+    "kind",
+    "numerator_id",
+    "denominator_id",
+    "scale",
+)
 SECTORS = (
     "grunnskole",
     "barnehage",
@@ -57,63 +100,15 @@ SECTORS = (
 )
 POLARITIES = ("higher_better", "lower_better", "neutral")
 KINDS = ("expenditure", "coverage", "quality", "productivity", "need", "base")
+STATUSES = ("confirmed", "confirmed_live", "unverified", "derived")
+TABLE_STATUSES = ("confirmed", "confirmed_live", "unverified")
 LIST_SEPARATOR = ";"
+RANGE_SEPARATOR = ".."
+REGION_DIMENSIONS = ("KOKkommuneregion0000", "Region")
+STRUCTURAL_DIMENSIONS = ("ContentsCode", "Tid")
 
-
-@dataclass(frozen=True)
-class TableLayout:
-    """How one SSB table is shaped: its region dimension, title, and which dimension each filter selects."""
-
-    title_nb: str
-    region_dimension: str = "KOKkommuneregion0000"
-    # Ordered as SSB orders them, between the region and ContentsCode: (catalogue column, dimension id).
-    filters: tuple[tuple[str, str], ...] = ()
-
-
-TABLE_LAYOUTS: dict[str, TableLayout] = {
-    "12367": TableLayout(
-        "12367: Detaljerte regnskapstall driftsregnskapet, etter region, regnskapsomfang, funksjon, art, "
-        "statistikkvariabel og år",
-        filters=(
-            ("regnskapsomfang", "KOKregnskapsomfa0000"),
-            ("funksjon", "KOKfunksjon0000"),
-            ("art", "KOKart0000"),
-        ),
-    ),
-    "07459": TableLayout(
-        "07459: Befolkning, etter region, alder, statistikkvariabel og år",
-        region_dimension="Region",
-        filters=(("alder", "Alder"),),
-    ),
-    "12235": TableLayout("12235: Utvalgte nøkkeltall for grunnskole, etter region, statistikkvariabel og år"),
-    "13502": TableLayout("13502: Utvalgte nøkkeltall for barnehager, etter region, statistikkvariabel og år"),
-    "12275": TableLayout(
-        "12275: Barn med tiltak i løpet av året og per 31. desember, etter region, alder, funksjon, "
-        "statistikkvariabel og år",
-        filters=(("alder", "KOKalder0000"), ("funksjon", "KOKbvfunksjon0000")),
-    ),
-    "12286": TableLayout(
-        "12286: Barn med undersøking og prosentdelen barn med undersøking frå barnevernet, etter region, "
-        "statistikkvariabel og år"
-    ),
-    "12279": TableLayout("12279: Nøkkeltal utgifter barnevern, etter region, statistikkvariabel og år"),
-    "12003": TableLayout(
-        "12003: Omsorgstjenester - brukere, etter region, alder, statistikkvariabel og år",
-        filters=(("alder", "KOKalder0000"),),
-    ),
-    "12209": TableLayout(
-        "12209: Utvalgte nøkkeltall for pleie og omsorg, etter region, statistikkvariabel og år"
-    ),
-    "13533": TableLayout(
-        "13533: Kommunehelse - supplerende grunnlagstall og nøkkeltall, etter region, statistikkvariabel og år"
-    ),
-    "12210": TableLayout(
-        "12210: Utvalgte nøkkeltall for sosiale tjenester, etter region, statistikkvariabel og år"
-    ),
-}
-
-# Norwegian labels of the dimension codes the catalogue uses. Function and art labels follow SSB's KOSTRA
-# code lists (12367 shows 'Netto/Brutto driftsutgifter på funksjon/tjenesteområde').
+# Labels of the dimension codes the catalogue uses, as SSB writes them. Function and art labels follow
+# SSB's KOSTRA code lists (12367 shows 'Netto/Brutto driftsutgifter på funksjon/tjenesteområde').
 DIMENSION_LABELS: dict[str, dict[str, str]] = {
     "KOKregnskapsomfa0000": {
         "A": "Kommuner/fylkeskommuner",
@@ -154,24 +149,12 @@ DIMENSION_LABELS: dict[str, dict[str, str]] = {
         "1": "251 - Barnevernstiltak når barnet ikke er plassert av barnevernet",
         "2": "252 - Barnevernstiltak når barnet er plassert av barnevernet",
     },
+    "KOKalder0000": {"F000-017": "0-17 år", "F000-022": "0-22 år"},
+    # 07459: single years; SSB's top code is '105+'.
+    "Alder": {**{f"{a:03d}": f"{a} år" for a in range(105)}, "105+": "105 år eller eldre"},
+    # SSB's sex codes (07459 Kjonn): fetched whole and summed.
+    "Kjonn": {"1": "Menn", "2": "Kvinner"},
 }
-AGE_LABELS = {
-    "F000-120": "I alt",
-    "F000-017": "0-17 år",
-    "F000-020": "0-20 år",
-    "F000-066": "0-66 år",
-    "F001-002": "1-2 år",
-    "F001-005": "1-5 år",
-    "F003-005": "3-5 år",
-    "F006-015": "6-15 år",
-    "F018-024": "18-24 år",
-    "F020-066": "20-66 år",
-    "F025-066": "25-66 år",
-    "F067-120": "67 år og over",
-    "F080-120": "80 år og over",
-}
-DIMENSION_LABELS["KOKalder0000"] = AGE_LABELS
-DIMENSION_LABELS["Alder"] = AGE_LABELS
 DIMENSION_LABELS_NB = {
     "KOKkommuneregion0000": "region",
     "Region": "region",
@@ -181,6 +164,7 @@ DIMENSION_LABELS_NB = {
     "KOKart0000": "art",
     "KOKalder0000": "alder",
     "Alder": "alder",
+    "Kjonn": "kjønn",
     "ContentsCode": "statistikkvariabel",
     "Tid": "år",
 }
@@ -193,11 +177,52 @@ UNIT_DECIMALS = {
     "skalapoeng": 0,
     "poeng": 1,
     "årstimer": 0,
+    "barn per årsverk": 1,
 }
 
 
 class CatalogueError(ValueError):
-    """The indicator catalogue is malformed; the message names the row."""
+    """The indicator catalogue or the table seed is malformed; the message names the file and row."""
+
+
+@dataclass(frozen=True)
+class TableLayout:
+    """One SSB table as the seed describes it: dimensions in SSB order, years served, evidence."""
+
+    table_id: str
+    title_nb: str
+    # (dimension id, catalogue column or None), in SSB's order.
+    dimensions: tuple[tuple[str, str | None], ...]
+    first_year: int | None = None
+    last_year: int | None = None
+    successor_table_id: str | None = None
+    status: str = "unverified"
+    source: str = ""
+    note: str = ""
+
+    @property
+    def region_dimension(self) -> str:
+        return next(d for d, _ in self.dimensions if d in REGION_DIMENSIONS)
+
+    @property
+    def filters(self) -> tuple[tuple[str, str], ...]:
+        """(catalogue column, dimension id) of the filtered dimensions, in SSB order."""
+        return tuple((col, dim) for dim, col in self.dimensions if col)
+
+    @property
+    def summed_dimensions(self) -> tuple[str, ...]:
+        """Dimensions the catalogue does not filter: fetched whole, their cells summed."""
+        return tuple(
+            d
+            for d, col in self.dimensions
+            if col is None and d not in REGION_DIMENSIONS and d not in STRUCTURAL_DIMENSIONS
+        )
+
+    def serves(self, year: int) -> bool:
+        """Whether the table publishes data ``year``."""
+        return (self.first_year is None or year >= self.first_year) and (
+            self.last_year is None or year <= self.last_year
+        )
 
 
 @dataclass(frozen=True)
@@ -205,7 +230,7 @@ class TableSpec:
     """The SSB-shaped table the catalogue needs.
 
     ``dimensions`` is in SSB order: the region dimension and ``Tid`` carry no codes here (the generator or
-    the statbank fills them); the filter dimensions and ``ContentsCode`` carry exactly the codes used.
+    the statbank fills them); the other dimensions and ``ContentsCode`` carry exactly the codes used.
     """
 
     table_id: str
@@ -214,50 +239,137 @@ class TableSpec:
     contents: list[tuple[str, str, str, int]]  # (code, label, unit, decimals)
     region_dimension: str = "KOKkommuneregion0000"
     filter_dimensions: dict[str, str] = field(default_factory=dict)  # catalogue column -> dimension id
+    first_year: int | None = None
+    last_year: int | None = None
+    successor_table_id: str | None = None
+    status: str = "unverified"
+    source: str = ""
+    # Dimensions the catalogue sums over (07459's Kjonn): a fetch eliminates them, so SSB sums.
+    summed_dimensions: tuple[str, ...] = ()
 
     @property
     def dimension_ids(self) -> list[str]:
         return [d[0] for d in self.dimensions]
 
+    def serves(self, year: int) -> bool:
+        return (self.first_year is None or year >= self.first_year) and (
+            self.last_year is None or year <= self.last_year
+        )
+
 
 def split_codes(value: str) -> list[str]:
-    """A filter cell as a list of codes: '' -> [], '202;213' -> ['202', '213']."""
+    """A filter cell as a list of codes: '' -> [], '202;213' -> ['202', '213'], '001..003' -> 3 codes."""
     if not value:
         return []
-    return [c.strip() for c in value.split(LIST_SEPARATOR) if c.strip()]
+    out: list[str] = []
+    for part in (c.strip() for c in str(value).split(LIST_SEPARATOR)):
+        if not part:
+            continue
+        out.extend(_expand_range(part) if RANGE_SEPARATOR in part else [part])
+    return out
+
+
+def _expand_range(text: str) -> list[str]:
+    """``080..105+`` -> ``080, 081, …, 104, 105+``: zero-padded single years, the open top code kept."""
+    lo, hi = (p.strip() for p in text.split(RANGE_SEPARATOR, 1))
+    top_open = hi.endswith("+")
+    lo_n, hi_n = lo.rstrip("+"), hi.rstrip("+")
+    if not (lo_n.isdigit() and hi_n.isdigit()) or lo.endswith("+"):
+        raise CatalogueError(f"bad code range {text!r} (expected e.g. '001..005' or '080..105+')")
+    width = len(lo_n)
+    start, stop = int(lo_n), int(hi_n)
+    if stop < start:
+        raise CatalogueError(f"bad code range {text!r}: the end is before the start")
+    codes = [f"{a:0{width}d}" for a in range(start, stop + 1)]
+    if top_open:
+        codes[-1] = f"{stop:0{width}d}+"
+    return codes
 
 
 def decimals_for(unit: str) -> int:
     return UNIT_DECIMALS.get(unit, 0)
 
 
-def _read(path: Path) -> pd.DataFrame:
+def _read_csv(path: Path, columns: list[str]) -> pd.DataFrame:
     if not path.is_file():
-        raise CatalogueError(f"indicator catalogue not found: {path}")
+        raise CatalogueError(f"seed not found: {path}")
     df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-    if list(df.columns) != COLUMNS:
-        raise CatalogueError(f"{path}: columns must be exactly {COLUMNS}, got {list(df.columns)}")
+    if list(df.columns) != columns:
+        raise CatalogueError(f"{path}: columns must be exactly {columns}, got {list(df.columns)}")
     return df
 
 
-def validate(df: pd.DataFrame, source: str = CATALOGUE_FILE) -> None:
+def _year(value: str, where: str) -> int | None:
+    if not value:
+        return None
+    if not value.isdigit() or not 1990 <= int(value) <= 2100:
+        raise CatalogueError(f"{where}: not a data year: {value!r}")
+    return int(value)
+
+
+def _parse_layouts(df: pd.DataFrame, source: str) -> dict[str, TableLayout]:
+    out: dict[str, TableLayout] = {}
+    for i, row in enumerate(df.to_dict("records")):
+        where = f"{source} line {i + 2} (table_id={row['table_id']!r})"
+        tid = row["table_id"]
+        if not tid.isdigit() or len(tid) != 5:
+            raise CatalogueError(f"{where}: a statbank table id has five digits")
+        if tid in out:
+            raise CatalogueError(f"{where}: duplicate table_id")
+        if row["status"] not in TABLE_STATUSES:
+            raise CatalogueError(f"{where}: status must be one of {TABLE_STATUSES}, got {row['status']!r}")
+        if not row["source"]:
+            raise CatalogueError(f"{where}: source is empty (name the evidence, or the lead)")
+        dims: list[tuple[str, str | None]] = []
+        for part in (p.strip() for p in row["dimensions"].split(LIST_SEPARATOR)):
+            dim, _, col = part.partition("=")
+            if col and col not in FILTER_COLUMNS:
+                raise CatalogueError(f"{where}: dimension {dim} maps to unknown column {col!r}")
+            dims.append((dim, col or None))
+        ids = [d for d, _ in dims]
+        if len(set(ids)) != len(ids):
+            raise CatalogueError(f"{where}: a dimension is listed twice")
+        if not any(d in REGION_DIMENSIONS for d in ids) or not set(STRUCTURAL_DIMENSIONS) <= set(ids):
+            raise CatalogueError(f"{where}: dimensions need a region dimension, ContentsCode and Tid")
+        out[tid] = TableLayout(
+            table_id=tid,
+            title_nb=row["title_nb"],
+            dimensions=tuple(dims),
+            first_year=_year(row["first_year"], where),
+            last_year=_year(row["last_year"], where),
+            successor_table_id=row["successor_table_id"] or None,
+            status=row["status"],
+            source=row["source"],
+            note=row["note"],
+        )
+    for layout in out.values():
+        if layout.successor_table_id and layout.successor_table_id not in out:
+            raise CatalogueError(
+                f"{source}: table {layout.table_id} names successor {layout.successor_table_id}, "
+                "which has no row"
+            )
+    return out
+
+
+def validate(df: pd.DataFrame, layouts: dict[str, TableLayout], source: str = CATALOGUE_FILE) -> None:
     """Raise CatalogueError naming the first bad row (line numbers count the header as line 1)."""
 
     def fail(i: int, iid: str, msg: str) -> None:
         raise CatalogueError(f"{source} line {i + 2} (indicator_id={iid!r}): {msg}")
 
-    ids = df["indicator_id"].tolist()
-    seen: set[str] = set()
+    records = df.to_dict("records")
+    first_of: dict[str, dict] = {}
+    kinds: dict[str, str] = {}
+    for r in records:
+        first_of.setdefault(r["indicator_id"], r)
+        kinds.setdefault(r["indicator_id"], r["kind"])
     cells: dict[tuple, str] = {}
-    kinds = dict(zip(df["indicator_id"], df["kind"], strict=True))
-    for i, row in enumerate(df.to_dict("records")):
+    ranges: dict[str, list[tuple[int, int, int]]] = {}
+    for i, row in enumerate(records):
         iid = row["indicator_id"]
         if not iid:
             fail(i, iid, "empty indicator_id")
-        if iid in seen:
-            fail(i, iid, "duplicate indicator_id")
-        seen.add(iid)
-        for col in ("label_nb", "label_en", "table_id", "contents_code", "unit"):
+        for col in ("label_nb", "label_en", "unit", "source"):
             if not row[col]:
                 fail(i, iid, f"{col} is empty")
         if row["sector"] not in SECTORS:
@@ -266,23 +378,36 @@ def validate(df: pd.DataFrame, source: str = CATALOGUE_FILE) -> None:
             fail(i, iid, f"bad polarity {row['polarity']!r} (expected one of {POLARITIES})")
         if row["kind"] not in KINDS:
             fail(i, iid, f"bad kind {row['kind']!r} (expected one of {KINDS})")
-        if row["verified"] not in ("true", "false"):
-            fail(i, iid, f"verified must be true or false, got {row['verified']!r}")
-        layout = TABLE_LAYOUTS.get(row["table_id"])
-        if layout is None:
-            fail(i, iid, f"table_id {row['table_id']!r} has no layout in pipeline.catalogue.TABLE_LAYOUTS")
-        allowed = {col for col, _ in layout.filters}
-        for col in FILTER_COLUMNS:
-            codes = split_codes(row[col])
-            if codes and col not in allowed:
-                fail(i, iid, f"table {row['table_id']} has no dimension for the {col} filter")
-            if len(codes) > 1 and col != "funksjon":
-                fail(i, iid, f"only funksjon may list several codes, {col}={row[col]!r}")
-            if len(set(codes)) != len(codes):
-                fail(i, iid, f"{col} repeats a code: {row[col]!r}")
-        for col in allowed:
-            if not split_codes(row[col]):
-                fail(i, iid, f"table {row['table_id']} needs a {col} filter")
+        if row["status"] not in STATUSES:
+            fail(i, iid, f"status must be one of {STATUSES}, got {row['status']!r}")
+        if (row["status"] == "confirmed_live") != bool(row["confirmed_on"]):
+            fail(
+                i,
+                iid,
+                "confirmed_on is the date live metadata confirmed the row: set it exactly for confirmed_live",
+            )
+        first = first_of[iid]
+        for col in INDICATOR_COLUMNS:
+            if row[col] != first[col]:
+                fail(
+                    i,
+                    iid,
+                    f"{col} differs between the rows of one indicator ({row[col]!r} vs {first[col]!r})",
+                )
+        try:
+            lo = _year(row["first_year"], f"{source} line {i + 2}")
+            hi = _year(row["last_year"], f"{source} line {i + 2}")
+        except CatalogueError as exc:
+            fail(i, iid, str(exc).split(": ", 1)[1])
+        lo_n, hi_n = lo or 0, hi or 9999
+        if hi_n < lo_n:
+            fail(i, iid, "last_year is before first_year")
+        for olo, ohi, line in ranges.get(iid, []):
+            if lo_n <= ohi and olo <= hi_n:
+                fail(i, iid, f"its years overlap the row on line {line + 2}; one source serves each year")
+        ranges.setdefault(iid, []).append((lo_n, hi_n, i))
+        if row["series_break"] and lo is None:
+            fail(i, iid, "series_break needs the first_year from which the new definition applies")
         num, den = row["numerator_id"], row["denominator_id"]
         if bool(num) != bool(den):
             fail(i, iid, "numerator_id and denominator_id must both be set or both be empty")
@@ -298,37 +423,102 @@ def validate(df: pd.DataFrame, source: str = CATALOGUE_FILE) -> None:
                 scale = float(row["scale"])
             except ValueError:
                 fail(i, iid, f"a ratio needs a numeric scale, got {row['scale']!r}")
-            if not scale > 0:
+            if not (scale > 0 and math.isfinite(scale)):
                 fail(i, iid, f"scale must be positive, got {row['scale']!r}")
         elif row["scale"]:
             fail(i, iid, "scale is only used by ratio rows")
-        if len(split_codes(row["funksjon"])) == 1:
-            key = (row["table_id"], row["contents_code"], *(row[c] for c in FILTER_COLUMNS))
+        if row["status"] == "derived":
+            if row["table_id"] or row["contents_code"] or any(row[c] for c in FILTER_COLUMNS):
+                fail(i, iid, "a derived row is computed, not fetched: leave table, code and filters empty")
+            if not num and not row["note"].startswith("derived:"):
+                fail(
+                    i, iid, "a derived row needs a numerator and denominator, or its formula as 'derived: …'"
+                )
+            continue
+        if not row["table_id"] or not row["contents_code"]:
+            fail(i, iid, "a fetched row needs table_id and contents_code (or status derived)")
+        layout = layouts.get(row["table_id"])
+        if layout is None:
+            fail(i, iid, f"table_id {row['table_id']!r} has no row in {TABLES_FILE}")
+        if lo is not None and layout.first_year and lo < layout.first_year:
+            fail(i, iid, f"first_year {lo} is before table {layout.table_id} starts ({layout.first_year})")
+        if layout.last_year and (hi is None or hi > layout.last_year):
+            fail(
+                i,
+                iid,
+                f"table {layout.table_id} ends in {layout.last_year}: set last_year, and a successor row",
+            )
+        if layout.status == "unverified" and row["status"] != "unverified":
+            fail(i, iid, f"table {layout.table_id} is unverified, so its rows cannot be {row['status']}")
+        allowed = {col for col, _ in layout.filters}
+        for col in FILTER_COLUMNS:
+            try:
+                codes = split_codes(row[col])
+            except CatalogueError as exc:
+                fail(i, iid, str(exc))
+            if codes and col not in allowed:
+                fail(i, iid, f"table {row['table_id']} has no dimension for the {col} filter")
+            if len(codes) > 1 and col not in SUMMED_COLUMNS:
+                fail(
+                    i, iid, f"only {' and '.join(SUMMED_COLUMNS)} may list several codes, {col}={row[col]!r}"
+                )
+            if len(set(codes)) != len(codes):
+                fail(i, iid, f"{col} repeats a code: {row[col]!r}")
+        for col in allowed:
+            if not split_codes(row[col]):
+                fail(i, iid, f"table {row['table_id']} needs a {col} filter")
+        if all(len(split_codes(row[c])) <= 1 for c in SUMMED_COLUMNS):
+            key = (row["table_id"], row["contents_code"], *(row[c] for c in FILTER_COLUMNS), lo_n)
             if key in cells:
                 fail(i, iid, f"same cell as {cells[key]!r}")
             cells[key] = iid
-    if len(ids) != len(set(ids)):
-        raise CatalogueError(f"{source}: duplicate indicator ids")
 
 
 @lru_cache(maxsize=4)
-def _load_cached(path: str) -> pd.DataFrame:
-    df = _read(Path(path))
-    validate(df, source=path)
+def _layouts_cached(path: str) -> dict[str, TableLayout]:
+    return _parse_layouts(_read_csv(Path(path), TABLE_COLUMNS), path)
+
+
+def table_layouts(path: Path | None = None) -> dict[str, TableLayout]:
+    """Every SSB table the catalogue may read, by table id (from ``ssb_tables.csv``)."""
+    p = Path(path) if path else config.SEEDS_DIR / TABLES_FILE
+    return dict(_layouts_cached(str(p.resolve())))
+
+
+@lru_cache(maxsize=4)
+def _load_cached(path: str, tables_path: str) -> pd.DataFrame:
+    df = _read_csv(Path(path), COLUMNS)
+    validate(df, _layouts_cached(tables_path), source=path)
     df["scale"] = pd.to_numeric(df["scale"].replace("", None), errors="raise")
-    df["verified"] = df["verified"] == "true"
+    for col in ("first_year", "last_year"):
+        df[col] = pd.to_numeric(df[col].replace("", None), errors="raise").astype("Int64")
     return df
 
 
-def load_catalogue(path: Path | None = None) -> pd.DataFrame:
-    """The validated catalogue (strings, ``scale`` as float or NaN, ``verified`` as bool)."""
+def load_catalogue(path: Path | None = None, tables_path: Path | None = None) -> pd.DataFrame:
+    """The validated catalogue: one row per indicator and source (``scale`` float, years nullable ints)."""
     p = Path(path) if path else config.SEEDS_DIR / CATALOGUE_FILE
-    return _load_cached(str(p.resolve())).copy()
+    t = Path(tables_path) if tables_path else config.SEEDS_DIR / TABLES_FILE
+    return _load_cached(str(p.resolve()), str(t.resolve())).copy()
+
+
+def fetched_rows(path: Path | None = None) -> pd.DataFrame:
+    """The rows read from SSB tables (every status but ``derived``)."""
+    df = load_catalogue(path)
+    return df[df["status"] != "derived"].reset_index(drop=True)
 
 
 def indicators(sector: str | None = None, path: Path | None = None) -> pd.DataFrame:
-    """Catalogue rows, optionally of one sector."""
+    """One row per indicator (its newest source row), optionally of one sector."""
     df = load_catalogue(path)
+    df = (
+        df.assign(_from=df["first_year"].fillna(0))
+        .sort_values(["indicator_id", "_from"], kind="stable")
+        .drop_duplicates("indicator_id", keep="last")
+        .drop(columns="_from")
+        .sort_index()
+        .reset_index(drop=True)
+    )
     if sector is None:
         return df
     if sector not in SECTORS:
@@ -339,40 +529,57 @@ def indicators(sector: str | None = None, path: Path | None = None) -> pd.DataFr
 def _code_sort_key(code: str) -> tuple:
     # Numeric codes first in numeric order, then group codes (FGK7 before FGK13).
     digits = "".join(ch for ch in code if ch.isdigit())
-    return (not code.isdigit(), code.rstrip("0123456789"), int(digits) if digits else 0, code)
+    return (
+        not code.isdigit() and not code.rstrip("+").isdigit(),
+        code.rstrip("0123456789+"),
+        int(digits or 0),
+        code,
+    )
 
 
 def tables(path: Path | None = None) -> dict[str, TableSpec]:
     """The SSB-shaped tables the catalogue reads, with exactly the codes it uses, in SSB dimension order."""
-    df = load_catalogue(path)
+    df = fetched_rows(path)
+    layouts = table_layouts()
     out: dict[str, TableSpec] = {}
     for table_id, rows in df.groupby("table_id", sort=True):
-        layout = TABLE_LAYOUTS[table_id]
-        dims: list[tuple[str, list[str], list[str]]] = [(layout.region_dimension, [], [])]
-        for col, dim_id in layout.filters:
-            codes = sorted({c for v in rows[col] for c in split_codes(v)}, key=_code_sort_key)
-            labels = [DIMENSION_LABELS.get(dim_id, {}).get(c, c) for c in codes]
-            dims.append((dim_id, codes, labels))
+        layout = layouts[table_id]
+        dims: list[tuple[str, list[str], list[str]]] = []
         contents: list[tuple[str, str, str, int]] = []
         seen: set[str] = set()
         for r in rows.to_dict("records"):
             if r["contents_code"] in seen:
                 continue
             seen.add(r["contents_code"])
-            # Rows sharing a code differ only in filters (age group, function): label by the code's first row.
             label = (
                 r["label_nb"] if rows["contents_code"].eq(r["contents_code"]).sum() == 1 else _shared_label(r)
             )
             contents.append((r["contents_code"], label, r["unit"], decimals_for(r["unit"])))
-        dims.append(("ContentsCode", [c[0] for c in contents], [c[1] for c in contents]))
-        dims.append(("Tid", [], []))
+        for dim_id, col in layout.dimensions:
+            if dim_id == layout.region_dimension or dim_id == "Tid":
+                dims.append((dim_id, [], []))
+            elif dim_id == "ContentsCode":
+                dims.append(("ContentsCode", [c[0] for c in contents], [c[1] for c in contents]))
+            else:
+                known = DIMENSION_LABELS.get(dim_id, {})
+                if col:
+                    codes = sorted({c for v in rows[col] for c in split_codes(v)}, key=_code_sort_key)
+                else:
+                    codes = list(known)
+                dims.append((dim_id, codes, [known.get(c, c) for c in codes]))
         out[table_id] = TableSpec(
             table_id=table_id,
-            title_nb=layout.title_nb,
+            title_nb=f"{table_id}: {layout.title_nb}",
             dimensions=dims,
             contents=contents,
             region_dimension=layout.region_dimension,
             filter_dimensions=dict(layout.filters),
+            first_year=layout.first_year,
+            last_year=layout.last_year,
+            successor_table_id=layout.successor_table_id,
+            status=layout.status,
+            source=layout.source,
+            summed_dimensions=layout.summed_dimensions,
         )
     return out
 
@@ -395,6 +602,6 @@ def _shared_label(row: dict) -> str:
 
 
 def cell_filters(row: dict | pd.Series) -> dict[str, list[str]]:
-    """The dimension codes a catalogue row selects, keyed by SSB dimension id."""
-    layout = TABLE_LAYOUTS[row["table_id"]]
+    """The dimension codes a catalogue row selects, keyed by SSB dimension id (ranges expanded)."""
+    layout = table_layouts()[row["table_id"]]
     return {dim_id: split_codes(row[col]) for col, dim_id in layout.filters}

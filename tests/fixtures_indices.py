@@ -135,7 +135,7 @@ def write_seeds(seeds_dir: Path) -> Path:
         ]
         rows.append(
             f"{iid},{sector},{iid},{iid},{table},{contents},{funksjon},{art},{alder},{scope},x,{polarity},{kind},,,,"
-            "true,fixture"
+            ",,confirmed,fixture,,,fixture"
         )
     (seeds_dir / "indicator_catalogue.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     (reference / "municipalities.csv").write_text(

@@ -94,22 +94,22 @@ BERGEN_BHG_2023_MARCH = 80.0  # June: suppressed (':')
 
 CATALOGUE_HEADER = (
     "indicator_id,sector,label_nb,label_en,table_id,contents_code,funksjon,art,alder,regnskapsomfang,unit,"
-    "polarity,kind,numerator_id,denominator_id,scale,verified,note"
+    "polarity,kind,numerator_id,denominator_id,scale,first_year,last_year,status,source,confirmed_on,series_break,note"
 )
 CATALOGUE_ROWS = [
-    "pop_total,befolkning,Innbyggere,Inhabitants,07459,Personer1,,,,,personer,neutral,base,,,,true,fixture",
+    "pop_total,befolkning,Innbyggere,Inhabitants,07459,Personer1,,,,,personer,neutral,base,,,,,,confirmed,fixture,,,fixture",
     "grs_netto_drift,grunnskole,Netto driftsutgifter grunnskole,Net operating expenditure primary school,"
-    "12362,KOSAG110000,202;213;215;222;223,,,B,1000 kr,neutral,base,,,,true,fixture",
+    "12362,KOSAG110000,202;213;215;222;223,,,B,1000 kr,neutral,base,,,,,,confirmed,fixture,,,fixture",
     # Published by SSB (its own denominator), with components for merged codes and weighted means.
     "grs_netto_per_innb,grunnskole,Netto driftsutgifter grunnskole per innbygger,"
     "Net operating expenditure primary school per inhabitant,12362,KOSAGD2INNB,FG2,,,B,kr,lower_better,expenditure,"
-    "grs_netto_drift,pop_total,1000,true,fixture",
+    "grs_netto_drift,pop_total,1000,,,confirmed,fixture,,,fixture",
     # Not published: computed from the same components.
     "grs_netto_per_innb_beregnet,grunnskole,Netto driftsutgifter grunnskole per innbygger (beregnet),"
     "Net operating expenditure primary school per inhabitant (computed),,,,,,,kr,lower_better,expenditure,"
-    "grs_netto_drift,pop_total,1000,true,fixture",
+    "grs_netto_drift,pop_total,1000,,,derived,fixture,,,fixture",
     "bhg_dekning,barnehage,Andel barn 1-5 år i barnehage,Share of children 1-5 in kindergarten,"
-    "12562,KOSandel120000,,,1-5,,prosent,higher_better,coverage,,,,true,fixture",
+    "12562,KOSandel120000,,,1-5,,prosent,higher_better,coverage,,,,,,confirmed,fixture,,,fixture",
 ]
 
 
