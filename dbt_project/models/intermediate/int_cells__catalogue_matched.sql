@@ -1,12 +1,26 @@
 -- Cells matched to the published rows of the indicator catalogue, one row per indicator, region, year and
--- release. Where the catalogue lists several functions their cells are summed; the sum is NULL when a
--- function is missing or carries a status other than '-' (SSB's "zero"), because a partial sum would be a
--- wrong number that looks right.
+-- release. A catalogue row serves its own data years only (a table replaced by another hands the indicator
+-- on). Where the catalogue lists several functions or ages, and where a dimension is not filtered at all
+-- (07459's Kjonn), the cells are summed; the sum is NULL when a function or age is missing or carries a
+-- status other than '-' (SSB's "zero"), because a partial sum would be a wrong number that looks right.
 with
 
 catalogue as (
-    select * from {{ ref('stg_reference__indicator_catalogue') }}
+    select * from {{ ref('stg_reference__indicator_sources') }}
     where is_published
+),
+
+-- One row per cell a catalogue row selects, so cells join on equality (a hash join, not a scan per row).
+-- Every row of a table filters the same dimensions (pipeline.catalogue validates it), so '' stands for "this
+-- table has no such dimension" on both sides.
+catalogue_cells as (
+    select
+        catalogue.*,
+        coalesce(funksjon_code.code, '') as funksjon_key,
+        coalesce(alder_code.code, '') as alder_key
+    from catalogue
+    cross join unnest(coalesce(catalogue.funksjon_codes, [null])) as funksjon_code (code)
+    cross join unnest(coalesce(catalogue.alder_codes, [null])) as alder_code (code)
 ),
 
 cells as (
@@ -17,6 +31,9 @@ matched as (
     select
         catalogue.indicator_id,
         catalogue.funksjon_codes,
+        catalogue.alder_codes,
+        catalogue.series_break,
+        catalogue.first_year as source_first_year,
         cells.table_id,
         cells.contents_code,
         cells.region_code,
@@ -24,18 +41,20 @@ matched as (
         cells.vintage,
         cells.release_updated,
         cells.funksjon,
+        cells.alder,
         cells.status,
         -- '-' is SSB's symbol for an exact zero.
         case when cells.value is null and cells.status = '-' then 0 else cells.value end as value
     from cells
-    inner join catalogue
+    inner join catalogue_cells as catalogue
         on
             cells.table_id = catalogue.table_id
             and cells.contents_code = catalogue.contents_code
-            and (catalogue.funksjon_codes is null or list_contains(catalogue.funksjon_codes, cells.funksjon))
-            and (catalogue.art is null or cells.art = catalogue.art)
-            and (catalogue.alder is null or cells.alder = catalogue.alder)
-            and (catalogue.regnskapsomfang is null or cells.regnskapsomfang = catalogue.regnskapsomfang)
+            and coalesce(cells.funksjon, '') = catalogue.funksjon_key
+            and coalesce(cells.art, '') = coalesce(catalogue.art, '')
+            and coalesce(cells.alder, '') = catalogue.alder_key
+            and coalesce(cells.regnskapsomfang, '') = coalesce(catalogue.regnskapsomfang, '')
+    where cells.year between coalesce(catalogue.first_year, 0) and coalesce(catalogue.last_year, 9999)
 ),
 
 summed as (
@@ -50,6 +69,10 @@ summed as (
         count(*) as cells_matched,
         count(distinct funksjon) as functions_found,
         max(len(funksjon_codes)) as functions_expected,
+        count(distinct alder) as ages_found,
+        max(len(alder_codes)) as ages_expected,
+        -- A definition break applies in the first year of the source that introduced it.
+        max(case when year = source_first_year then series_break end) as series_break,
         bool_and(value is not null) as all_cells_have_values,
         sum(value) as value_sum,
         list_sort(list_distinct(list(status) filter (where status != '-'))) as other_statuses,
@@ -72,6 +95,7 @@ select
     case
         when not all_cells_have_values then null
         when functions_expected is not null and functions_found < functions_expected then null
+        when ages_expected is not null and ages_found < ages_expected then null
         else value_sum
     end as value,
     case
@@ -83,5 +107,8 @@ select
             then
                 'incomplete function sum: ' || functions_found || ' of '
                 || functions_expected || ' functions published'
-    end as value_note
+        when ages_expected is not null and ages_found < ages_expected
+            then 'incomplete age sum: ' || ages_found || ' of ' || ages_expected || ' ages published'
+    end as value_note,
+    series_break
 from summed

@@ -20,7 +20,8 @@ published as (
         status,
         table_id,
         contents_code,
-        value_note
+        value_note,
+        series_break
     from {{ ref('int_cells__catalogue_matched') }}
 ),
 
@@ -56,7 +57,8 @@ published_ratio_points as (
         published.status,
         published.table_id,
         published.contents_code,
-        published.value_note
+        published.value_note,
+        published.series_break
     from ratio_definitions
     inner join published on ratio_definitions.indicator_id = published.indicator_id
     where ratio_definitions.is_published
@@ -77,7 +79,8 @@ computed_ratio_points as (
         cast(null as varchar) as status,
         cast(null as varchar) as table_id,
         cast(null as varchar) as contents_code,
-        cast(null as varchar) as value_note
+        cast(null as varchar) as value_note,
+        cast(null as varchar) as series_break
     from ratio_definitions
     inner join published
         on published.indicator_id in (ratio_definitions.numerator_id, ratio_definitions.denominator_id)
@@ -99,7 +102,8 @@ with_numerator as (
         numerators.release_updated as numerator_release_updated,
         numerators.table_id as numerator_table_id,
         numerators.contents_code as numerator_contents_code,
-        numerators.value_note as numerator_note
+        numerators.value_note as numerator_note,
+        numerators.series_break as numerator_break
     from ratio_points
     asof left join published as numerators
         on
@@ -116,7 +120,8 @@ with_both as (
         denominators.status as denominator_status,
         denominators.vintage as denominator_vintage,
         denominators.release_updated as denominator_release_updated,
-        denominators.value_note as denominator_note
+        denominators.value_note as denominator_note,
+        denominators.series_break as denominator_break
     from with_numerator
     asof left join published as denominators
         on
@@ -153,7 +158,11 @@ ratio_values as (
         case
             when is_published then value_note
             else nullif(concat_ws('; ', numerator_note, denominator_note), '')
-        end as value_note
+        end as value_note,
+        case
+            when is_published then series_break
+            else nullif(concat_ws('; ', numerator_break, denominator_break), '')
+        end as series_break
     from with_both
     -- An unpublished ratio exists only where both components have been released.
     where is_published or (numerator_release_updated is not null and denominator_release_updated is not null)
@@ -172,7 +181,8 @@ select
     cast(null as double) as numerator_value,
     cast(null as double) as denominator_value,
     'published' as value_source,
-    value_note
+    value_note,
+    series_break
 from plain_values
 
 union all
@@ -190,5 +200,25 @@ select
     numerator_value,
     denominator_value,
     value_source,
-    value_note
+    value_note,
+    series_break
 from ratio_values
+
+union all
+
+select
+    indicator_id,
+    region_code,
+    year,
+    vintage,
+    release_updated,
+    value,
+    status,
+    table_id,
+    contents_code,
+    numerator_value,
+    denominator_value,
+    value_source,
+    value_note,
+    series_break
+from {{ ref('int_indicator_values__care_by_age') }}

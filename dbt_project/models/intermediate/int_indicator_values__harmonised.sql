@@ -128,7 +128,8 @@ grouped as (
         sum(denominator_value) as denominator_sum,
         bool_and(numerator_value is not null and denominator_value is not null) as all_components_present,
         nullif(array_to_string(list_sort(list_distinct(list(status))), ' '), '') as status,
-        nullif(array_to_string(list_sort(list_distinct(list(value_note))), '; '), '') as value_note
+        nullif(array_to_string(list_sort(list_distinct(list(value_note))), '; '), '') as value_note,
+        nullif(array_to_string(list_sort(list_distinct(list(series_break))), '; '), '') as series_break
     from municipal_rows
     group by indicator_id, municipality_id, year, release_updated
 ),
@@ -217,7 +218,8 @@ municipal as (
                     'merged codes: a published ' || kind
                     || ' figure without numerator and denominator cannot be combined'
         end as harmonisation_note,
-        value_note
+        value_note,
+        series_break
     from classified
 ),
 
@@ -241,7 +243,8 @@ aggregates as (
         false as is_harmonised,
         true as comparable_across_break,
         cast(null as varchar) as harmonisation_note,
-        values_by_code.value_note
+        values_by_code.value_note,
+        values_by_code.series_break
     from values_by_code
     inner join aggregate_regions on values_by_code.region_code = aggregate_regions.region_code
 )

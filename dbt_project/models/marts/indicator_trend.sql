@@ -4,6 +4,34 @@ with
 
 indicator_values as (
     select * from {{ ref('indicator_values') }}
+),
+
+-- Years in which SSB changed an indicator's definition: no comparison reaches back across them.
+definition_breaks as (
+    select
+        municipality_id,
+        indicator_id,
+        year,
+        series_break
+    from indicator_values
+    where series_break is not null
+),
+
+breaks_within as (
+    select
+        current_year.municipality_id,
+        current_year.indicator_id,
+        current_year.year,
+        bool_or(definition_breaks.year = current_year.year) as break_1y,
+        bool_or(definition_breaks.year > current_year.year - 3) as break_3y,
+        string_agg(distinct definition_breaks.series_break, '; ') as break_reason
+    from indicator_values as current_year
+    inner join definition_breaks
+        on
+            current_year.municipality_id = definition_breaks.municipality_id
+            and current_year.indicator_id = definition_breaks.indicator_id
+            and definition_breaks.year between current_year.year - 2 and current_year.year
+    group by current_year.municipality_id, current_year.indicator_id, current_year.year
 )
 
 select
@@ -17,14 +45,21 @@ select
     one_year_before.value as value_1y_before,
     current_year.value - one_year_before.value as change_1y_abs,
     100 * (current_year.value - one_year_before.value) / nullif(abs(one_year_before.value), 0) as change_1y_pct,
-    coalesce(current_year.comparable_across_break and one_year_before.comparable_across_break, false)
-        as is_comparable_1y,
+    coalesce(
+        current_year.comparable_across_break and one_year_before.comparable_across_break
+        and not coalesce(breaks_within.break_1y, false),
+        false
+    ) as is_comparable_1y,
     three_years_before.value as value_3y_before,
     current_year.value - three_years_before.value as change_3y_abs,
     100 * (current_year.value - three_years_before.value) / nullif(abs(three_years_before.value), 0)
         as change_3y_pct,
-    coalesce(current_year.comparable_across_break and three_years_before.comparable_across_break, false)
-        as is_comparable_3y
+    coalesce(
+        current_year.comparable_across_break and three_years_before.comparable_across_break
+        and not coalesce(breaks_within.break_3y, false),
+        false
+    ) as is_comparable_3y,
+    breaks_within.break_reason as series_break_reason
 from indicator_values as current_year
 left join indicator_values as one_year_before
     on
@@ -36,3 +71,8 @@ left join indicator_values as three_years_before
         current_year.municipality_id = three_years_before.municipality_id
         and current_year.indicator_id = three_years_before.indicator_id
         and current_year.year - 3 = three_years_before.year
+left join breaks_within
+    on
+        current_year.municipality_id = breaks_within.municipality_id
+        and current_year.indicator_id = breaks_within.indicator_id
+        and current_year.year = breaks_within.year

@@ -43,6 +43,9 @@ select
     newest.is_harmonised,
     newest.comparable_across_break,
     newest.harmonisation_note,
-    newest.value_note
+    newest.value_note,
+    -- A change of definition at SSB (e.g. recipients -> cases in 2022) starts a new series this year.
+    newest.series_break,
+    catalogue.evidence_status
 from newest
 inner join catalogue on newest.indicator_id = catalogue.indicator_id
