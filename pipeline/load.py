@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from pipeline.jsonstat import Dataset, decode
 from pipeline.landing import FetchRecord, LandingStore
-from pipeline.vintage import REVISED, UNREVISED, is_march_release, parse_updated
+from pipeline.vintage import REVISED, UNREVISED, parse_updated, unrevised_year
 
 # SSB dimension ids → the named columns of raw.cells. Anything else goes into other_dimensions, by its id.
 REGION_DIMS = ("KOKkommuneregion0000", "Region", "KOKbydelsregion0000", "KOKfylkesregion0000")
@@ -178,9 +178,7 @@ def _metric_dim(ds: Dataset) -> str | None:
     return None
 
 
-def cells_table(
-    ds: Dataset, *, table_id: str, release_updated: datetime, newest_year: int | None, sha256: str
-) -> pa.Table:
+def cells_table(ds: Dataset, *, table_id: str, release_updated: datetime, sha256: str) -> pa.Table:
     """The decoded cells in the raw.cells layout (vintage included)."""
     n = ds.cells.num_rows
     region, time, metric = _region_dim(ds), _time_dim(ds), _metric_dim(ds)
@@ -211,9 +209,9 @@ def cells_table(
         )
     else:
         other = pa.nulls(n, pa.map_(pa.string(), pa.string()))
-    march = is_march_release(release_updated)
-    if march and newest_year is not None:
-        unrev = pc.fill_null(pc.equal(year, pa.scalar(newest_year, pa.int32())), False)
+    target = unrevised_year(release_updated)
+    if target is not None:
+        unrev = pc.fill_null(pc.equal(year, pa.scalar(target, pa.int32())), False)
         vintage = pc.if_else(unrev, UNREVISED, REVISED)
     else:
         vintage = pa.repeat(REVISED, n)
@@ -287,9 +285,7 @@ def load_fetch(con: duckdb.DuckDBPyConnection, store: LandingStore, rec: FetchRe
     con.execute("begin transaction")
     try:
         for sha, ds in datasets:
-            tbl = cells_table(
-                ds, table_id=rec.table_id, release_updated=updated, newest_year=newest, sha256=sha
-            )
+            tbl = cells_table(ds, table_id=rec.table_id, release_updated=updated, sha256=sha)
             con.register("incoming_cells", tbl)
             con.execute("insert into raw.cells by name select * from incoming_cells")
             con.unregister("incoming_cells")

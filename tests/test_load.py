@@ -43,6 +43,15 @@ def test_march_release_marks_only_its_newest_year_unrevised(tmp_path):
     assert both == [("revised", 2.0), ("unrevised", 1.0)]
 
 
+def test_a_march_release_without_its_new_year_has_no_unrevised_cell(tmp_path):
+    """Only older years selected from a March release: all revised (the newest year is not the rule)."""
+    store = LandingStore(tmp_path / "landing")
+    _land(store, make_doc("12367", DIMS, updated="2025-03-14T07:00:00Z"), "2025-03-14T07:00:00Z")
+    con = connect(tmp_path / "b.duckdb")
+    load_pending(con, store)
+    assert con.execute("select distinct vintage from raw.cells").fetchall() == [("revised",)]
+
+
 def test_every_dimension_is_kept(tmp_path):
     store = LandingStore(tmp_path / "landing")
     _land(store, make_doc("12367", DIMS), "2024-06-17T06:00:00Z")

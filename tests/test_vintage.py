@@ -1,10 +1,10 @@
-"""The vintage rule: March releases are unrevised for their newest year only; everything else is revised."""
+"""The vintage rule: a March release of year Y publishes Y-1 unrevised; everything else is revised."""
 
 from datetime import UTC, datetime
 
 import pytest
 
-from pipeline.vintage import is_march_release, parse_updated, vintage_of
+from pipeline.vintage import is_march_release, parse_updated, unrevised_year, vintage_of
 
 
 @pytest.mark.parametrize(
@@ -22,11 +22,33 @@ def test_march_release_is_decided_in_oslo_time(updated, march):
     assert is_march_release(updated) is march
 
 
-def test_only_the_newest_year_of_a_march_release_is_unrevised():
+def test_only_the_previous_year_of_a_march_release_is_unrevised():
     march = "2024-03-15T07:00:00Z"
-    assert vintage_of(march, 2023, newest_year=2023) == "unrevised"
-    assert vintage_of(march, 2022, newest_year=2023) == "revised"
-    assert vintage_of("2024-06-17T06:00:00Z", 2023, newest_year=2023) == "revised"
+    assert vintage_of(march, 2023) == "unrevised"
+    assert vintage_of(march, 2022) == "revised"
+    assert vintage_of("2024-06-17T06:00:00Z", 2023) == "revised"
+
+
+@pytest.mark.parametrize(
+    ("updated", "year"),
+    [
+        ("2026-03-16T07:00:00Z", 2025),  # the real 12209 release: 2025 is its unrevised year
+        ("2027-03-15T07:00:00Z", 2026),
+        ("2031-03-17T07:00:00Z", 2030),  # a Monday after a weekend 15th
+        ("2025-03-21T08:00:00Z", 2024),  # SSB's correction of 21 March 2025 is still a March release
+        ("2027-06-15T06:00:00Z", None),
+        ("2027-11-02T08:00:00Z", None),  # an out-of-calendar correction is revised
+    ],
+)
+def test_the_unrevised_year_follows_from_the_release(updated, year):
+    assert unrevised_year(updated) == year
+
+
+def test_the_years_a_query_selected_do_not_decide_the_vintage():
+    """A March 2026 release queried for 2019 and 2023 (the real 12209 response) has no unrevised cell."""
+    march_2026 = "2026-03-16T07:00:00Z"
+    assert [vintage_of(march_2026, y) for y in (2019, 2023)] == ["revised", "revised"]
+    assert vintage_of(march_2026, 2025) == "unrevised"
 
 
 def test_parse_updated_is_utc_and_rejects_garbage():
