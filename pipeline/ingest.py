@@ -2,6 +2,11 @@
 
 Both routes end in the same place (``LandingStore.land``), so a file saved from SSB and a fetched response
 are treated alike: same release key (table id + ``updated``), same vintage rule, same manifest.
+
+Before a table is fetched, its live table record and metadata are checked against what the catalogue asks
+for (:mod:`pipeline.ssb.validate`): a discontinued or unknown table, an unknown dimension or an unknown
+contents or filter code stops that table's fetch with :class:`SsbCatalogueMismatch`, naming the nearest real
+codes, instead of a bare "Non-existent value" from SSB halfway through.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from pathlib import Path
 from pipeline.jsonstat import JsonStatError, decode
 from pipeline.landing import FetchRecord, LandingStore, Part
 from pipeline.load import LoadError, table_id_of, time_dimension
+from pipeline.ssb.errors import SsbCatalogueMismatch, SsbCatalogueTableMissing, SsbNoSuchTable
+from pipeline.ssb.validate import TableCodes, check_selection, failures, summarise
 from pipeline.vintage import parse_updated
 
 
@@ -104,12 +111,18 @@ def ingest_table(
     *,
     years: str | list[str] = "latest",
     source: str | None = None,
+    wanted: Mapping[str, Mapping[str, str | None]] | None = None,
+    validate: bool = True,
 ) -> FetchRecord | None:
     """Fetch one table's current release if it is not landed yet; None when there is nothing new.
 
-    The first fetch of a table takes every year; later ones only what the new release changed.
+    The first fetch of a table takes every year; later ones only what the new release changed. First the
+    table record (``GET /tables/{id}``) and the metadata are checked against ``filters`` (labelled by
+    ``wanted`` = {dimension: {code: catalogue label}}, by default the catalogue's own labels): any mismatch
+    raises :class:`SsbCatalogueMismatch` before a data request is sent.
     """
-    meta = client.table_metadata(table_id)
+    check = validate_table if validate else lambda c, t, *_: c.table_metadata(t)
+    meta = check(client, table_id, filters, wanted)
     updated = meta.updated.isoformat().replace("+00:00", "Z") if meta.updated else None
     landed = store.releases().get(table_id, set())
     if updated and any(parse_updated(u) == parse_updated(updated) for u in landed if u):
@@ -118,20 +131,106 @@ def ingest_table(
     newest = max(time_var.values) if time_var and time_var.values else None
     wanted = "all" if not landed else years
     selection = fetch_selection(table_id, filters, years=wanted, newest_period=newest)
-    fetch = client.fetch(table_id, selection)
+    spec = _catalogue_spec(table_id)
+    eliminate = [d for d in (spec.summed_dimensions if spec else ()) if d not in selection]
+    fetch = (
+        client.fetch(table_id, selection, eliminate=eliminate)
+        if eliminate
+        else client.fetch(table_id, selection)
+    )
     fetched_updated = fetch.updated.isoformat().replace("+00:00", "Z") if fetch.updated else updated
     parts = [Part(body=p.body, query=p.query, cells=p.cells, newest_period=newest) for p in fetch.parts]
     return store.land(table_id, parts, updated=fetched_updated, source=source or client.v0_root)
 
 
-def catalogue_filters() -> dict[str, dict[str, list[str]]]:
-    """Per catalogue table, the codes to fetch of each dimension the catalogue filters on.
+def validate_table(
+    client,
+    table_id: str,
+    filters: Mapping[str, Iterable[str]] | None,
+    wanted: Mapping[str, Mapping[str, str | None]] | None = None,
+):
+    """Check the selection against the table's live record and metadata; the metadata if it fits.
 
-    Dimensions the catalogue does not filter (region, time) are fetched whole.
+    Raises :class:`SsbCatalogueMismatch` (an :class:`SsbQueryError`, so a Dagster asset fails at once
+    instead of retrying) naming the table, each unknown code and the nearest real codes by label.
+    """
+    spec = _catalogue_spec(table_id)
+    labels = _wanted_labels(filters, wanted if wanted is not None else _spec_labels(spec))
+    discontinued = False
+    if hasattr(client, "table_info"):
+        try:
+            discontinued = client.table_info(table_id).discontinued
+        except SsbNoSuchTable as exc:
+            raise SsbCatalogueTableMissing(
+                "the catalogue names this table but the statbank has no such table "
+                f"(SSB answered: {exc.reason.removeprefix('SSB refused the query: ')}); "
+                "check the table id in the catalogue's ssb_tables seed",
+                table_id=table_id,
+                url=exc.url,
+                status=exc.status,
+            ) from exc
+    meta = client.table_metadata(table_id)
+    # A table the catalogue already knows has ended (last year or successor set) may still be read.
+    ended = spec is not None and (
+        getattr(spec, "last_year", None) is not None or getattr(spec, "successor_table_id", None)
+    )
+    findings = check_selection(
+        table_id,
+        labels,
+        TableCodes.from_metadata(meta, source=client.v0_root),
+        discontinued=discontinued and not ended,
+    )
+    bad = failures(findings)
+    if bad:
+        raise SsbCatalogueMismatch(
+            "the catalogue does not match the live metadata: " + summarise(bad, with_table=False),
+            findings=bad,
+            table_id=table_id,
+            query={k: list(v) for k, v in (filters or {}).items()},
+        )
+    return meta
+
+
+def _wanted_labels(
+    filters: Mapping[str, Iterable[str]] | None, labels: Mapping[str, Mapping[str, str | None]]
+) -> dict[str, dict[str, str | None]]:
+    out: dict[str, dict[str, str | None]] = {}
+    for dim, codes in (filters or {}).items():
+        known = labels.get(dim, {})
+        out[dim] = {str(c): known.get(str(c)) for c in codes}
+    return out
+
+
+def _catalogue_spec(table_id: str):
+    """The catalogue's TableSpec of ``table_id``, or None (a table outside the catalogue, a broken seed)."""
+    try:
+        from pipeline.catalogue import tables
+
+        return tables().get(table_id)
+    except Exception:  # noqa: BLE001 - the catalogue only adds labels here; a fetch must not depend on it
+        return None
+
+
+def _spec_labels(spec) -> dict[str, dict[str, str]]:
+    if spec is None:
+        return {}
+    return {dim: dict(zip(codes, labels, strict=False)) for dim, codes, labels in spec.dimensions if codes}
+
+
+def catalogue_filters() -> dict[str, dict[str, list[str]]]:
+    """Per catalogue table, the codes to fetch of each dimension the catalogue names codes for.
+
+    Dimensions without codes in the catalogue (region, time) are fetched whole. Derived rows have no
+    table and are never fetched.
     """
     from pipeline.catalogue import tables
 
     return {
-        table_id: {dim: list(codes) for dim, codes, _labels in spec.dimensions if codes}
+        table_id: {
+            dim: list(codes)
+            for dim, codes, _labels in spec.dimensions
+            if codes and dim not in spec.summed_dimensions
+        }
         for table_id, spec in tables().items()
+        if table_id
     }

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
 from rich.console import Console
 from rich.table import Table
 
@@ -78,3 +82,35 @@ def print_summary(home: Home, console: Console | None = None) -> None:
     if latest.exists():
         console.print(f"Data-quality report: {latest}")
     console.print('Try: kostra query "select * from marts.service_profile where is_focus limit 20"')
+
+
+@dataclass(frozen=True)
+class FetchOutcome:
+    """One table of ``kostra fetch``: its landed record (None: nothing new) or the error that stopped it."""
+
+    table_id: str
+    record: Any = None
+    error: BaseException | None = None
+
+
+def fetch_failure_lines(outcomes: Sequence[FetchOutcome]) -> list[str]:
+    """One line per failed table: ``table 12209: <reason>``."""
+    lines = []
+    for o in outcomes:
+        if o.error is None:
+            continue
+        reason = getattr(o.error, "reason", None) or str(o.error)
+        lines.append(f"table {o.table_id}: {type(o.error).__name__}: {' '.join(str(reason).split())}")
+    return lines
+
+
+def print_fetch_outcomes(outcomes: Sequence[FetchOutcome], console: Console | None = None) -> int:
+    """The end of ``kostra fetch``: counts, then which tables failed and why; 1 if any failed, else 0."""
+    console = console or Console(stderr=True, soft_wrap=True)
+    failed = fetch_failure_lines(outcomes)
+    landed = sum(1 for o in outcomes if o.error is None and o.record is not None)
+    current = sum(1 for o in outcomes if o.error is None and o.record is None)
+    console.print(f"{len(outcomes)} tables: {landed} landed, {current} already current, {len(failed)} failed")
+    for line in failed:
+        console.print(line, markup=False, highlight=False)
+    return 1 if failed else 0

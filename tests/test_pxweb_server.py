@@ -43,8 +43,11 @@ def server():
 def test_config_endpoints(server):
     v0 = requests.get(f"{server.v0_root}/?config", timeout=5).json()
     assert (v0["maxValues"], v0["maxCalls"], v0["timeWindow"]) == (100, 1000, 1)
-    v2 = requests.get(f"{server.v2_root}/config", timeout=5).json()
-    assert (v2["maxDataCells"], v2["maxCallsPerTimeWindow"], v2["timeWindow"]) == (100, 1000, 1)
+    resp = requests.get(f"{server.v2_root}/config", timeout=5)
+    v2 = resp.json()
+    # Like SSB's: the call limit reads 0 in v2's config and is announced in the response headers instead.
+    assert (v2["maxDataCells"], v2["maxCallsPerTimeWindow"], v2["timeWindow"]) == (100, 0, 0)
+    assert resp.headers["x-ratelimit-policy"] == "1000;w=1s"
     assert v2["defaultDataFormat"] == "json-stat2"
 
 
@@ -176,8 +179,11 @@ def test_long_get_url_is_refused_like_ssb(server):
         params={"valueCodes[KOKkommuneregion0000]": long_codes},
         timeout=5,
     )
+    # SSB's front end (IIS) answers with its HTML page, not a JSON error.
     assert resp.status_code == 404
-    assert "use POST" in resp.json()["title"]
+    assert resp.headers["Content-Type"].startswith("text/html")
+    assert b"<title>404 - File or directory not found.</title>" in resp.content
+    assert "use POST" in server.requests[-1].error
 
 
 def test_rate_limit_answers_429_with_retry_after():
@@ -246,14 +252,16 @@ def test_asof_prefix_and_parse_asof():
 
         def updated(prefix: str) -> int | str:
             resp = requests.get(f"{srv.url}{prefix}/api/pxwebapi/v2/tables/{TABLE}/metadata", timeout=5)
-            return resp.json()["updated"] if resp.status_code == 200 else resp.status_code
+            if resp.status_code == 200:
+                return resp.json()["updated"]
+            return resp.json()["status"] if resp.status_code == 400 else resp.status_code
 
         assert updated("") == "2024-06-17T06:00:00Z"
         assert updated("/asof/2024-03") == "2024-03-15T07:00:00Z"
         assert updated("/asof/2024-06-16") == "2024-03-15T07:00:00Z"
         assert updated("/asof/2024-06-17") == "2024-06-17T06:00:00Z"
         assert updated("/asof/2024-06-17T05:59:59Z") == "2024-03-15T07:00:00Z"
-        assert updated("/asof/2023-12") == 404
+        assert updated("/asof/2023-12") == 404  # SSB's "Non-existent table": 404 inside an HTTP 400
         assert updated("/asof/yesterday") == 400
     assert parse_asof("2016-03", {"2016-03": datetime(2016, 3, 15, 7, tzinfo=UTC)}) == datetime(
         2016, 3, 15, 7, tzinfo=UTC
@@ -368,3 +376,142 @@ def test_recorded_snapshots_replay_cell_for_cell(snapshots):
             assert served.extension["px"] == original.extension["px"]
             assert cells_of(resp.content).equals(cells_of(path.read_bytes())), path
             assert served.status_counts() == original.status_counts()
+
+
+# --- SSB's answers, as recorded (vegard1104/kommunebarometer spike, 2026-04-25) --------------------------
+
+V2_DATA = f"/api/pxwebapi/v2/tables/{TABLE}/data"
+
+
+@pytest.mark.parametrize(
+    ("params", "title", "inner"),
+    [
+        # An unknown region or ContentsCode: "Non-existent value".
+        ({"valueCodes[KOKkommuneregion0000]": "9999"}, "Non-existent value", 400),
+        ({"valueCodes[ContentsCode]": "KOSfinnesikke0000"}, "Non-existent value", 400),
+        # A mandatory variable left out (SSB's spelling).
+        ({"valueCodes[Tid]": "2015"}, "Missing selection for mandantory variable", 400),
+        ({"valueCodes[Finnesikke]": "1"}, "Non-existent variable", 400),
+        ({"outputFormat": "csv"}, "Unsupported output format", 400),
+    ],
+)
+def test_v2_parameter_errors_are_400_with_ssbs_json_body(server, params, title, inner):
+    full = {"valueCodes[KOKkommuneregion0000]": "0301", "valueCodes[ContentsCode]": "KOSbelop0000"}
+    full["valueCodes[Tid]"] = "2015"
+    if "valueCodes[Tid]" in params and len(params) == 1:
+        full = {"valueCodes[Tid]": "2015"}  # nothing else selected
+    query = {**full, **params, "lang": "no"}
+    resp = requests.get(f"{server.url}{V2_DATA}", params=query, timeout=5)
+    assert resp.status_code == 400
+    body = resp.json()
+    assert body["type"] == "Parameter error" and body["title"] == title and body["status"] == inner
+    assert set(body) <= {"type", "title", "status", "detail"}
+
+
+def test_v2_unknown_table_is_400_with_404_inside_exactly_as_ssb(server):
+    for path in ("/tables/11111/data?valueCodes[Tid]=2015", "/tables/11111", "/tables/11111/metadata"):
+        resp = requests.get(f"{server.v2_root}{path}", timeout=5)
+        assert resp.status_code == 400
+        assert resp.content == b'{"type":"Parameter error","title":"Non-existent table","status":404}'
+
+
+def test_v2_too_many_cells_is_pxwebapi2s_400(server):
+    resp = requests.post(
+        f"{server.v2_root}/tables/{TABLE}/data?outputFormat=json-stat2",
+        json={"selection": [{"variableCode": k, "valueCodes": v} for k, v in FULL.items()]},
+        timeout=5,
+    )
+    assert resp.status_code == 400 and resp.json()["title"] == "Too many cells selected"
+    # v0 keeps its 403.
+    v0 = requests.post(f"{server.v0_root}/no/table/{TABLE}", json=v0_body(**FULL), timeout=5)
+    assert v0.status_code == 403
+
+
+def test_every_answer_carries_the_rate_limit_headers():
+    with recorded_server(max_calls=40, window_seconds=60) as srv:
+        first = requests.get(f"{srv.v2_root}/tables/{TABLE}", timeout=5)
+        second = requests.get(f"{srv.v2_root}/tables/11111", timeout=5)  # an error answer too
+        assert first.headers["x-ratelimit-policy"] == "40;w=60s"  # the shape SSB was seen to send
+        assert first.headers["x-ratelimit-limit"] == "40"
+        assert first.headers["x-ratelimit-remaining"] == "39"
+        assert second.headers["x-ratelimit-remaining"] == "38"
+        assert 0 < int(second.headers["x-ratelimit-reset"]) <= 60
+        config = requests.get(f"{srv.v2_root}/config", timeout=5).json()
+        assert (config["maxCallsPerTimeWindow"], config["timeWindow"]) == (0, 0)
+
+
+def test_table_record_and_search_hits_carry_the_same_fields(server):
+    record = requests.get(f"{server.v2_root}/tables/{TABLE}", timeout=5).json()
+    assert record["id"] == TABLE and record["label"].startswith(f"{TABLE}: Detaljerte regnskapstall")
+    assert record["updated"] == "2024-06-17T06:00:00Z"
+    assert (record["firstPeriod"], record["lastPeriod"]) == ("2015", "2020")
+    assert record["discontinued"] is False
+    hit = requests.get(f"{server.v2_root}/tables", params={"query": TABLE}, timeout=5).json()["tables"][0]
+    for key in ("id", "label", "updated", "firstPeriod", "lastPeriod", "discontinued"):
+        assert hit[key] == record[key]
+
+
+def test_recorded_table_can_be_marked_discontinued_and_keeps_its_notes():
+    doc = synthetic_doc("99005")
+    doc["note"] = ["Følgende indikatorer ble rettet 21. mars 2025 for årgangene 2015-2024."]
+    source = RecordedSource()
+    source.add(doc, discontinued=True)
+    with serve(source) as srv:
+        assert requests.get(f"{srv.v2_root}/tables/99005", timeout=5).json()["discontinued"] is True
+        meta = requests.get(f"{srv.v2_root}/tables/99005/metadata", timeout=5).json()
+        assert meta["note"] == doc["note"]
+
+
+def test_demo_table_record_follows_asof_and_the_spec(tmp_path):
+    folder = demo_release(tmp_path / "demo")
+    spec_path = folder / "tables" / "99101.json"
+    # Without the optional keys: not discontinued, only the demo note.
+    with serve(DemoSource(folder)) as srv:
+        now = requests.get(f"{srv.v2_root}/tables/99101", timeout=5).json()
+        assert now["discontinued"] is False and now["lastPeriod"] == "2016"
+        then = requests.get(f"{srv.url}/asof/2016-06/api/pxwebapi/v2/tables/99101", timeout=5).json()
+        assert (then["lastPeriod"], then["updated"]) == ("2015", "2016-06-15T06:00:00Z")
+    spec = orjson.loads(spec_path.read_bytes())
+    spec.update(discontinued=True, notes=["Avslutta serie.", "Rettet 21. mars 2025."])
+    spec_path.write_bytes(orjson.dumps(spec))
+    with serve(DemoSource(folder)) as srv:
+        assert requests.get(f"{srv.v2_root}/tables/99101", timeout=5).json()["discontinued"] is True
+        meta = requests.get(f"{srv.v2_root}/tables/99101/metadata", timeout=5).json()
+        assert meta["note"][1:] == ["Avslutta serie.", "Rettet 21. mars 2025."] and "DEMO" in meta["note"][0]
+        body = v0_body(KOKkommuneregion0000=["EAK"], ContentsCode=["KOSandel120000"], Tid=["2016"])
+        data = requests.post(f"{srv.v0_root}/no/table/99101", json=body, timeout=5).json()
+        assert data["note"] == meta["note"]
+    spec["discontinued"] = "yes"
+    spec_path.write_bytes(orjson.dumps(spec))
+    with serve(DemoSource(folder)) as srv:
+        resp = requests.get(f"{srv.v2_root}/tables/99101", timeout=5)
+        assert resp.status_code == 500 and "'discontinued' must be true or false" in resp.json()["title"]
+
+
+@pytest.mark.realdata
+def test_error_bodies_match_the_recorded_ssb_session(snapshots, server):
+    record = orjson.loads(
+        (
+            snapshots / "vegard1104__kommunebarometer" / "spike-results-2026-04-25T10-35-12-819Z.json"
+        ).read_bytes()
+    )
+    recorded = {e["snippet"] for e in record["errors"]}
+    ours = {
+        requests.get(f"{server.v2_root}/tables/11111", timeout=5).text,
+        requests.get(
+            f"{server.url}{V2_DATA}",
+            params={
+                "valueCodes[KOKkommuneregion0000]": "9999",
+                "valueCodes[ContentsCode]": "KOSbelop0000",
+                "valueCodes[Tid]": "2015",
+            },
+            timeout=5,
+        ).text,
+        requests.get(f"{server.url}{V2_DATA}", params={"valueCodes[Tid]": "2015"}, timeout=5).text,
+    }
+    assert ours == recorded  # byte for byte: the three distinct bodies SSB sent
+    assert all(e["status"] == 400 for e in record["errors"])
+    long_get = record["singleBatch"]
+    resp = requests.get(f"{server.url}{V2_DATA}?{'x' * 2200}", timeout=5)
+    assert (resp.status_code, long_get["status"]) == (404, 404)
+    assert resp.text.startswith(long_get["body"][:300])  # the recorded IIS page's opening

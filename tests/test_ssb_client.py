@@ -10,14 +10,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from pipeline.ssb.client import ApiLimits, SsbClient
+from pipeline.ssb.client import ApiLimits, SsbClient, live_roots, parse_rate_policy
 from pipeline.ssb.errors import (
     SsbBadResponse,
     SsbError,
+    SsbNoSuchTable,
+    SsbNotFound,
     SsbQueryError,
     SsbTableChanged,
     SsbTooManyCells,
     SsbUnavailable,
+    SsbUnreachable,
+    SsbUrlTooLong,
 )
 from pipeline.ssb.query import cell_count, resolve_selection, split_selection, v0_query
 from pipeline.ssb.throttle import RateLimiter
@@ -154,6 +158,9 @@ def test_zero_call_limit_in_v2_config_means_not_stated():
         assert fast_client(server).limits() == ApiLimits(500, 9, 4.0)  # the pair comes from v0's config
         server._v2_config = lambda: {"maxDataCells": 0, "maxCallsPerTimeWindow": 0, "timeWindow": 0}
         server._v0_config = lambda: {}
+        # Neither config states it: the x-ratelimit-policy header every answer carries does ("9;w=4s").
+        assert fast_client(server).limits() == ApiLimits(800_000, 9, 4.0)
+        server._calls.headers = lambda client, now: {}
         assert fast_client(server).limits() == ApiLimits(800_000, 30, 60.0)  # SSB's documented defaults
 
 
@@ -421,7 +428,7 @@ def test_unreachable_server_raises_unavailable():
         backoff_factor=0.01,
         progress=False,
     )
-    with pytest.raises(SsbUnavailable, match=r"SSB table 99001: no answer after 1 retries"):
+    with pytest.raises(SsbUnavailable, match=r"cannot reach 127.0.0.1:9: the connection was refused"):
         client.table_updated(TABLE)
 
 
@@ -446,3 +453,153 @@ def test_replay_real_12367_through_server_and_client(snapshots):
             assert len(fetch.parts) > 1 and all(p.cells <= 300 for p in fetch.parts)
             assert cells_of(*[p.body for p in fetch.parts]).equals(cells_of(path.read_bytes()))
         assert fetch.updated == meta.updated
+
+
+# --- table records, SSB's error answers, rate-limit headers, unreachable hosts --------------------------
+
+
+def test_table_info_reads_the_v2_table_record():
+    source_doc = synthetic_doc()
+    with recorded_server(source_doc) as server:
+        info = fast_client(server).table_info(TABLE)
+        assert info.id == TABLE and info.label.startswith(f"{TABLE}: Detaljerte")
+        assert info.updated == datetime(2024, 6, 17, 6, 0, tzinfo=UTC)
+        assert (info.first_period, info.last_period, info.discontinued) == ("2015", "2020", False)
+        assert [r.path for r in server.requests][-1] == f"/api/pxwebapi/v2/tables/{TABLE}?lang=no"
+        server.source.add(synthetic_doc(updated="2024-06-18T06:00:00Z"), discontinued=True)
+        assert fast_client(server).table_info(TABLE).discontinued is True
+        with pytest.raises(
+            SsbNoSuchTable, match=r"SSB table 12345: SSB refused the query: Non-existent table"
+        ):
+            fast_client(server).table_info("12345")
+
+
+def test_ssb_400_bodies_become_query_errors_quoting_the_title():
+    with recorded_server() as server:
+        client = fast_client(server)
+        client.table_metadata(TABLE)  # v0 metadata is not checked against the server's values below
+        client._metadata[TABLE][1].variables[0].values.append("9999")  # the client believes 9999 exists
+        with pytest.raises(
+            SsbQueryError, match=r"SSB table 99001: SSB refused the query: Non-existent value"
+        ):
+            client.fetch(TABLE, {"KOKkommuneregion0000": ["9999"]}, api="v2")
+        # One request, not retried: a wrong query stays wrong.
+        assert len([r for r in server.requests if "/data" in r.path]) == 1
+        with pytest.raises(SsbNoSuchTable) as info:
+            fast_client(server).table_updated("12345")
+        assert isinstance(info.value, SsbNotFound) and isinstance(info.value, SsbQueryError)
+        assert "Non-existent table" in str(info.value)
+
+
+def test_v2_too_many_cells_is_typed():
+    with recorded_server(max_cells=10) as server:
+        client = fast_client(server)
+        client._limits = ApiLimits(1000, 30, 60)
+        with pytest.raises(SsbTooManyCells, match="Too many cells selected"):
+            client.fetch(TABLE, api="v2")
+
+
+def test_html_404_to_a_long_get_says_url_too_long():
+    with recorded_server() as server:
+        client = fast_client(server, max_get_url=100_000)  # a client that does not switch to POST
+        regions = {f"K{i:04d}": f"Kommune {i}" for i in range(400)}
+        server.source.add(synthetic_doc("99002", regions=regions, years=[2020]))
+        with pytest.raises(
+            SsbUrlTooLong, match=r"URL too long: .*HTML 404 page to a GET URL of [\d,]+ characters"
+        ):
+            client.fetch("99002", api="v2")
+        # A short URL answered with an HTML page is a wrong root, not a long URL.
+        resp = requests.Response()
+        resp.status_code, resp._content = 404, b"<!DOCTYPE html><html>404</html>"
+        resp.headers["Content-Type"] = "text/html"
+        resp.url = f"{server.v2_root}/nope"
+        resp.request = requests.Request("GET", resp.url).prepare()
+        from pipeline.ssb.client import _status_error
+
+        err = _status_error(resp, table_id=None, query=None, retries=0)
+        assert isinstance(err, SsbNotFound) and not isinstance(err, SsbUrlTooLong)
+        assert "check the API root URL" in str(err)
+
+
+def test_rate_policy_header_parsing():
+    assert parse_rate_policy("40;w=60s") == (40, 60.0)
+    assert parse_rate_policy("30;w=60") == (30, 60.0)
+    assert parse_rate_policy("1000;w=0.5s") == (1000, 0.5)
+    assert parse_rate_policy("40;w=60s, 1000;w=3600s") == (40, 60.0)
+    for nonsense in (None, "", "0;w=60s", "forty", "40;w=0"):
+        assert parse_rate_policy(nonsense) is None
+
+
+def test_header_limit_configures_the_throttle_and_zero_is_never_unlimited():
+    with recorded_server(max_cells=500, max_calls=5, window_seconds=2) as server:
+        # SSB's v2 config says 0 calls (= not stated); v0's config is silent too: the header decides.
+        server._v0_config = lambda: {"maxValues": 500}
+        client = fast_client(server)
+        assert client.limits() == ApiLimits(500, 5, 2.0)
+        limiter = next(iter(client._limiters.values()))
+        assert (limiter.max_calls, limiter.window_seconds) == (5, 2.0)
+        # A stricter policy announced later is adopted at once.
+        server._calls.max_calls = 3
+        client.table_info(TABLE)
+        assert client.limits() == ApiLimits(500, 3, 2.0) and limiter.max_calls == 3
+        server._calls.max_calls = 5
+
+
+def test_live_roots_come_from_the_environment(monkeypatch):
+    monkeypatch.delenv("KOSTRA_SSB_V0_ROOT", raising=False)
+    monkeypatch.delenv("KOSTRA_SSB_V2_ROOT", raising=False)
+    assert live_roots() == ("https://data.ssb.no/api/v0", "https://data.ssb.no/api/pxwebapi/v2")
+    monkeypatch.setenv("KOSTRA_SSB_V0_ROOT", "http://mirror.example/api/v0")
+    monkeypatch.setenv("KOSTRA_SSB_V2_ROOT", "http://mirror.example/api/pxwebapi/v2")
+    client = SsbClient(progress=False)
+    assert (
+        (client.v0_root, client.v2_root)
+        == live_roots()
+        == (
+            "http://mirror.example/api/v0",
+            "http://mirror.example/api/pxwebapi/v2",
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("root", "says"),
+    [
+        ("http://127.0.0.1:9", "cannot reach 127.0.0.1:9: the connection was refused"),
+        (
+            "http://kostra-no-such-host.invalid",
+            "cannot reach kostra-no-such-host.invalid: the host name does not",
+        ),
+    ],
+)
+def test_unreachable_host_fails_fast_with_what_to_check(root, says):
+    # Five retries with a 1 s backoff factor would take ~30 s for a 503; a failed connection is not a 503.
+    client = SsbClient(
+        f"{root}/api/v0", f"{root}/api/pxwebapi/v2", retries=5, backoff_factor=1.0, progress=False
+    )
+    started = time.monotonic()
+    with pytest.raises(SsbUnreachable) as info:
+        client.fetch(TABLE)
+    assert time.monotonic() - started < 5
+    message = str(info.value)
+    assert says in message and "KOSTRA_SSB_V0_ROOT" in message and "proxy" in message
+    assert isinstance(info.value, SsbUnavailable)
+
+
+def test_failed_connection_is_retried_once_only(monkeypatch):
+    import urllib3.connectionpool
+
+    attempts = []
+    real = urllib3.connectionpool.HTTPConnectionPool._make_request
+
+    def counting(self, *args, **kwargs):
+        attempts.append(1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(urllib3.connectionpool.HTTPConnectionPool, "_make_request", counting)
+    client = SsbClient(
+        "http://127.0.0.1:9/api/v0", "http://127.0.0.1:9/api/pxwebapi/v2", retries=5, progress=False
+    )
+    with pytest.raises(SsbUnreachable):
+        client.table_updated(TABLE)
+    assert len(attempts) == 2  # the first try and one quick retry

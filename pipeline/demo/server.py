@@ -3,15 +3,20 @@
 It serves the paths the client uses, shaped like SSB's answers:
 
 - v0: ``GET /api/v0/?config``, ``GET /api/v0/no/table/{id}`` (metadata), ``POST /api/v0/no/table/{id}`` (data);
-- v2: ``GET /api/pxwebapi/v2/config``, ``GET …/tables?query=&pastdays=&pageNumber=``,
+- v2: ``GET /api/pxwebapi/v2/config``, ``GET …/tables?query=&pastdays=&pageNumber=``, ``GET …/tables/{id}``
+  (the table record: ``updated``, ``firstPeriod``, ``lastPeriod``, ``discontinued``),
   ``GET …/tables/{id}/metadata``, ``GET|POST …/tables/{id}/data``;
 - every path also under ``/asof/<release key or ISO date>/``: the statbank as it was then (the latest
   release with ``updated`` at or before that moment).
 
 Tables come from a :class:`RecordedSource` (real JSON-stat2 responses replayed and sliced) or a
 :class:`DemoSource` (the generated demo release: synthetic values, marked as such in every response).
-Like SSB it answers 403 above the cell limit, 429 with ``Retry-After`` above the per-IP call limit and 404 to
-an over-long GET URL. Tests can queue faults (5xx, hangs, cut-off bodies, a changed ``updated``) from Python
+Like SSB (as recorded on 2026-04-25, see ``docs``' "The live API (v2)") v2 parameter errors are HTTP 400 with
+SSB's JSON body ``{"type": "Parameter error", "title": "Non-existent value", "status": 400}`` (an unknown
+table: ``"title": "Non-existent table", "status": 404`` inside the 400), a GET URL over ``max_url_length``
+characters gets IIS's HTML 404 page, every answer carries the call limit in ``x-ratelimit-*`` headers
+(``x-ratelimit-policy: 30;w=60s``) while v2 ``/config`` reports the call limit as 0, as SSB's does. v0 answers
+403 above the cell limit, and both answer 429 with ``Retry-After`` above the per-IP call limit. Tests can queue faults (5xx, hangs, cut-off bodies, a changed ``updated``) from Python
 or through ``POST /_control/faults``, and read every request it saw.
 """
 
@@ -76,6 +81,8 @@ class CubeDimension:
     codes: list[str]
     labels: list[str]
     units: dict | None = None  # ContentsCode: code -> {"base", "decimals"}
+    # SSB lets a query leave out an eliminable variable (07459's Kjonn): the answer sums over it.
+    elimination: bool = False
 
     def __post_init__(self) -> None:
         self.position = {code: i for i, code in enumerate(self.codes)}
@@ -97,6 +104,7 @@ class Cube:
     source: str = SSB_SOURCE
     notes: list[str] = field(default_factory=list)
     demo: bool = False
+    discontinued: bool = False
 
     @property
     def label(self) -> str:
@@ -169,8 +177,11 @@ class RecordedSource:
         for doc in docs:
             self.add(doc)
 
-    def add(self, doc: Path | str | bytes | dict) -> Cube:
-        """Add one document (a path, raw bytes/text or a parsed dict) as a release of its table."""
+    def add(self, doc: Path | str | bytes | dict, *, discontinued: bool = False) -> Cube:
+        """Add one document (a path, raw bytes/text or a parsed dict) as a release of its table.
+
+        ``discontinued``: the table record says SSB has stopped the series (the document cannot tell).
+        """
         from pipeline.jsonstat import decode
 
         where = "recorded document"
@@ -208,6 +219,8 @@ class RecordedSource:
             or (["ContentsCode"] if any(d.id == "ContentsCode" for d in ds.dimensions) else []),
             extension=dict(ds.extension),
             source=ds.source or SSB_SOURCE,
+            notes=_notes_of(doc),
+            discontinued=bool(discontinued),
         )
         with self._lock:
             releases = self._releases.setdefault(table_id, [])
@@ -227,6 +240,19 @@ class RecordedSource:
             releases = list(self._releases.get(table_id, []))
         visible = [c for c in releases if cutoff is None or c.updated <= cutoff]
         return visible[-1] if visible else None
+
+
+def _notes_of(doc: bytes | str | dict) -> list[str]:
+    """The dataset's JSON-stat2 ``note`` array (SSB's table notes), kept when a recorded document replays."""
+    if not isinstance(doc, dict):
+        try:
+            doc = orjson.loads(doc)
+        except orjson.JSONDecodeError:
+            return []
+    notes = doc.get("note") if isinstance(doc, dict) else None
+    if isinstance(notes, str):
+        return [notes]
+    return [str(n) for n in notes] if isinstance(notes, list) else []
 
 
 class DemoSource:
@@ -398,8 +424,10 @@ class DemoSource:
                 },
             },
             source=DEMO_SOURCE,
-            notes=[DEMO_NOTE] + ([spec["note"]] if spec["note"] else []),
+            # ``notes`` (a list) supersedes the older single ``note``.
+            notes=[DEMO_NOTE] + (spec["notes"] or ([spec["note"]] if spec["note"] else [])),
             demo=True,
+            discontinued=spec["discontinued"],
         )
 
 
@@ -424,6 +452,8 @@ def _normalise_demo_spec(spec: Any, table_id: str, path: Path) -> dict:
 
     Accepts ``dimensions`` as a list of ``{id, label, codes, labels}`` (labels a list or a code→label
     object) or a JSON-stat-like ``id`` list plus ``dimension`` object with ``category.index/label``.
+    Optional: ``discontinued`` (bool, default false: the table record says so) and ``notes`` (a list of
+    strings, default []: the JSON-stat2 ``note`` array of data and metadata responses).
     """
     if not isinstance(spec, dict):
         raise ValueError(f"{path}: expected a JSON object")
@@ -461,6 +491,9 @@ def _normalise_demo_spec(spec: Any, table_id: str, path: Path) -> dict:
         dim_units = d.get("units") or category.get("unit")
         if dim_id == "ContentsCode" and not dim_units:
             dim_units = {c: units[c] for c in codes if c in units} or None
+        elimination = d.get("elimination", (d.get("extension") or {}).get("elimination", False))
+        if not isinstance(elimination, bool):
+            raise ValueError(f"{path}: dimension {dim_id!r}: 'elimination' must be true or false")
         dims.append(
             CubeDimension(
                 dim_id,
@@ -468,6 +501,7 @@ def _normalise_demo_spec(spec: Any, table_id: str, path: Path) -> dict:
                 codes,
                 [str(x) for x in labels],
                 dim_units,
+                elimination,
             )
         )
     decimals = spec.get("decimals")
@@ -477,23 +511,81 @@ def _normalise_demo_spec(spec: Any, table_id: str, path: Path) -> dict:
         ]
         decimals = max((int(x) for x in unit_decimals if x is not None), default=0)
     releases = spec.get("releases")
+    discontinued = spec.get("discontinued", False)
+    if not isinstance(discontinued, bool):
+        raise ValueError(f"{path}: 'discontinued' must be true or false, got {discontinued!r}")
+    notes = spec.get("notes") or []
+    if isinstance(notes, str):
+        notes = [notes]
+    if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+        raise ValueError(f"{path}: 'notes' must be a list of strings, got {notes!r:.200}")
     return {
         "title": title,
         "dimensions": dims,
         "decimals": int(decimals),
         "releases": [str(r) for r in releases] if isinstance(releases, list) else None,
         "note": spec.get("note") if isinstance(spec.get("note"), str) else None,
+        "notes": list(notes),
+        "discontinued": discontinued,
     }
 
 
 # --- selections -----------------------------------------------------------------------------------------
 
 
+# SSB's v2 error titles (PxWebApi 2's "Parameter error" problems; the spelling "mandantory" is SSB's).
+NON_EXISTENT_TABLE = "Non-existent table"
+NON_EXISTENT_VALUE = "Non-existent value"
+NON_EXISTENT_VARIABLE = "Non-existent variable"
+NON_EXISTENT_CODELIST = "Non-existent codelist"
+MISSING_SELECTION = "Missing selection for mandantory variable"
+ILLEGAL_EXPRESSION = "Illegal selection expression"
+TOO_MANY_CELLS = "Too many cells selected"
+UNSUPPORTED_FORMAT = "Unsupported output format"
+# IIS's own page for a URL its request filter refuses, as SSB's front end sends it for a GET over ~2,100
+# characters (recorded 2026-04-25: HTTP 404, text/html, ~1.2 kB).
+IIS_404_PAGE = (
+    '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" '
+    '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">\r\n'
+    '<html xmlns="http://www.w3.org/1999/xhtml">\r\n<head>\r\n'
+    '<meta http-equiv="Content-Type" content="text/html; charset=iso-8859-1"/>\r\n'
+    "<title>404 - File or directory not found.</title>\r\n"
+    '<style type="text/css">\r\n<!--\r\n'
+    "body{margin:0;font-size:.7em;font-family:Verdana, Arial, Helvetica, sans-serif;background:#EEEEEE;}\r\n"
+    "fieldset{padding:0 15px 10px 15px;} \r\n"
+    "h1{font-size:2.4em;margin:0;color:#FFF;}\r\n"
+    "h2{font-size:1.7em;margin:0;color:#CC0000;} \r\n"
+    "h3{font-size:1.2em;margin:10px 0 0 0;color:#000000;} \r\n"
+    '#header{width:96%;margin:0 0 0 0;padding:6px 2% 6px 2%;font-family:"trebuchet MS", Verdana, sans-serif;'
+    "color:#FFF;\r\nbackground-color:#555555;}\r\n"
+    "#content{margin:0 0 0 2%;position:relative;}\r\n"
+    ".content-container{background:#FFF;width:96%;margin-top:8px;padding:10px;position:relative;}\r\n"
+    "-->\r\n</style>\r\n</head>\r\n<body>\r\n"
+    '<div id="header"><h1>Server Error</h1></div>\r\n'
+    '<div id="content">\r\n <div class="content-container"><fieldset>\r\n'
+    "  <h2>404 - File or directory not found.</h2>\r\n"
+    "  <h3>The resource you are looking for might have been removed, had its name changed, or is "
+    "temporarily unavailable.</h3>\r\n"
+    " </fieldset></div>\r\n</div>\r\n</body>\r\n</html>\r\n"
+).encode("iso-8859-1")
+
+
 class HttpError(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    """An error answer. ``title`` (and ``body_status``) make it SSB's v2 JSON body on v2 paths; ``message``
+    is the detailed reason (v0 bodies, the request log)."""
+
+    def __init__(
+        self, status: int, message: str, *, title: str | None = None, body_status: int | None = None
+    ):
         super().__init__(message)
         self.status = status
         self.message = message
+        self.title = title
+        self.body_status = body_status
+
+
+class HtmlNotFound(HttpError):
+    """IIS's HTML 404 (not JSON), as SSB's front end answers an over-long GET URL."""
 
 
 _FUNC = re.compile(r"^(top|bottom|from|to|range)\((.*)\)$", re.IGNORECASE)
@@ -512,7 +604,9 @@ def _select(cube: Cube, dim: CubeDimension, items: list[str], *, time: bool) -> 
             func, arg = m.group(1).lower(), m.group(2).strip()
             if func in ("top", "bottom"):
                 if not arg.isdigit() or int(arg) < 1:
-                    raise HttpError(400, f"{dim.id}: {item!r} needs a positive count")
+                    raise HttpError(
+                        400, f"{dim.id}: {item!r} needs a positive count", title=ILLEGAL_EXPRESSION
+                    )
                 count = int(arg)
                 # For time, top(n) are the newest periods; SSB lists periods oldest first.
                 if func == "top":
@@ -526,37 +620,52 @@ def _select(cube: Cube, dim: CubeDimension, items: list[str], *, time: bool) -> 
             else:
                 bounds = [b.strip() for b in arg.split(",")]
                 if len(bounds) != 2:
-                    raise HttpError(400, f"{dim.id}: {item!r} must be range(first,last)")
+                    raise HttpError(
+                        400, f"{dim.id}: {item!r} must be range(first,last)", title=ILLEGAL_EXPRESSION
+                    )
                 chosen.update(codes[_position(dim, bounds[0]) : _position(dim, bounds[1]) + 1])
         elif "*" in item or "?" in item:
             matched = fnmatch.filter(codes, item)
             if not matched:
-                raise HttpError(400, f"{dim.id}: no value matches {item!r}")
+                raise HttpError(400, f"{dim.id}: no value matches {item!r}", title=NON_EXISTENT_VALUE)
             chosen.update(matched)
         elif item in dim.position:
             chosen.add(item)
         else:
-            raise HttpError(400, f"table {cube.table_id}: variable {dim.id} has no value {item!r}")
+            raise HttpError(
+                400,
+                f"table {cube.table_id}: variable {dim.id} has no value {item!r}",
+                title=NON_EXISTENT_VALUE,
+            )
     if not chosen:
-        raise HttpError(400, f"{dim.id}: the selection is empty")
+        raise HttpError(400, f"{dim.id}: the selection is empty", title=MISSING_SELECTION)
     return [c for c in codes if c in chosen]
 
 
 def _position(dim: CubeDimension, code: str) -> int:
     if code not in dim.position:
-        raise HttpError(400, f"variable {dim.id} has no value {code!r}")
+        raise HttpError(400, f"variable {dim.id} has no value {code!r}", title=NON_EXISTENT_VALUE)
     return dim.position[code]
 
 
 def _complete_selection(cube: Cube, given: dict[str, list[str]]) -> dict[str, list[str]]:
     unknown = [k for k in given if cube.dimension(k) is None]
     if unknown:
-        raise HttpError(400, f"table {cube.table_id} has no variable(s) {unknown}")
-    missing = [d.id for d in cube.dimensions if d.id not in given]
+        raise HttpError(
+            400, f"table {cube.table_id} has no variable(s) {unknown}", title=NON_EXISTENT_VARIABLE
+        )
+    missing = [d.id for d in cube.dimensions if d.id not in given and not d.elimination]
     if missing:
-        # This server offers no elimination (its metadata says so), like SSB for non-eliminable variables.
-        raise HttpError(400, f"table {cube.table_id}: variable(s) {missing} must be selected")
-    return {d.id: _select(cube, d, given[d.id], time=d.id in cube.time_dims) for d in cube.dimensions}
+        # Only variables whose metadata says elimination may be left out, as at SSB.
+        raise HttpError(
+            400, f"table {cube.table_id}: variable(s) {missing} must be selected", title=MISSING_SELECTION
+        )
+    # An eliminated variable is absent from the selection: the answer sums over it.
+    return {
+        d.id: _select(cube, d, given[d.id], time=d.id in cube.time_dims)
+        for d in cube.dimensions
+        if d.id in given
+    }
 
 
 def _split_value_codes(text: str) -> list[str]:
@@ -577,13 +686,13 @@ def _dimension_doc(cube: Cube, dim: CubeDimension, codes: list[str], *, metadata
         category["unit"] = {code: dim.units[code] for code in codes if code in dim.units}
     doc: dict[str, Any] = {"label": dim.label, "category": category}
     if metadata:
-        doc["extension"] = {"elimination": False, "show": "value"}
+        doc["extension"] = {"elimination": dim.elimination, "show": "value"}
     return doc
 
 
 def _dataset_doc(cube: Cube, selection: dict[str, list[str]] | None, *, metadata: bool = False) -> dict:
     selection = selection or {d.id: d.codes for d in cube.dimensions}
-    dims = cube.dimensions
+    dims = [d for d in cube.dimensions if d.id in selection]
     doc: dict[str, Any] = {
         "version": "2.0",
         "class": "dataset",
@@ -605,11 +714,30 @@ def _dataset_doc(cube: Cube, selection: dict[str, list[str]] | None, *, metadata
     doc["extension"] = extension
     if metadata:
         return doc
-    index = np.ix_(*[np.array([d.position[c] for c in selection[d.id]], dtype=np.int64) for d in dims])
-    doc["value"] = _json_values(cube.values.reshape(cube.sizes)[index].ravel())
+    positions = [
+        np.array([d.position[c] for c in selection[d.id]], dtype=np.int64)
+        if d.id in selection
+        else np.arange(len(d.codes), dtype=np.int64)
+        for d in cube.dimensions
+    ]
+    index = np.ix_(*positions)
+    eliminated = tuple(k for k, d in enumerate(cube.dimensions) if d.id not in selection)
+    values = cube.values.reshape(cube.sizes)[index]
+    sub = cube.status.reshape(cube.sizes)[index] if cube.status is not None else None
+    if eliminated:
+        # The sum over the eliminated variables; a cell without a number keeps the first status it has.
+        values = values.sum(axis=eliminated)
+        if sub is not None:
+            moved = np.moveaxis(sub, eliminated, tuple(range(len(eliminated))))
+            flat = moved.reshape(-1, *values.shape)
+            first = flat[0].copy()
+            for layer in flat[1:]:
+                first = np.where(np.equal(first, None), layer, first)
+            sub = np.where(np.isnan(values), first, None)
+    doc["value"] = _json_values(values.ravel())
     status: dict[str, str] = {}
-    if cube.status is not None:
-        sub = cube.status.reshape(cube.sizes)[index].ravel()
+    if sub is not None:
+        sub = sub.ravel()
         status = {str(i): sub[i] for i in np.flatnonzero(np.not_equal(sub, None))}
     doc["status"] = status
     return doc
@@ -641,6 +769,7 @@ class RequestRecord:
     status: int | None = None
     cells: int | None = None
     fault: str | None = None
+    error: str | None = None  # the detailed reason of an error answer (SSB's v2 bodies carry only a title)
 
 
 @dataclass
@@ -738,6 +867,24 @@ class _CallWindow:
             calls.append(now)
             return None
 
+    def headers(self, client: str, now: float) -> dict[str, str]:
+        """The ``x-ratelimit-*`` headers for ``client``'s window right now.
+
+        ``x-ratelimit-policy`` (``40;w=60s``) is what SSB was seen to send; ``-limit``, ``-remaining`` and
+        ``-reset`` are the usual companions of that header.
+        """
+        with self._lock:
+            calls = [t for t in self._calls.get(client, ()) if t > now - self.window_seconds]
+        remaining = max(0, self.max_calls - len(calls))
+        reset = max(0, math.ceil(calls[0] + self.window_seconds - now)) if calls else 0
+        window = f"{self.window_seconds:g}"
+        return {
+            "x-ratelimit-policy": f"{self.max_calls};w={window}s",
+            "x-ratelimit-limit": str(self.max_calls),
+            "x-ratelimit-remaining": str(remaining),
+            "x-ratelimit-reset": str(reset),
+        }
+
     def reset(self) -> None:
         with self._lock:
             self._calls.clear()
@@ -776,9 +923,15 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
-    def _send(self, status: int, body: bytes, headers: Mapping[str, str] | None = None) -> None:
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        headers: Mapping[str, str] | None = None,
+        content_type: str = _JSON,
+    ) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", _JSON)
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         for k, v in (headers or {}).items():
             self.send_header(k, v)
@@ -800,13 +953,14 @@ class _Handler(BaseHTTPRequestHandler):
             return
         record = srv._record(method, self.path, self.client_address[0])
         wait = srv._calls.admit(record.client, record.at)
+        limits = srv._calls.headers(record.client, record.at)
         if wait is not None:
             record.status = 429
             retry_after = max(1, math.ceil(wait))
             self._send(
                 429,
                 orjson.dumps({"status": 429, "title": f"Too many requests; wait {retry_after} s"}),
-                {"Retry-After": str(retry_after)},
+                {**limits, "Retry-After": str(retry_after)},
             )
             return
         fault = srv.faults.take(method, self.path)
@@ -817,14 +971,35 @@ class _Handler(BaseHTTPRequestHandler):
             message = (
                 HTTPStatus(fault.status).phrase if fault.status in HTTPStatus._value2member_map_ else "Fault"
             )
-            self._send(fault.status, orjson.dumps({"status": fault.status, "title": message}), headers)
+            self._send(
+                fault.status, orjson.dumps({"status": fault.status, "title": message}), {**limits, **headers}
+            )
             return
         if fault and fault.kind == "hang":
             srv._stopping.wait(fault.seconds)
         try:
             status, doc, cells = srv._route(method, self.path, body)
+        except HtmlNotFound as exc:
+            record.status, record.error = exc.status, exc.message
+            self._send(exc.status, IIS_404_PAGE, limits, content_type="text/html")
+            return
+        except (ValueError, OSError) as exc:
+            # A broken table file: say so (and which) instead of dropping the connection.
+            record.error = str(exc)
+            status, doc, cells = (
+                500,
+                {"status": 500, "title": f"the local server cannot read a table: {exc}"},
+                None,
+            )
         except HttpError as exc:
+            record.error = exc.message
             status, doc, cells = exc.status, {"status": exc.status, "title": exc.message}, None
+            if exc.title and _is_v2(self.path):
+                # SSB's v2 shape: always HTTP 400, the problem's own status inside the body.
+                status = 400
+                doc = {"type": "Parameter error", "title": exc.title, "status": exc.body_status or 400}
+                if exc.title in (TOO_MANY_CELLS, UNSUPPORTED_FORMAT):
+                    doc = {"type": "Parameter error", "title": exc.title, "detail": exc.title, "status": 400}
         record.status, record.cells = status, cells
         if fault and fault.kind == "updated" and isinstance(doc, dict) and "updated" in doc:
             doc["updated"] = fault.updated
@@ -840,7 +1015,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             return
-        self._send(status, payload)
+        self._send(status, payload, limits)
 
     def _control(self, method: str, body: bytes) -> None:
         srv = self.pxweb
@@ -983,7 +1158,7 @@ class PxWebServer:
         cutoff = None
         if method == "GET" and len(raw_path) > self.max_url_length:
             # SSB's front end refuses long URLs with 404; clients must POST instead.
-            raise HttpError(404, f"URL longer than {self.max_url_length} characters; use POST")
+            raise HtmlNotFound(404, f"URL longer than {self.max_url_length} characters; use POST")
         if m := re.match(r"^/asof/([^/]+)(/.*)$", path):
             try:
                 cutoff = parse_asof(unquote(m.group(1)), self.source.release_keys())
@@ -1007,6 +1182,8 @@ class PxWebServer:
             return 200, self._v2_config(), None
         if path == f"{V2_PREFIX}/tables" and method == "GET":
             return 200, self._v2_tables(query, cutoff), None
+        if (m := re.fullmatch(rf"{V2_PREFIX}/tables/(\w+)", path)) and method == "GET":
+            return 200, self._v2_table(self._cube(m.group(1), cutoff), full=True), None
         if (m := re.fullmatch(rf"{V2_PREFIX}/tables/(\w+)/metadata", path)) and method == "GET":
             _check_format(query)
             return 200, _dataset_doc(self._cube(m.group(1), cutoff), None, metadata=True), None
@@ -1014,22 +1191,27 @@ class PxWebServer:
             cube = self._cube(m.group(1), cutoff)
             _check_format(query)
             if method == "GET":
-                return self._data(cube, self._v2_get_selection(cube, query))
+                return self._data(cube, self._v2_get_selection(cube, query), v2=True)
             if method == "POST":
-                return self._data(cube, self._v2_post_selection(cube, body))
+                return self._data(cube, self._v2_post_selection(cube, body), v2=True)
         raise HttpError(404, f"no such resource: {method} {path}")
 
     def _cube(self, table_id: str, cutoff: datetime | None) -> Cube:
         cube = self.source.table(table_id, cutoff)
         if cube is None:
             when = f" as of {_iso(cutoff)}" if cutoff else ""
-            raise HttpError(404, f"no table {table_id}{when}")
+            raise HttpError(404, f"no table {table_id}{when}", title=NON_EXISTENT_TABLE, body_status=404)
         return cube
 
-    def _data(self, cube: Cube, selection: dict[str, list[str]]) -> tuple[int, Any, int]:
+    def _data(self, cube: Cube, selection: dict[str, list[str]], *, v2: bool = False) -> tuple[int, Any, int]:
         cells = math.prod(len(v) for v in selection.values())
         if cells > self.max_cells:
-            raise HttpError(403, f"too many cells selected: {cells} > {self.max_cells}")
+            # v0 answers 403; v2 answers PxWebApi 2's 400 "Too many cells selected".
+            raise HttpError(
+                400 if v2 else 403,
+                f"too many cells selected: {cells} > {self.max_cells}",
+                title=TOO_MANY_CELLS if v2 else None,
+            )
         return 200, _dataset_doc(cube, selection), cells
 
     # --- v0 ---
@@ -1049,7 +1231,7 @@ class PxWebServer:
             var: dict[str, Any] = {"code": d.id, "text": d.label, "values": d.codes, "valueTexts": d.labels}
             if d.id in cube.time_dims:
                 var["time"] = True
-            var["elimination"] = False
+            var["elimination"] = d.elimination
             variables.append(var)
         return {"title": cube.label, "variables": variables}
 
@@ -1091,8 +1273,9 @@ class PxWebServer:
             "languages": [{"id": "no", "label": "Norsk"}],
             "defaultLanguage": "no",
             "maxDataCells": self.max_cells,
-            "maxCallsPerTimeWindow": self.max_calls,
-            "timeWindow": self.window_seconds,
+            # SSB's v2 config reports 0 here and announces the limit in x-ratelimit-* headers instead.
+            "maxCallsPerTimeWindow": 0,
+            "timeWindow": 0,
             "license": "https://www.ssb.no/en/diverse/lisens",
             "sourceReferences": [
                 {"language": "no", "text": f"Kilde: {DEMO_SOURCE if self.source.demo else SSB_SOURCE}"}
@@ -1107,7 +1290,9 @@ class PxWebServer:
             if m := re.fullmatch(r"valueCodes\[(.+)\]", key, re.IGNORECASE):
                 given[m.group(1)] = [item for v in values for item in _split_value_codes(v)]
             elif re.fullmatch(r"(codelist|outputValues)\[.+\]", key, re.IGNORECASE):
-                raise HttpError(400, f"{key} is not supported by the local server")
+                raise HttpError(
+                    400, f"{key} is not supported by the local server", title=NON_EXISTENT_CODELIST
+                )
         return _complete_selection(cube, given)
 
     def _v2_post_selection(self, cube: Cube, body: bytes) -> dict[str, list[str]]:
@@ -1118,7 +1303,9 @@ class PxWebServer:
                 for item in doc.get("selection") or []
             }
             if any(item.get("codelist") for item in doc.get("selection") or []):
-                raise HttpError(400, "codelist is not supported by the local server")
+                raise HttpError(
+                    400, "codelist is not supported by the local server", title=NON_EXISTENT_CODELIST
+                )
         except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError) as exc:
             raise HttpError(400, f"table {cube.table_id}: not a v2 selection ({exc!r})") from None
         return _complete_selection(cube, given)
@@ -1166,22 +1353,7 @@ class PxWebServer:
             )
         return {
             "language": "no",
-            "tables": [
-                {
-                    "type": "Table",
-                    "id": c.table_id,
-                    "label": c.label,
-                    "description": DEMO_NOTE if c.demo else "",
-                    "updated": _iso(c.updated),
-                    "firstPeriod": (c.periods() or [None])[0],
-                    "lastPeriod": (c.periods() or [None])[-1],
-                    "category": "public",
-                    "source": c.source,
-                    "variableNames": [d.label for d in c.dimensions],
-                    "links": [{"rel": "self", "hreflang": "no", "href": f"{base}/tables/{c.table_id}"}],
-                }
-                for c in shown
-            ],
+            "tables": [self._v2_table(c) for c in shown],
             "page": {
                 "pageNumber": page,
                 "pageSize": size,
@@ -1193,6 +1365,37 @@ class PxWebServer:
                 {"rel": "self", "hreflang": "no", "href": f"{base}/tables?pageNumber={page}&pageSize={size}"}
             ],
         }
+
+    def _v2_table(self, cube: Cube, *, full: bool = False) -> dict:
+        """The v2 table record: a search hit, or (``full``) ``GET /tables/{id}``.
+
+        ``lastPeriod`` is the newest period the table serves as of the request's cutoff (``/asof/``).
+        """
+        base = f"{self.url}{V2_PREFIX}"
+        periods = cube.periods()
+        record: dict[str, Any] = {
+            "type": "Table",
+            "id": cube.table_id,
+            "label": cube.label,
+            "description": DEMO_NOTE if cube.demo else "",
+            "updated": _iso(cube.updated),
+            "firstPeriod": periods[0] if periods else None,
+            "lastPeriod": periods[-1] if periods else None,
+            "category": "public",
+            "variableNames": [d.label for d in cube.dimensions],
+            "discontinued": bool(cube.discontinued),
+            "source": cube.source,
+            "timeUnit": "Annual",
+            "links": [{"rel": "self", "hreflang": "no", "href": f"{base}/tables/{cube.table_id}"}],
+        }
+        if full:
+            record = {"language": "no", **record}
+            record["links"] = [
+                *record["links"],
+                {"rel": "metadata", "hreflang": "no", "href": f"{base}/tables/{cube.table_id}/metadata"},
+                {"rel": "data", "hreflang": "no", "href": f"{base}/tables/{cube.table_id}/data"},
+            ]
+        return record
 
     def _index(self) -> dict:
         return {
@@ -1211,10 +1414,19 @@ class PxWebServer:
         }
 
 
+def _is_v2(raw_path: str) -> bool:
+    path = urlsplit(raw_path).path
+    if m := re.match(r"^/asof/[^/]+(/.*)$", path):
+        path = m.group(1)
+    return path.startswith(V2_PREFIX)
+
+
 def _check_format(query: dict[str, list[str]]) -> None:
     fmt = (query.get("outputFormat") or query.get("outputformat") or ["json-stat2"])[0].lower()
     if fmt != "json-stat2":
-        raise HttpError(400, f"outputFormat {fmt!r} is not offered here; use json-stat2")
+        raise HttpError(
+            400, f"outputFormat {fmt!r} is not offered here; use json-stat2", title=UNSUPPORTED_FORMAT
+        )
 
 
 def _term_matches(term: str, cube: Cube) -> bool:

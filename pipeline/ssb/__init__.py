@@ -3,13 +3,18 @@
 from pipeline.ssb.client import ApiLimits, Fetch, FetchedPart, SsbClient, TableInfo, TableMetadata, Variable
 from pipeline.ssb.errors import (
     SsbBadResponse,
+    SsbCatalogueMismatch,
+    SsbCatalogueTableMissing,
     SsbError,
+    SsbNoSuchTable,
     SsbNotFound,
     SsbQueryError,
     SsbRateLimited,
     SsbTableChanged,
     SsbTooManyCells,
     SsbUnavailable,
+    SsbUnreachable,
+    SsbUrlTooLong,
 )
 
 __all__ = [
@@ -17,14 +22,19 @@ __all__ = [
     "Fetch",
     "FetchedPart",
     "SsbBadResponse",
+    "SsbCatalogueMismatch",
+    "SsbCatalogueTableMissing",
     "SsbClient",
     "SsbError",
+    "SsbNoSuchTable",
     "SsbNotFound",
     "SsbQueryError",
     "SsbRateLimited",
     "SsbTableChanged",
     "SsbTooManyCells",
     "SsbUnavailable",
+    "SsbUnreachable",
+    "SsbUrlTooLong",
     "TableInfo",
     "TableMetadata",
     "Variable",

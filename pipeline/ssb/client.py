@@ -11,12 +11,15 @@ only the roots differ.
 
 from __future__ import annotations
 
+import os
+import re
 import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 import requests
@@ -26,12 +29,15 @@ from pipeline import config
 from pipeline.ssb.errors import (
     SsbBadResponse,
     SsbError,
+    SsbNoSuchTable,
     SsbNotFound,
     SsbQueryError,
     SsbRateLimited,
     SsbTableChanged,
     SsbTooManyCells,
     SsbUnavailable,
+    SsbUnreachable,
+    SsbUrlTooLong,
 )
 from pipeline.ssb.query import cell_count, resolve_selection, split_selection, v0_query, v2_body, v2_params
 from pipeline.ssb.throttle import RateLimiter, ThrottledRetry, host_key, limiter_for
@@ -44,8 +50,14 @@ __all__ = [
     "TableInfo",
     "TableMetadata",
     "Variable",
+    "live_roots",
+    "parse_rate_policy",
     "parse_time",
 ]
+
+# Environment overrides of SSB's roots (pipeline.config holds the defaults): a proxy, a mirror, a test.
+V0_ROOT_ENV = "KOSTRA_SSB_V0_ROOT"
+V2_ROOT_ENV = "KOSTRA_SSB_V2_ROOT"
 
 DEFAULT_LIMITS = (800_000, 30, 60.0)
 # SSB answers 404 to GET URLs longer than about 2,100 characters; stay clear of it.
@@ -91,13 +103,14 @@ class TableMetadata:
 
 @dataclass(frozen=True)
 class TableInfo:
-    """One hit of a v2 table search."""
+    """A v2 table record (``GET /tables/{id}``, or one hit of a table search)."""
 
     id: str
     label: str
     updated: datetime | None
     first_period: str | None
     last_period: str | None
+    discontinued: bool = False
 
 
 @dataclass(frozen=True)
@@ -124,6 +137,36 @@ class Fetch:
     @property
     def cells(self) -> int:
         return sum(p.cells for p in self.parts)
+
+
+def live_roots() -> tuple[str, str]:
+    """SSB's (v0, v2) roots: ``$KOSTRA_SSB_V0_ROOT`` / ``$KOSTRA_SSB_V2_ROOT`` if set, else pipeline.config's."""
+    return (
+        os.environ.get(V0_ROOT_ENV) or config.SSB_V0_ROOT,
+        os.environ.get(V2_ROOT_ENV) or config.SSB_V2_ROOT,
+    )
+
+
+_POLICY = re.compile(r"^\s*(\d+)\s*;\s*w\s*=\s*(\d+(?:\.\d+)?)\s*s?\s*(?:;.*)?$", re.IGNORECASE)
+
+
+def parse_rate_policy(value: str | None) -> tuple[int, float] | None:
+    """``x-ratelimit-policy: 40;w=60s`` (as SSB sends it; ``w=60`` too) as (calls, window seconds)."""
+    if not value:
+        return None
+    # Several policies may be listed; the first is the one that binds per window.
+    m = _POLICY.match(str(value).split(",")[0])
+    if not m:
+        return None
+    calls, window = int(m.group(1)), float(m.group(2))
+    return (calls, window) if calls > 0 and window > 0 else None
+
+
+def _stricter(a: tuple[float, float] | None, b: tuple[float, float] | None) -> tuple[float, float] | None:
+    """Of two (calls, window) limits, the one allowing fewer calls per second."""
+    if a is None or b is None:
+        return a or b
+    return a if a[0] / a[1] <= b[0] / b[1] else b
 
 
 def parse_time(text: str | None) -> datetime | None:
@@ -159,11 +202,12 @@ class SsbClient:
 
     def __init__(
         self,
-        v0_root: str = config.SSB_V0_ROOT,
-        v2_root: str = config.SSB_V2_ROOT,
+        v0_root: str | None = None,
+        v2_root: str | None = None,
         *,
         language: str = "no",
         timeout: float = 60,
+        connect_timeout: float | None = None,
         retries: int = 5,
         backoff_factor: float = 1.0,
         backoff_max: float = 120.0,
@@ -173,10 +217,14 @@ class SsbClient:
     ) -> None:
         if retries < 0:
             raise ValueError(f"retries must be >= 0, got {retries!r}")
-        self.v0_root = v0_root.rstrip("/")
-        self.v2_root = v2_root.rstrip("/")
+        default_v0, default_v2 = live_roots()
+        self.v0_root = (v0_root or default_v0).rstrip("/")
+        self.v2_root = (v2_root or default_v2).rstrip("/")
         self.language = language
-        self.timeout = timeout
+        # (connect, read): a host that cannot be reached should not cost a whole read timeout.
+        self.timeout = (connect_timeout, timeout) if connect_timeout else timeout
+        self._header_rate: tuple[int, float] | None = None  # from x-ratelimit-policy
+        self._config_rate: tuple[float, float] | None = None  # from the config endpoints
         self.retries = retries
         self.backoff_factor = backoff_factor
         self.backoff_max = backoff_max
@@ -257,12 +305,20 @@ class SsbClient:
                 problem = f"the response body was cut off ({exc.__class__.__name__})"
                 continue
             except requests.exceptions.RequestException as exc:
+                unreachable = _unreachable_reason(exc)
+                if unreachable:
+                    raise SsbUnreachable(
+                        f"cannot reach {_host(url)}: {unreachable}. {_what_to_check(url)}",
+                        table_id=table_id,
+                        url=url,
+                    ) from exc
                 raise SsbUnavailable(
                     f"no answer after {self.retries} retries: {_root_cause(exc)}",
                     table_id=table_id,
                     query=shown_query,
                     url=url,
                 ) from exc
+            self._note_rate_headers(resp)
             if resp.status_code != 200:
                 raise _status_error(resp, table_id=table_id, query=shown_query, retries=self.retries)
             try:
@@ -276,10 +332,12 @@ class SsbClient:
     # --- limits ---------------------------------------------------------------------------------------
 
     def limits(self) -> ApiLimits:
-        """The server's limits from its config endpoints (v2 first, then v0), SSB's defaults otherwise.
+        """The server's limits from its config endpoints (v2 first, then v0) and its ``x-ratelimit-policy``
+        response header (the stricter of the two), SSB's documented 30 calls a minute otherwise.
 
-        SSB's v2 config may report 0 for the call limit (it then announces it elsewhere); 0 or a missing
-        field means "not stated", never "no limit".
+        SSB's v2 config reports 0 for the call limit and announces it in the response headers instead;
+        0 or a missing field means "not stated", never "no limit". Raises :class:`SsbUnreachable` when the
+        server cannot be reached at all.
         """
         if self._limits is not None:
             return self._limits
@@ -295,17 +353,52 @@ class SsbClient:
                 _, doc = self._call("GET", url)
                 found_cells = next((c for c in (_positive(doc.get(k)) for k in cells_keys) if c), None)
                 calls, window = _positive(doc.get(calls_key)), _positive(doc.get("timeWindow"))
+            except SsbUnreachable:
+                raise
             except (SsbError, AttributeError):
                 continue
             cells = cells or found_cells
             # Calls and window belong together: never pair one endpoint's count with another's window.
             if rate is None and calls and window:
                 rate = (calls, window)
-        calls, window = rate or DEFAULT_LIMITS[1:]
+        self._config_rate = rate
+        calls, window = _stricter(rate, self._header_rate) or DEFAULT_LIMITS[1:]
         self._limits = ApiLimits(int(cells or DEFAULT_LIMITS[0]), int(calls), float(window))
         for limiter in self._limiters.values():
             limiter.configure(self._limits.max_calls, self._limits.window_seconds)
         return self._limits
+
+    def _note_rate_headers(self, resp: requests.Response) -> None:
+        """Adopt the call limit a response announces (``x-ratelimit-policy``), if it is new."""
+        policy = parse_rate_policy(resp.headers.get("x-ratelimit-policy"))
+        if policy is None or policy == self._header_rate:
+            return
+        self._header_rate = policy
+        if self._limits is None:
+            return  # limits() combines it with the config when it finishes
+        calls, window = _stricter(self._config_rate, policy) or policy
+        self._limits = ApiLimits(self._limits.max_cells, int(calls), float(window))
+        for limiter in self._limiters.values():
+            limiter.configure(self._limits.max_calls, self._limits.window_seconds)
+
+    def table_info(self, table_id: str) -> TableInfo:
+        """The v2 table record (``GET /tables/{id}``): label, ``updated``, first and last period, and
+        whether SSB has discontinued the table. Raises :class:`SsbNoSuchTable` if there is no such table."""
+        table_id = _check_table_id(table_id)
+        self.limits()
+        url = f"{self.v2_root}/tables/{table_id}"
+        try:
+            _, doc = self._call("GET", url, table_id=table_id, params={"lang": self.language})
+        except SsbNotFound as exc:
+            if isinstance(exc, SsbNoSuchTable):
+                raise
+            raise SsbNoSuchTable(exc.reason, table_id=table_id, url=exc.url, status=exc.status) from exc
+        try:
+            return _table_info(doc)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise SsbBadResponse(
+                f"a table record that cannot be read: {exc!r}", table_id=table_id, url=url
+            ) from exc
 
     # --- metadata and search --------------------------------------------------------------------------
 
@@ -386,16 +479,7 @@ class SsbClient:
             _, doc = self._call("GET", url, params=params)
             try:
                 tables = doc.get("tables") or []
-                for t in tables:
-                    found.append(
-                        TableInfo(
-                            id=str(t["id"]),
-                            label=str(t.get("label", "")),
-                            updated=parse_time(t.get("updated")),
-                            first_period=t.get("firstPeriod"),
-                            last_period=t.get("lastPeriod"),
-                        )
-                    )
+                found.extend(_table_info(t) for t in tables)
                 total_pages = int((doc.get("page") or {}).get("totalPages") or 1)
             except (AttributeError, KeyError, TypeError, ValueError) as exc:
                 raise SsbBadResponse(
@@ -413,10 +497,12 @@ class SsbClient:
         selection: Mapping[str, Sequence[str] | str] | None = None,
         *,
         api: str = "v0",
+        eliminate: Sequence[str] = (),
     ) -> Fetch:
         """Every cell of ``selection`` (None: the whole table), split under the cell limit.
 
-        Raises :class:`SsbError` if any part fails, and :class:`SsbTableChanged` if the parts come from
+        Variables in ``eliminate`` are left out of the query, so SSB answers with their sum (only where
+        the metadata allows elimination). Raises :class:`SsbError` if any part fails, and :class:`SsbTableChanged` if the parts come from
         different releases; never returns a partial result.
         """
         if api not in ("v0", "v2"):
@@ -425,7 +511,7 @@ class SsbClient:
         limits = self.limits()
         meta = self.table_metadata(table_id)
         try:
-            resolved = resolve_selection(table_id, meta.variables, selection)
+            resolved = resolve_selection(table_id, meta.variables, selection, eliminate)
         except ValueError as exc:
             raise SsbQueryError(str(exc), table_id=table_id, query=dict(selection or {})) from exc
         pieces = split_selection(resolved, limits.max_cells)
@@ -593,11 +679,104 @@ def _root_cause(exc: BaseException) -> str:
         seen = inner
 
 
+def _table_info(t: Mapping[str, Any]) -> TableInfo:
+    return TableInfo(
+        id=str(t["id"]),
+        label=str(t.get("label", "")),
+        updated=parse_time(t.get("updated")),
+        first_period=t.get("firstPeriod"),
+        last_period=t.get("lastPeriod"),
+        # PxWebApi 2 allows null ("not stated"): only an explicit true means discontinued.
+        discontinued=t.get("discontinued") is True,
+    )
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).netloc or url
+
+
+def _what_to_check(url: str) -> str:
+    return (
+        "Check the network connection, any proxy (HTTPS_PROXY/HTTP_PROXY), and the statbank roots "
+        f"{V0_ROOT_ENV}/{V2_ROOT_ENV} (default {_host(config.SSB_V2_ROOT)})"
+    )
+
+
+def _unreachable_reason(exc: BaseException) -> str | None:
+    """'the host name does not resolve' etc. when no connection could be made at all, else None."""
+    from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+
+    seen: BaseException | None = exc
+    chain = []
+    while seen is not None and seen not in chain:
+        chain.append(seen)
+        reason = getattr(seen, "reason", None)
+        nxt = reason if isinstance(reason, BaseException) else None
+        if nxt is None and seen.args and isinstance(seen.args[0], BaseException):
+            nxt = seen.args[0]
+        seen = nxt or seen.__cause__ or seen.__context__
+    for err in chain:
+        if isinstance(err, NameResolutionError):
+            return "the host name does not resolve (DNS)"
+        if isinstance(err, ConnectionRefusedError) or "refused" in str(err).lower():
+            return "the connection was refused"
+        if isinstance(err, NewConnectionError):
+            return f"no connection could be made ({err.__class__.__name__})"
+    for err in chain:
+        if isinstance(err, (ConnectTimeoutError, requests.exceptions.ConnectTimeout)):
+            return "the connection timed out"
+    return None
+
+
+def _ssb_title(resp: requests.Response) -> tuple[str | None, int | None]:
+    """SSB's v2 error body ``{"type": "Parameter error", "title": …, "status": …}``: (title, status)."""
+    try:
+        doc = orjson.loads(resp.content)
+    except orjson.JSONDecodeError:
+        return None, None
+    if not isinstance(doc, dict) or not isinstance(doc.get("title"), str):
+        return None, None
+    inner = doc.get("status")
+    return doc["title"], inner if isinstance(inner, int) else None
+
+
+def _is_html(resp: requests.Response) -> bool:
+    kind = resp.headers.get("Content-Type", "").lower()
+    head = resp.content[:200].lstrip().lower()
+    return "html" in kind or head.startswith((b"<!doctype html", b"<html"))
+
+
 def _status_error(resp: requests.Response, *, table_id: str | None, query: Any, retries: int) -> SsbError:
     status = resp.status_code
+    url = resp.url
+    if status == 404 and _is_html(resp):
+        method = resp.request.method if resp.request is not None else "GET"
+        if method == "GET" and len(url) > MAX_GET_URL:
+            return SsbUrlTooLong(
+                f"URL too long: SSB's front end answered its HTML 404 page to a GET URL of {len(url):,} "
+                f"characters (the limit is about 2,100); send the query by POST",
+                table_id=table_id,
+                query=query,
+                url=url,
+                status=status,
+            )
+        return SsbNotFound(
+            "not found: the server answered an HTML page, not an API response; check the API root URL",
+            table_id=table_id,
+            query=query,
+            url=url,
+            status=status,
+        )
+    title, inner = _ssb_title(resp) if resp.content else (None, None)
+    if status == 400 and title:
+        kind: type[SsbError] = SsbQueryError
+        if title == "Non-existent table" or inner == 404:
+            kind = SsbNoSuchTable
+        elif title == "Too many cells selected":
+            kind = SsbTooManyCells
+        return kind(f"SSB refused the query: {title}", table_id=table_id, query=query, url=url, status=status)
     text = resp.text.strip().replace("\n", " ")[:300] if resp.content else ""
     said = f": {text}" if text else ""
-    url = resp.url
     if status == 400:
         return SsbQueryError(
             f"the server rejected the query{said}", table_id=table_id, query=query, url=url, status=status

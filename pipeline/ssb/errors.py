@@ -8,13 +8,18 @@ import orjson
 
 __all__ = [
     "SsbBadResponse",
+    "SsbCatalogueMismatch",
+    "SsbCatalogueTableMissing",
     "SsbError",
+    "SsbNoSuchTable",
     "SsbNotFound",
     "SsbQueryError",
     "SsbRateLimited",
     "SsbTableChanged",
     "SsbTooManyCells",
     "SsbUnavailable",
+    "SsbUnreachable",
+    "SsbUrlTooLong",
 ]
 
 # Long selections (hundreds of region codes) would drown the message; the full query stays on the exception.
@@ -63,7 +68,28 @@ class SsbQueryError(SsbError):
 
 
 class SsbNotFound(SsbError):
-    """404: no such table (or, for a GET, a URL too long for SSB)."""
+    """404: no such table or resource."""
+
+
+class SsbNoSuchTable(SsbQueryError, SsbNotFound):
+    """The statbank has no such table: v2 answers HTTP 400 ``{"title": "Non-existent table", "status": 404}``."""
+
+
+class SsbUrlTooLong(SsbQueryError):
+    """SSB's front end answered a long GET URL with its HTML 404 page: the query must be POSTed."""
+
+
+class SsbCatalogueMismatch(SsbQueryError):
+    """The indicator catalogue asks for something the table's live metadata does not have.
+
+    Raised before any data is fetched: a discontinued or unknown table, an unknown dimension, or unknown
+    contents/filter codes. ``findings`` holds one :class:`pipeline.ssb.validate.Finding` per problem, each
+    naming the nearest real codes by label.
+    """
+
+    def __init__(self, reason: str, *, findings: Any = (), **kwargs: Any) -> None:
+        self.findings = list(findings)
+        super().__init__(reason, **kwargs)
 
 
 class SsbTooManyCells(SsbError):
@@ -78,9 +104,21 @@ class SsbUnavailable(SsbError):
     """5xx, timeouts or dropped connections, still failing after every retry."""
 
 
+class SsbUnreachable(SsbUnavailable):
+    """No connection at all: the host name does not resolve, the connection is refused or cannot be made.
+
+    Retried at most once, quickly (unlike a 503): waiting will not make a wrong address or a missing
+    network come back. The message names the host and what to check.
+    """
+
+
 class SsbBadResponse(SsbError):
     """A 200 response whose body is not a whole JSON-stat2 document (e.g. cut off mid-transfer)."""
 
 
 class SsbTableChanged(SsbError):
     """The parts of one fetch carry different ``updated`` stamps: SSB published a release mid-fetch."""
+
+
+class SsbCatalogueTableMissing(SsbCatalogueMismatch, SsbNoSuchTable):
+    """The catalogue names a table the statbank does not have (or not yet, as of an ``/asof/`` view)."""

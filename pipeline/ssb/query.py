@@ -47,19 +47,32 @@ def resolve_selection(
     table_id: str,
     variables: Sequence[_VariableLike],
     selection: Mapping[str, Sequence[str] | str] | None,
+    eliminate: Sequence[str] = (),
 ) -> Selection:
     """Explicit code lists for every variable, in the table's variable order and value order.
 
-    Raises ``ValueError`` naming the table and variable for unknown variables, unknown codes, a pattern
-    that matches nothing, or a malformed ``top(n)``.
+    Variables in ``eliminate`` are left out of the query, so SSB sums over them; the metadata must say
+    they may be (``elimination``). Any other variable left out gets every value: a fetch never
+    aggregates by accident. Raises ``ValueError`` naming the table and variable for unknown variables,
+    unknown codes, a pattern that matches nothing, a variable that cannot be eliminated, or a malformed
+    ``top(n)``.
     """
     selection = dict(selection or {})
     known = {v.code for v in variables}
-    unknown = [code for code in selection if code not in known]
+    unknown = [code for code in [*selection, *eliminate] if code not in known]
     if unknown:
         raise ValueError(f"table {table_id}: no variable(s) {unknown}; the table has {sorted(known)}")
+    both = set(selection) & set(eliminate)
+    if both:
+        raise ValueError(f"table {table_id}: variable(s) {sorted(both)} both selected and eliminated")
     resolved: Selection = {}
     for var in variables:
+        if var.code in eliminate:
+            if not getattr(var, "elimination", False):
+                raise ValueError(
+                    f"table {table_id}: variable {var.code} cannot be eliminated (SSB's metadata)"
+                )
+            continue
         wanted = selection.get(var.code, "*")
         resolved[var.code] = _resolve_one(table_id, var, wanted)
     return resolved

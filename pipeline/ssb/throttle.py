@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from urllib3.exceptions import MaxRetryError, NewConnectionError
 from urllib3.util.retry import Retry
 
 __all__ = ["RateLimiter", "ThrottledRetry", "host_key", "limiter_for"]
@@ -124,6 +125,18 @@ class ThrottledRetry(Retry):
     def new(self, **kw: Any) -> ThrottledRetry:
         kw.setdefault("limiter", self.limiter)
         return super().new(**kw)
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # noqa: ANN001
+        """As urllib3's, except that a failed connection (DNS, refused) is retried at most once.
+
+        Such a failure is not a busy server: backing off for minutes will not make a wrong host name or a
+        missing network come back, so the caller gets a clear error within seconds instead.
+        """
+        if isinstance(error, NewConnectionError) and any(
+            isinstance(h.error, NewConnectionError) for h in self.history
+        ):
+            raise MaxRetryError(_pool, url, error) from error
+        return super().increment(method, url, response, error, _pool, _stacktrace)
 
     def sleep(self, response: Any = None) -> None:
         if self.limiter is not None:
