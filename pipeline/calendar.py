@@ -62,6 +62,15 @@ def release_key(year: int, month: int) -> str:
     return f"{year:04d}-{month:02d}"
 
 
+def data_year_of(key: str) -> int:
+    """The newest data year a release publishes: ``2016-03`` and ``2016-06`` both publish 2015."""
+    year, _, month = key.partition("-")
+    if not (year.isdigit() and month.isdigit()):
+        raise ValueError(f"not a release key (YYYY-03 or YYYY-06): {key!r}")
+    _check_month(int(month))
+    return int(year) - 1
+
+
 def releases(first_data_year: int, last_data_year: int) -> list[Release]:
     """Every release that publishes data years ``first_data_year``..``last_data_year``, oldest first."""
     if last_data_year < first_data_year:

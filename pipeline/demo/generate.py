@@ -61,20 +61,18 @@ AGE_PARTS = [
     ("67_79", 0.110),
     ("80p", 0.046),
 ]
-AGE_GROUPS = {
-    "pop_total": [p for p, _ in AGE_PARTS],
-    "pop_0_17": ["0", "1_2", "3_5", "6_15", "16_17"],
-    "pop_0_20": ["0", "1_2", "3_5", "6_15", "16_17", "18_19", "20"],
-    "pop_1_2": ["1_2"],
-    "pop_3_5": ["3_5"],
-    "pop_1_5": ["1_2", "3_5"],
-    "pop_6_15": ["6_15"],
-    "pop_18_24": ["18_19", "20", "21_24"],
-    "pop_20_66": ["20", "21_24", "25_66"],
-    "pop_25_66": ["25_66"],
-    "pop_0_66": ["0", "1_2", "3_5", "6_15", "16_17", "18_19", "20", "21_24", "25_66"],
-    "pop_67_pluss": ["67_79", "80p"],
-    "pop_80_pluss": ["80p"],
+AGE_PART_YEARS = {
+    "0": [0],
+    "1_2": [1, 2],
+    "3_5": [3, 4, 5],
+    "6_15": list(range(6, 16)),
+    "16_17": [16, 17],
+    "18_19": [18, 19],
+    "20": [20],
+    "21_24": list(range(21, 25)),
+    "25_66": list(range(25, 67)),
+    "67_79": list(range(67, 80)),
+    "80p": list(range(80, 106)),
 }
 
 # Accounts: (sector, driver series, 2015 net kr per driver unit, share per function, gross/net per function).
@@ -145,7 +143,8 @@ RATES = {
     "po_brukere_ttu_0_66": ("pop_0_66", 0.0006, 0.3, 0.0),
     "po_brukere_ttu_67_pluss": ("pop_67_pluss", 0.012, 0.25, 0.0),
     "helse_lege_aarsverk": ("pop_total", 0.0011, 0.2, 0.015),
-    "helse_fysio_aarsverk": ("pop_total", 0.0009, 0.2, 0.005),
+    "helse_fysio_hjemler": ("pop_total", 0.0009, 0.2, 0.005),
+    "helse_ergo_aarsverk": ("pop_total", 0.0007, 0.2, 0.01),
     "helse_hs_aarsverk": ("pop_0_20", 0.005, 0.2, 0.02),
     "sos_mottakere_18_24": ("pop_18_24", 0.045, 0.3, -0.01),
     "sos_mottakere_25_66": ("pop_25_66", 0.025, 0.3, 0.0),
@@ -155,9 +154,12 @@ RATES = {
 # Published figures without a base in the catalogue: (2015 level, effect sd (relative), trend, lo, hi).
 LEVELS = {
     "gs_gruppestorrelse": (15.5, 0.12, 0.0, 6, 22),
-    "gs_nasjonale_prover": (50.0, 0.03, 0.0, 40, 60),
+    "gs_nasjonale_prover": (72.0, 0.06, 0.002, 40, 95),
+    "gs_nde_per_innb_6_15": (104_000.0, 0.1, 0.03, 70_000, 200_000),
+    "frie_inntekter_per_innb": (58_000.0, 0.1, 0.035, 45_000, 150_000),
+    "bv_kost_per_barn_ikke_plassert": (52_000.0, 0.25, 0.02, 10_000, 200_000),
+    "bv_kost_per_barn_plassert": (560_000.0, 0.2, 0.03, 150_000, 1_500_000),
     "gs_grunnskolepoeng": (41.0, 0.03, 0.003, 35, 48),
-    "gs_overgang_vg1_vg2": (82.0, 0.04, 0.003, 60, 98),
     "bh_andel_styrere_ped": (88.0, 0.06, 0.005, 50, 100),
     "bh_barn_per_ansatt": (6.0, 0.06, -0.01, 4, 8),
     "bh_kost_per_time": (58.0, 0.1, 0.03, 35, 95),
@@ -281,22 +283,44 @@ class _Builder:
         return pop
 
     def population(self) -> None:
+        """Inhabitants by sex and single year of age (07459's real layout); age groups are their sums."""
         pop = self.sizes()
         shares = np.array([s for _, s in AGE_PARTS])
         small = (pop[:, :1] < 5000).astype(float)
         tilt = np.zeros(len(AGE_PARTS))
         tilt[[9, 10]] = 0.25  # small municipalities are older
         tilt[[1, 2, 3]] = -0.08
-        parts = {}
         raw = np.empty((len(AGE_PARTS), self.M, self.Y))
         for k, (name, _) in enumerate(AGE_PARTS):
             eff = self.effect("age:" + name, 0.08)
             raw[k] = shares[k] * np.exp(eff + small * tilt[k] + self.noise("age:" + name, 0.01))
         raw /= raw.sum(axis=0, keepdims=True)
+        self.pop_cells: dict[tuple[str, str, str], dict[str, np.ndarray]] = {}
+        keys, exact = [], []
         for k, (name, _) in enumerate(AGE_PARTS):
-            parts[name] = np.round(pop * raw[k])
-        for iid, members in AGE_GROUPS.items():
-            v = sum(parts[p] for p in members)
+            ages = AGE_PART_YEARS[name]
+            # Within a part the oldest years thin out (80+ strongly, the rest hardly).
+            decay = 0.12 if name == "80p" else 0.002
+            within = np.exp(-decay * np.arange(len(ages)))
+            within /= within.sum()
+            male = 0.505 if ages[0] < 67 else (0.47 if ages[0] < 80 else 0.40)
+            for a, w in zip(ages, within, strict=True):
+                age_code = "105+" if a == 105 else f"{a:03d}"
+                total = pop * raw[k] * w
+                for sex, share in (("1", male), ("2", 1 - male)):
+                    keys.append(("07459", sex, age_code))
+                    exact.append(total * share)
+        # Round the running total, not each cell: a small municipality keeps its inhabitants (rounding 212
+        # cells of a few people each would make it empty).
+        running = np.round(np.cumsum(np.stack(exact), axis=0))
+        counts = np.diff(running, axis=0, prepend=0.0)
+        for key, v in zip(keys, counts, strict=True):
+            self.pop_cells[key] = {"revised": v, "unrevised": v.copy()}
+        for iid, row in self.rows.items():
+            if row["table_id"] != "07459":
+                continue
+            ages = catalogue.split_codes(row["alder"])
+            v = sum(self.pop_cells[("07459", sex, a)]["revised"] for sex in ("1", "2") for a in ages)
             self.raw[iid] = {"revised": v, "unrevised": v.copy()}
 
     # -- bases, levels, accounts ----------------------------------------------------------------------
@@ -333,7 +357,8 @@ class _Builder:
             ]
         order += [
             "helse_lege_aarsverk",
-            "helse_fysio_aarsverk",
+            "helse_fysio_hjemler",
+            "helse_ergo_aarsverk",
             "helse_hs_aarsverk",
             "sos_mottakere_18_24",
             "sos_mottakere_25_66",
@@ -464,8 +489,12 @@ def _plant(b: _Builder, rng: np.random.Generator) -> list:
     picks = choose_municipalities(rng, b.codes, b.valid, b.years, b.raw["pop_total"]["revised"], 8)
     years = b.years
     out: list[Anomaly] = []
-    alder66 = {"KOKalder0000": "F000-066"}
-    alder67 = {"KOKalder0000": "F067-120"}
+
+    def src(iid: str) -> tuple[str, str]:
+        """Where the catalogue reads an indicator: (table id, contents code)."""
+        return b.rows[iid]["table_id"], b.rows[iid]["contents_code"]
+
+    iplos_table = src("po_timer_uke_67_pluss")[0]
 
     def both(iid, i, y, fn):
         for v in VINTAGES:
@@ -481,12 +510,11 @@ def _plant(b: _Builder, rng: np.random.Generator) -> list:
         Anomaly(
             "demo-a01",
             "iplos_zero_hours",
-            "12003",
-            "KOStildtimeruke0000",
+            *src("po_timer_uke_67_pluss"),
             code,
             year,
             "both",
-            alder67,
+            {},
             f"Alle {int(users)} hjemmetjenestebrukere 67 år og over har null tildelte timer (IPLOS-feil).",
             "iplos_users_without_hours",
         )
@@ -499,12 +527,11 @@ def _plant(b: _Builder, rng: np.random.Generator) -> list:
         Anomaly(
             "demo-a02",
             "implausible_hours",
-            "12003",
-            "KOStildtimeruke0000",
+            *src("po_timer_uke_0_66"),
             code,
             year,
             "both",
-            alder66,
+            {},
             "Tildelte timer per hjemmetjenestebruker 0-66 år er over 168 i uka (flere timer enn uka har).",
             "iplos_hours_per_user_implausible",
         )
@@ -522,12 +549,11 @@ def _plant(b: _Builder, rng: np.random.Generator) -> list:
         Anomaly(
             "demo-a03",
             "year_end_exceeds_year",
-            "12003",
-            "KOSbrukere31120000",
+            *src("po_brukere_31des_67_pluss"),
             code,
             year,
             "both",
-            alder67,
+            {},
             "Brukere per 31.12. (67 år og over) er flere enn brukere i løpet av året.",
             "iplos_year_end_le_during_year",
         )
@@ -536,18 +562,17 @@ def _plant(b: _Builder, rng: np.random.Generator) -> list:
     code, year = picks[2]
     i, y = _index_of(b, code, year)
     for iid, row in b.rows.items():
-        if row["table_id"] == "12003":
+        if row["table_id"] == iplos_table:
             both(iid, i, y, lambda x, v, iid=iid: b.raw[iid][v][i, y - 1])
     out.append(
         Anomaly(
             "demo-a04",
             "copied_previous_year",
-            "12003",
-            "KOSbrukerehjemtj0000",
+            *src("po_brukere_hjemmetj_67_pluss"),
             code,
             year,
             "both",
-            alder67,
+            {},
             f"Alle IPLOS-tall for {year} er identiske med {year - 1}: kommunen rapporterte ikke og SSB kopierte fjorårets tall.",
             "values_identical_to_previous_year",
             {"all_contents": True},
@@ -561,8 +586,7 @@ def _plant(b: _Builder, rng: np.random.Generator) -> list:
         Anomaly(
             "demo-a05",
             "yoy_jump",
-            "13533",
-            "KOSlegearsverk0000",
+            *src("helse_lege_aarsverk"),
             code,
             year,
             "both",
@@ -595,8 +619,7 @@ def _plant(b: _Builder, rng: np.random.Generator) -> list:
         Anomaly(
             "demo-a07",
             "status_in_june",
-            "12235",
-            "KOSgrunnskolepoeng0000",
+            *src("gs_grunnskolepoeng"),
             code,
             year,
             "revised",
@@ -652,8 +675,7 @@ def _plant(b: _Builder, rng: np.random.Generator) -> list:
         Anomaly(
             "demo-a10",
             "zero_denominator",
-            "12235",
-            "KOSelever0000",
+            *src("gs_elever"),
             code,
             year,
             "both",
@@ -776,9 +798,9 @@ def generate(
             mv = np.where(status[iid][v] == None, muni, np.nan)  # noqa: E711
             full_vals[iid][v] = np.vstack([agg, mv])
             full_status[iid][v] = np.vstack([ast, status[iid][v]])
-    # Atomic accounts cells.
+    # Atomic cells: accounts by function and art, population by sex and single year of age.
     atomic_vals, atomic_status = {}, {}
-    for key, d in b.atomic.items():
+    for key, d in [*b.atomic.items(), *b.pop_cells.items()]:
         atomic_vals[key], atomic_status[key] = {}, {}
         for v in VINTAGES:
             st = np.where(invalid, STATUS_NA, None).astype(object)
@@ -819,26 +841,36 @@ def generate(
     specs = catalogue.tables()
     years_str = [str(y) for y in b.years]
     rows_written: dict[str, int] = {}
+    years_of: dict[str, list[int]] = {}
     paths: dict[str, Path] = {}
     for table_id, spec in specs.items():
         combos, series = _combos(b, spec, full_vals, full_status, atomic_vals, atomic_status)
+        # A table publishes only the years it serves (12210 ends in 2021, its successor starts in 2022).
+        in_years = np.array([spec.serves(y) for y in b.years])
+        series = [
+            ({v: x[v][:, in_years] for v in VINTAGES}, {v: st[v][:, in_years] for v in VINTAGES})
+            for x, st in series
+        ]
+        table_years = [y for y, ok in zip(years_str, in_years, strict=True) if ok]
+        years_of[table_id] = [int(y) for y in table_years]
+        n_years = len(table_years)
         R = int(keep.sum())
         C = len(combos)
         cols: dict[str, pa.Array] = {}
         reg = np.array(region_codes, dtype=object)[keep]
-        cols[spec.region_dimension] = pa.array(np.repeat(reg, C * b.Y).tolist(), pa.string())
-        for k, (dim_id, _codes, _labels) in enumerate(spec.dimensions[1:-1]):
+        cols[spec.region_dimension] = pa.array(np.repeat(reg, C * n_years).tolist(), pa.string())
+        for k, dim_id in enumerate(_combo_dimensions(spec)):
             col = [c[k] for c in combos]
             cols[dim_id] = pa.array(
-                np.tile(np.repeat(np.array(col, dtype=object), b.Y), R).tolist(), pa.string()
+                np.tile(np.repeat(np.array(col, dtype=object), n_years), R).tolist(), pa.string()
             )
-        cols["Tid"] = pa.array(np.tile(np.array(years_str, dtype=object), R * C).tolist(), pa.string())
+        cols["Tid"] = pa.array(np.tile(np.array(table_years, dtype=object), R * C).tolist(), pa.string())
         for v in VINTAGES:
             vals = np.stack([s[0][v][keep] for s in series], axis=1).reshape(-1)
             sts = np.stack([s[1][v][keep] for s in series], axis=1).reshape(-1)
             cols[f"value_{v}"] = pa.array(vals, pa.float64(), mask=np.isnan(vals))
             cols[f"status_{v}"] = pa.array(sts.tolist(), pa.string())
-        order = [spec.region_dimension, *[d[0] for d in spec.dimensions[1:-1]], "Tid"]
+        order = [spec.region_dimension, *_combo_dimensions(spec), "Tid"]
         order += ["value_unrevised", "status_unrevised", "value_revised", "status_revised"]
         tbl = pa.table({k: cols[k] for k in order})
         path = out_tables / f"{table_id}.parquet"
@@ -848,7 +880,10 @@ def generate(
         _write_json(
             out_tables / f"{table_id}.json",
             _table_meta(
-                spec, reg.tolist(), [lbl for lbl, k in zip(region_labels, keep, strict=True) if k], years_str
+                spec,
+                reg.tolist(),
+                [lbl for lbl, k in zip(region_labels, keep, strict=True) if k],
+                table_years,
             ),
         )
 
@@ -857,34 +892,42 @@ def generate(
     manifest = [a.manifest() for a in anomalies]
     _write_json(out_dir / "anomalies.json", manifest)
     (out_dir / "README.md").write_text(_readme(seed, first_year, last_year, rows_written), encoding="utf-8")
-    per_year = {t: n // b.Y for t, n in rows_written.items()}
-    served = sum(per_year.values()) * sum(r.data_year - first_year + 1 for r in rels)
+    per_year = {t: n // max(1, len(years_of[t])) for t, n in rows_written.items()}
+    served = sum(
+        per_year[t] * sum(1 for r in rels for y in years_of[t] if y <= r.data_year) for t in per_year
+    )
     sums = {
         p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out_dir.rglob("*")) if p.is_file()
     }
     return GeneratedDemo(out_dir, rels, manifest, paths, rows_written, served, sums)
 
 
+def _combo_dimensions(spec: catalogue.TableSpec) -> list[str]:
+    """The table's dimensions other than region and time, in SSB order."""
+    return [d[0] for d in spec.dimensions if d[0] not in (spec.region_dimension, "Tid")]
+
+
 def _combos(b, spec, full_vals, full_status, atomic_vals, atomic_status):
     """The table's non-region, non-time cells in SSB order, each with its (values, statuses) arrays."""
-    dims = spec.dimensions[1:-1]
+    dims = [d for d in spec.dimensions if d[0] not in (spec.region_dimension, "Tid")]
     grids = (
         np.array(np.meshgrid(*[np.arange(len(d[1])) for d in dims], indexing="ij")).reshape(len(dims), -1).T
     )
     lookup = {}
-    for iid, row in b.rows.items():
-        if row["table_id"] != spec.table_id:
-            continue
+    for row in b.cat[b.cat["table_id"] == spec.table_id].to_dict("records"):
         f = catalogue.cell_filters(row)
         key = tuple(f[d[0]][0] if d[0] in f else row["contents_code"] for d in dims)
-        lookup[key] = iid
+        lookup[key] = row["indicator_id"]
     combos, series = [], []
     for g in grids:
         combo = tuple(dims[k][1][g[k]] for k in range(len(dims)))
         combos.append(combo)
+        d = dict(zip([x[0] for x in dims], combo, strict=True))
         if spec.table_id == "12367":
-            d = dict(zip([x[0] for x in dims], combo, strict=True))
             key = (d["KOKfunksjon0000"], d["KOKart0000"])
+            series.append((atomic_vals[key], atomic_status[key]))
+        elif spec.table_id == "07459":
+            key = ("07459", d["Kjonn"], d["Alder"])
             series.append((atomic_vals[key], atomic_status[key]))
         elif combo in lookup:
             iid = lookup[combo]
@@ -911,6 +954,8 @@ def _table_meta(
                 "label": catalogue.DIMENSION_LABELS_NB.get(dim_id, dim_id),
                 "codes": codes,
                 "labels": labels,
+                # SSB lets a query eliminate these (07459's Kjonn): the answer is their sum.
+                "elimination": dim_id in spec.summed_dimensions,
             }
         )
     return {
@@ -918,11 +963,33 @@ def _table_meta(
         "title": spec.title_nb,
         "demo": True,
         "note": "DEMO DATA: syntetiske verdier i SSBs virkelige tabellstruktur",
+        "notes": _table_notes(spec),
+        "first_year": spec.first_year,
+        "last_year": spec.last_year,
+        "successor_table_id": spec.successor_table_id,
+        "discontinued": spec.last_year is not None,
         "dimension_order": [d[0] for d in spec.dimensions],
         "dimensions": dims,
         "units": {c: {"base": unit, "decimals": dec} for c, _label, unit, dec in spec.contents},
         "roles": {"time": ["Tid"], "metric": ["ContentsCode"], "geo": [spec.region_dimension]},
     }
+
+
+def _table_notes(spec: catalogue.TableSpec) -> list[str]:
+    """Notes as SSB puts them on a table (JSON-stat2 ``note``), with the demo's own label first."""
+    notes = [
+        "DEMO DATA: syntetiske verdier i SSBs virkelige tabellstruktur. Tallene er ikke SSBs statistikk."
+    ]
+    if spec.last_year is not None:
+        successor = f" Erstattet av tabell {spec.successor_table_id}." if spec.successor_table_id else ""
+        notes.append(f"Avslutta serie: tabellen oppdateres ikke etter årgang {spec.last_year}.{successor}")
+    notes += [
+        ".. = Tallgrunnlag mangler. Tall er ikke kommet inn i våre databaser eller er for usikre til å publiseres.",
+        ". = Ikke mulig å oppgi tall. Tall finnes ikke på dette tidspunktet fordi kategorien ikke var i bruk da "
+        "tallene ble samlet inn.",
+        ": = Vises ikke av konfidensialitetshensyn.",
+    ]
+    return notes
 
 
 def _write_json(path: Path, obj) -> None:
