@@ -38,31 +38,43 @@ def expected_codes(year: int) -> dict[str, str]:
 
 
 def check_fetch(store: LandingStore, rec: FetchRecord) -> list[str]:
-    problems = []
+    """Problems of one fetch, over all its parts together: a fetch split under the cell limit may carry
+    each region in one part only."""
     where = f"table {rec.table_id}, release {rec.updated}"
+    seen: dict[int, set[str]] = {}  # year -> region codes present
+    with_number: dict[int, set[str]] = {}  # year -> region codes with any cell other than '.'
+    regional = False
     for sha in rec.objects:
         ds = decode(store.read_object(sha))
         region = next((d for d in ds.dimensions if d.id in REGION_DIMS), None)
         time = time_dimension(ds)
         if region is None or time is None:
             continue  # not a regional table: nothing to require
-        codes = set(region.codes)
+        regional = True
         tbl = ds.cells
+        years = pc.cast(pc.utf8_slice_codeunits(pc.cast(tbl[time.id], "string"), 0, 4), "string")
+        regions = pc.cast(tbl[region.id], "string")
+        not_na = pc.invert(pc.equal(pc.fill_null(pc.cast(tbl["status"], "string"), ""), "."))
         for period in (p for p in time.codes if p[:4].isdigit()):
             year = int(period[:4])
-            for code, mid in expected_codes(year).items():
-                if code not in codes:
-                    problems.append(
-                        f"{where}: {code} ({reference.name_in(code, year)}, municipality {mid}) is missing for {year}"
-                    )
-                    continue
+            seen.setdefault(year, set()).update(region.codes)
+            in_year = pc.equal(years, period[:4])
+            present = pc.unique(pc.filter(regions, pc.and_(in_year, not_na))).to_pylist()
+            with_number.setdefault(year, set()).update(present)
+    if not regional:
+        return []
+    problems = []
+    for year in sorted(seen):
+        for code, mid in expected_codes(year).items():
+            if code not in seen[year]:
+                problems.append(
+                    f"{where}: {code} ({reference.name_in(code, year)}, municipality {mid}) is missing for {year}"
+                )
+            elif code not in with_number[year]:
                 # A member whose every cell in a valid year is '.' is also missing, only less visibly.
-                mask = pc.and_(pc.equal(tbl[region.id], code), pc.equal(tbl[time.id], period))
-                statuses = tbl.filter(mask)["status"]
-                if len(statuses) and pc.all(pc.equal(pc.fill_null(statuses, ""), ".")).as_py():
-                    problems.append(
-                        f"{where}: {code} is published as '.' (not applicable) in {year}, a year it was valid"
-                    )
+                problems.append(
+                    f"{where}: {code} is published as '.' (not applicable) in {year}, a year it was valid"
+                )
     return problems
 
 

@@ -47,3 +47,55 @@ def test_a_member_shown_as_not_applicable_in_a_valid_year_is_named(tmp_path):
 
 def test_a_table_never_landed_is_reported(tmp_path):
     assert check_table(LandingStore(tmp_path), "12367").problems == ["table 12367 has never been landed"]
+
+
+def _land_population(store, regions, status=None):
+    """07459 as SSB publishes it: Region × Kjonn × Alder (single years), ContentsCode Personer1."""
+    ages = [f"{a:03d}" for a in range(105)] + ["105+"]
+    dims = {
+        "Region": regions,
+        "Kjonn": ["1", "2"],
+        "Alder": ages,
+        "ContentsCode": ["Personer1"],
+        "Tid": ["2021"],
+    }
+    body = make_doc("07459", dims, status=status)
+    store.land("07459", [Part(body=body, query=None, cells=0)], updated="2022-02-21T07:00:00Z", source="t")
+
+
+def test_population_by_sex_and_single_year_is_checked_per_region(tmp_path):
+    codes = sorted(expected_codes(2021))
+    store = LandingStore(tmp_path)
+    # One '.' in a single year of one sex is a cell symbol, not a missing member.
+    _land_population(store, codes, status={("0301", "1", "104", "Personer1", "2021"): "."})
+    assert check_table(store, "07459").ok
+    store = LandingStore(tmp_path / "missing")
+    ages = [f"{a:03d}" for a in range(105)] + ["105+"]
+    every_cell = {("4601", k, a, "Personer1", "2021"): "." for k in ("1", "2") for a in ages}
+    _land_population(store, [c for c in codes if c != "0301"], status=every_cell)
+    problems = check_table(store, "07459").problems
+    assert len(problems) == 2
+    assert [p for p in problems if "0301" in p and "missing for 2021" in p]
+    assert [p for p in problems if "4601" in p and "'.'" in p]
+
+
+def test_a_fetch_split_by_region_is_checked_as_a_whole(tmp_path):
+    """Over the cell limit the client splits a fetch by region: each part lacks half the members."""
+    store = LandingStore(tmp_path)
+    codes = _all_codes()
+    parts = []
+    for half in (codes[: len(codes) // 2], codes[len(codes) // 2 :]):
+        dims = {"KOKkommuneregion0000": half, "ContentsCode": ["KOSandel120000"], "Tid": ["2019", "2021"]}
+        parts.append(Part(body=make_doc("13502", dims), query=None, cells=0))
+    store.land("13502", parts, updated="2022-06-15T06:00:00Z", source="t")
+    assert check_table(store, "13502").ok
+    # A member in neither part is still named.
+    store2 = LandingStore(tmp_path / "two")
+    dims = {"KOKkommuneregion0000": codes[1:], "ContentsCode": ["KOSandel120000"], "Tid": ["2019", "2021"]}
+    store2.land(
+        "13502",
+        [Part(body=make_doc("13502", dims), query=None, cells=0)],
+        updated="2022-06-15T06:00:00Z",
+        source="t",
+    )
+    assert any(codes[0] in p for p in check_table(store2, "13502").problems)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline import catalogue
 from pipeline.quality import QualityConfig, run_checks, workspace
-from pipeline.quality.checks import CHECKS
+from pipeline.quality.checks import CHECKS, iplos_frame
+from pipeline.quality.config import IPLOS_AGE_GROUPS, IPLOS_INDICATORS, IPLOS_MEASURE_INDICATORS
 from pipeline.quality.hb import hb
 
 CFG = QualityConfig()
@@ -27,11 +31,31 @@ def cell(table_id, region, year, contents, value, status=None, vintage="revised"
         "art": dims.get("art"),
         "regnskapsomfang": dims.get("regnskapsomfang"),
         "alder": dims.get("alder"),
-        "kjonn": None,
+        "kjonn": dims.get("kjonn"),
         "other_dimensions": None,
         "value": value,
         "status": status,
     }
+
+
+@functools.cache
+def source(indicator_id: str, year: int = 2023) -> tuple[str, str]:
+    """(table_id, contents_code) the catalogue reads ``indicator_id`` from in ``year``."""
+    cat = catalogue.load_catalogue()
+    rows = cat[
+        (cat["indicator_id"] == indicator_id)
+        & (cat["first_year"].fillna(0) <= year)
+        & (cat["last_year"].fillna(9999) >= year)
+    ]
+    assert len(rows) == 1, (indicator_id, year)
+    return rows["table_id"].iloc[0], rows["contents_code"].iloc[0]
+
+
+def ind_cell(table_id, region, year, indicator_id, value, status=None, **dims) -> dict:
+    """A raw cell of the catalogue row for ``indicator_id`` (its table and code, from the catalogue)."""
+    t, code = source(indicator_id, year)
+    assert t == table_id, (indicator_id, t)
+    return cell(t, region, year, code, value, status, **dims)
 
 
 def findings(rows: list[dict], check: str, **optional) -> pd.DataFrame:
@@ -49,7 +73,7 @@ def _members_table(year: int, drop: str | None = None) -> list[dict]:
     from pipeline.quality.checks import expected_regions
 
     exp = expected_regions([year])
-    return [cell("12235", c, year, "KOSelever0000", 1000.0) for c in exp["region_code"] if c != drop]
+    return [ind_cell("11975", c, year, "gs_elever", 1000.0) for c in exp["region_code"] if c != drop]
 
 
 def test_completeness_members_missing_member_is_an_error_not_a_publish_stopper():
@@ -64,115 +88,232 @@ def test_completeness_members_all_present():
 
 
 def test_completeness_member_published_only_as_dot_is_missing():
-    rows = _members_table(2023, drop="4601") + [cell("12235", "4601", 2023, "KOSelever0000", None, ".")]
+    rows = _members_table(2023, drop="4601") + [ind_cell("11975", "4601", 2023, "gs_elever", None, ".")]
     f = findings(rows, "completeness_members")
     assert list(f["region_code"]) == ["4601"]
 
 
 def test_table_never_landed_is_a_warning():
     f = findings(_members_table(2023), "completeness_table_landed")
-    assert "12235" not in set(f["table_id"])
-    assert "12367" in set(f["table_id"])
+    assert "11975" not in set(f["table_id"])
+    assert {"12367", "07459", "12292", "13995"} <= set(f["table_id"])
     assert set(f["severity"]) == {"WARNING"}
+    # Derived rows read no table; 12210 ends in 2021, so a landing of 2023 does not need it.
+    assert "" not in set(f["table_id"]) and f["table_id"].notna().all()
+    assert "12210" not in set(f["table_id"])
+    f = findings([ind_cell("11975", "0301", 2020, "gs_elever", 1000.0)], "completeness_table_landed")
+    assert {"12210", "13995"} & set(f["table_id"]) == {"12210"}  # 13995 starts in 2022
 
 
 def test_region_code_outside_validity():
-    bad = [cell("12235", "0219", 2023, "KOSelever0000", 50.0)]  # Bærum's code until 2019
+    bad = [ind_cell("11975", "0219", 2023, "gs_elever", 50.0)]  # Bærum's code until 2019
     ok = [
-        cell("12235", "0219", 2018, "KOSelever0000", 50.0),
-        cell("12235", "EAK", 2023, "KOSelever0000", 9.0),
+        ind_cell("11975", "0219", 2018, "gs_elever", 50.0),
+        ind_cell("11975", "EAK", 2023, "gs_elever", 9.0),
     ]
     f = findings(bad + ok, "region_code_valid_for_year")
     assert list(zip(f["region_code"], f["year"], strict=True)) == [("0219", 2023)]
     assert findings(ok, "region_code_valid_for_year").empty
     assert list(
-        findings([cell("12235", "9999", 2023, "X", 1.0)], "region_code_valid_for_year")["region_code"]
+        findings([cell("11975", "9999", 2023, "X", 1.0)], "region_code_valid_for_year")["region_code"]
     ) == ["9999"]
 
 
 def test_duplicate_cells_conflicting_is_fatal_identical_is_not():
-    a = cell("12235", "0301", 2023, "KOSelever0000", 10.0)
+    a = ind_cell("11975", "0301", 2023, "gs_elever", 10.0)
     b = dict(a, value=11.0)
     f = findings([a, b], "duplicate_cells")
     assert list(f["severity"]) == ["FATAL"] and f["observed"].iloc[0] == 2
     assert findings([a, dict(a)], "duplicate_cells").empty
 
 
+def test_duplicate_cells_in_population_by_sex_and_single_year():
+    """07459's cells differ by sex and single year: men and women of one age are two cells, not a duplicate."""
+    men = ind_cell("07459", "0301", 2023, "pop_total", 4000.0, alder="045", kjonn="1")
+    women = dict(men, kjonn="2", value=3900.0)
+    other_age = dict(men, alder="046", value=4100.0)
+    assert findings([men, women, other_age], "duplicate_cells").empty
+    f = findings([men, women, dict(women, value=3950.0)], "duplicate_cells")
+    assert list(f["severity"]) == ["FATAL"] and list(f["table_id"]) == ["07459"]
+    assert "045|2" in f["message"].iloc[0]
+
+
 # ---------------------------------------------------------------- status symbols
 
 
 def test_status_with_value():
-    f = findings([cell("12210", "0301", 2023, "KOSsosmottakere0000", 2.0, ":")], "status_value_not_null")
-    assert list(f["severity"]) == ["ERROR"]
+    f = findings([ind_cell("12210", "0301", 2021, "sos_mottakere", 2.0, ":")], "status_value_not_null")
+    assert list(f["severity"]) == ["ERROR"] and list(f["sector"]) == ["sosiale_tjenester"]
     assert findings(
-        [cell("12210", "0301", 2023, "KOSsosmottakere0000", None, ":")], "status_value_not_null"
+        [ind_cell("12210", "0301", 2021, "sos_mottakere", None, ":")], "status_value_not_null"
     ).empty
 
 
 def test_status_share_missing():
     years = range(2018, 2024)
-    bad = [cell("12235", "0301", y, "KOSgrunnskolepoeng0000", None, "..") for y in years[:3]]
-    bad += [cell("12235", "0301", y, "KOSgrunnskolepoeng0000", 41.0) for y in years[3:]]
+    bad = [ind_cell("12255", "0301", y, "gs_grunnskolepoeng", None, "..") for y in years[:3]]
+    bad += [ind_cell("12255", "0301", y, "gs_grunnskolepoeng", 41.0) for y in years[3:]]
     f = findings(bad, "status_share_missing")
     assert len(f) == 1 and f["observed"].iloc[0] == pytest.approx(0.5)
-    once = [cell("12235", "0301", 2018, "KOSgrunnskolepoeng0000", None, "..")]
-    once += [cell("12235", "0301", y, "KOSgrunnskolepoeng0000", 41.0) for y in years[1:]]
+    once = [ind_cell("12255", "0301", 2018, "gs_grunnskolepoeng", None, "..")]
+    once += [ind_cell("12255", "0301", y, "gs_grunnskolepoeng", 41.0) for y in years[1:]]
     assert findings(once, "status_share_missing").empty
 
 
 # ---------------------------------------------------------------- IPLOS
 
 
-def iplos(region="1234", year=2023, alder="F067-120", **values) -> list[dict]:
-    base = {
-        "KOSbrukerehjemtj0000": 300.0,
-        "KOSbrukere31120000": 400.0,
-        "KOSbrukereaar0000": 500.0,
-        "KOStildtimeruke0000": 1800.0,
-        "KOSbrukere0timer0000": 6.0,
-        "KOSbrukereomfatt0000": 50.0,
-    }
-    base.update(values)
-    rows = [cell("12003", region, year, code, v, alder=alder) for code, v in base.items()]
-    rows.append(cell("07459", region, year, "Personer1", 2000.0, alder=alder))
-    return rows
+IPLOS_BASE = {
+    "users": 300.0,
+    "users_year_end": 400.0,
+    "users_year": 500.0,
+    "hours": 1800.0,
+    "users_zero_hours": 6.0,
+    "users_extensive": 50.0,
+}
+
+
+def population(region, year, indicator_id, total, drop_age=None) -> list[dict]:
+    """07459 as SSB publishes it: ``total`` persons spread over the age group's single years and both sexes."""
+    row = catalogue.indicators().set_index("indicator_id").loc[indicator_id]
+    cells = [(a, k) for a in catalogue.split_codes(row["alder"]) for k in ("1", "2")]
+    base, rest = divmod(int(total), len(cells))
+    return [
+        ind_cell("07459", region, year, indicator_id, float(base + (n < rest)), alder=a, kjonn=k)
+        for n, (a, k) in enumerate(cells)
+        if a != drop_age
+    ]
+
+
+def iplos(region="1234", year=2023, group="67_pluss", pop=2000.0, **values) -> list[dict]:
+    """One age group's IPLOS cells in 12292 (codes from the catalogue) and its population in 07459."""
+    base = {**IPLOS_BASE, **values}
+    rows = [
+        ind_cell("12292", region, year, IPLOS_INDICATORS[(group, m)], v)
+        for m, v in base.items()
+        if v is not None
+    ]
+    return rows + population(region, year, f"pop_{group}", pop)
+
+
+def test_iplos_indicators_are_catalogue_base_rows():
+    """The measure -> indicator map names fetched base rows of the right sector, one code per age group."""
+    cat = catalogue.indicators().set_index("indicator_id")
+    assert set(IPLOS_AGE_GROUPS) == {"0_66", "67_pluss"}
+    assert len(IPLOS_INDICATORS) == len(IPLOS_AGE_GROUPS) * len(IPLOS_MEASURE_INDICATORS)
+    codes = set()
+    for (group, measure), iid in IPLOS_INDICATORS.items():
+        row = cat.loc[iid]
+        assert row["kind"] == "base" and row["status"] != "derived", iid
+        sector = "befolkning" if measure == "population" else f"pleie_omsorg_{group}"
+        assert row["sector"] == sector, iid
+        codes.add((row["table_id"], row["contents_code"]))
+    assert len(codes) == len(IPLOS_INDICATORS) - 1  # both population groups are 07459/Personer1 sums
+    assert source("po_timer_uke_67_pluss") == ("12292", "KOStildtimeruke0067")
+    assert source("po_timer_uke_0_66") == ("12292", "KOStildtimeruke0066")
+
+
+def test_iplos_frame_sums_single_years_and_sexes_of_the_age_group():
+    rows = iplos(pop=2000.0) + iplos(group="0_66", pop=40_000.0, users=100.0, hours=1100.0)
+    con = workspace.from_frames(pd.DataFrame(rows))
+    try:
+        df = iplos_frame(con).set_index("age_group")
+    finally:
+        con.close()
+    assert list(df.index) == ["0_66", "67_pluss"]
+    assert df.loc["67_pluss", "population"] == pytest.approx(2000.0)
+    assert df.loc["0_66", "population"] == pytest.approx(40_000.0)
+    assert df.loc["67_pluss", "hours"] == 1800.0 and df.loc["0_66", "hours"] == 1100.0
+    assert df.loc["0_66", "users"] == 100.0 and df["vintage"].eq("revised").all()
 
 
 @pytest.mark.parametrize(
-    ("check", "bad", "severity"),
+    ("check", "bad", "severity", "measure"),
     [
-        ("iplos_hours_negative", {"KOStildtimeruke0000": -5.0}, "ERROR"),
-        ("iplos_users_without_hours", {"KOStildtimeruke0000": 0.0}, "ERROR"),
-        ("iplos_users_without_hours", {"KOSbrukere0timer0000": 200.0}, "WARNING"),
-        ("iplos_hours_per_user_implausible", {"KOStildtimeruke0000": 300.0 * 190}, "ERROR"),
-        ("iplos_hours_per_user_implausible", {"KOStildtimeruke0000": 300.0 * 40}, "WARNING"),
-        ("iplos_extensive_needs_hours", {"KOStildtimeruke0000": 400.0}, "WARNING"),
-        ("iplos_users_le_population", {"KOSbrukereaar0000": 2500.0, "KOSbrukere31120000": 450.0}, "ERROR"),
-        ("iplos_year_end_le_during_year", {"KOSbrukere31120000": 600.0}, "ERROR"),
+        ("iplos_hours_negative", {"hours": -5.0}, "ERROR", "hours"),
+        ("iplos_users_without_hours", {"hours": 0.0}, "ERROR", "hours"),
+        ("iplos_users_without_hours", {"users_zero_hours": 200.0}, "WARNING", "users_zero_hours"),
+        ("iplos_hours_per_user_implausible", {"hours": 300.0 * 190}, "ERROR", "hours"),
+        ("iplos_hours_per_user_implausible", {"hours": 300.0 * 40}, "WARNING", "hours"),
+        ("iplos_extensive_needs_hours", {"hours": 400.0}, "WARNING", "hours"),
+        ("iplos_users_le_population", {"users_year": 2500.0, "users_year_end": 450.0}, "ERROR", "users_year"),
+        ("iplos_year_end_le_during_year", {"users_year_end": 600.0}, "ERROR", "users_year_end"),
     ],
 )
-def test_iplos_checks(check, bad, severity):
-    f = findings(iplos(**bad), check)
+@pytest.mark.parametrize("group", ["67_pluss", "0_66"])
+def test_iplos_checks(check, bad, severity, measure, group):
+    # The 0-66 group's population is as small as the 67+ one here, so the same counts are plausible.
+    f = findings(iplos(group=group, **bad), check)
     assert list(f["severity"]) == [severity]
-    assert f["table_id"].iloc[0] == "12003" and f["sector"].iloc[0] == "pleie_omsorg_67_pluss"
-    assert findings(iplos(), check).empty
+    iid = IPLOS_INDICATORS[(group, measure)]
+    assert f["indicator_id"].iloc[0] == iid
+    assert (f["table_id"].iloc[0], f["contents_code"].iloc[0]) == source(iid) and f["table_id"].iloc[
+        0
+    ] == "12292"
+    assert f["sector"].iloc[0] == f"pleie_omsorg_{group}"
+    assert findings(iplos(group=group), check).empty
+
+
+def test_iplos_other_age_group_is_not_flagged():
+    """A bad 0-66 figure is filed under 0-66 (its own 12292 code), and the 67+ group stays clean."""
+    rows = iplos(group="0_66", hours=-5.0) + iplos()
+    f = findings(rows, "iplos_hours_negative")
+    assert list(f["contents_code"]) == ["KOStildtimeruke0066"] and list(f["sector"]) == ["pleie_omsorg_0_66"]
+
+
+def test_iplos_users_le_population_uses_the_age_groups_population():
+    # 2500 users in the year against 2000 inhabitants 67+ is impossible, even though 0-66 has 40 000.
+    rows = iplos(users_year=2500.0) + population("1234", 2023, "pop_0_66", 40_000.0)
+    f = findings(rows, "iplos_users_le_population")
+    assert list(f["region_code"]) == ["1234"] and f["message"].iloc[0].endswith("(2000).")
+    # A single year of age missing from 07459 makes the group's sum unknown: no comparison, no finding.
+    partial = [r for r in iplos(users_year=2500.0) if r["table_id"] != "07459"]
+    partial += population("1234", 2023, "pop_67_pluss", 2000.0, drop_age="090")
+    assert findings(partial, "iplos_users_le_population").empty
+
+
+def test_iplos_checks_read_the_matched_indicator_cells():
+    """With dbt's int_cells__catalogue_matched in the build, the checks read it (no raw 12292 cells needed)."""
+
+    def ind(iid, value):
+        t, code = source(iid)
+        return {
+            "indicator_id": iid,
+            "table_id": t,
+            "contents_code": code,
+            "region_code": "1234",
+            "year": 2023,
+            "vintage": "revised",
+            "release_updated": pd.Timestamp("2024-06-15"),
+            "value": value,
+            "status": None,
+        }
+
+    matched = [ind(IPLOS_INDICATORS[("67_pluss", m)], v) for m, v in {**IPLOS_BASE, "hours": -5.0}.items()]
+    matched.append(ind("pop_67_pluss", 2000.0))
+    f = findings(
+        [ind_cell("11975", "1234", 2023, "gs_elever", 1.0)],
+        "iplos_hours_negative",
+        indicator_cells_all=pd.DataFrame(matched),
+    )
+    assert list(f["indicator_id"]) == ["po_timer_uke_67_pluss"] and list(f["table_id"]) == ["12292"]
 
 
 def test_iplos_missing_hours_with_users():
-    rows = [r for r in iplos() if r["contents_code"] != "KOStildtimeruke0000"]
-    rows.append(cell("12003", "1234", 2023, "KOStildtimeruke0000", None, "..", alder="F067-120"))
+    t, code = source("po_timer_uke_67_pluss")
+    rows = iplos(hours=None) + [cell(t, "1234", 2023, code, None, "..")]
     assert list(findings(rows, "iplos_users_without_hours")["severity"]) == ["ERROR"]
 
 
 def test_iplos_resource_share_by_age():
-    young = iplos(alder="F000-066", KOSbrukerehjemtj0000=100.0, KOStildtimeruke0000=1100.0)
+    young = iplos(group="0_66", users=100.0, hours=1100.0)
     ok = iplos() + young
     assert findings(ok, "iplos_resource_share_by_age").empty
-    skewed = iplos(KOStildtimeruke0000=1800.0) + iplos(
-        alder="F000-066", KOSbrukerehjemtj0000=100.0, KOStildtimeruke0000=100.0 * 160
-    )
+    skewed = iplos(hours=1800.0) + iplos(group="0_66", users=100.0, hours=100.0 * 160)
     f = findings(skewed, "iplos_resource_share_by_age")
     assert len(f) == 1 and f["severity"].iloc[0] == "WARNING"
+    assert (f["table_id"].iloc[0], f["contents_code"].iloc[0]) == source("po_timer_uke_67_pluss")
+    assert f["sector"].iloc[0] == "pleie_omsorg_67_pluss"
 
 
 # ---------------------------------------------------------------- year over year
@@ -198,7 +339,7 @@ def _yoy_rows(jump: float | None) -> list[dict]:
             v = level * (1.03 if y == 2022 else 1.0) * rng.normal(1, 0.01)
             if jump and i == 3 and y == 2022:
                 v = level * jump
-            rows.append(cell("13533", code, y, "KOSlegearsverk0000", round(v, 1)))
+            rows.append(ind_cell("12191", code, y, "helse_lege_aarsverk", round(v, 1)))
     return rows
 
 
@@ -215,21 +356,72 @@ def test_relative_change():
     assert findings(_yoy_rows(None), "relative_change").empty
 
 
+def test_hb_outlier_names_the_table_and_code_of_the_cell():
+    f = findings(_yoy_rows(3.0), "hidiroglou_berthelot_outlier")
+    assert (f["table_id"].iloc[0], f["contents_code"].iloc[0]) == source("helse_lege_aarsverk")
+    assert f["sector"].iloc[0] == "kommunehelse"
+
+
+def _population_rows(jump_67: float = 1.0, jump_cohort: float = 1.0) -> list[dict]:
+    """Single years × sexes of 07459 for 29 municipalities, 2021-2022; optionally a jump in 5004's 67+ or one age."""
+    rows = []
+    for i in range(1, 30):
+        code = f"{5000 + i:04d}"
+        for y in (2021, 2022):
+            for a in catalogue.split_codes("000..105+"):
+                age = int(a.rstrip("+"))
+                v = (60.0 if age < 67 else 30.0) * (1 + 0.01 * (y - 2021) + 0.001 * i)
+                if code == "5004" and y == 2022:
+                    v *= jump_67 if age >= 67 else 1.0
+                    v *= jump_cohort if age == 30 else 1.0
+                for k in ("1", "2"):
+                    rows.append(ind_cell("07459", code, y, "pop_total", round(v), alder=a, kjonn=k))
+    return rows
+
+
+def test_yoy_on_population_compares_age_groups_not_single_years():
+    # One cohort (age 30) tripling is how single years move (people age into the next cell): no finding.
+    assert findings(_population_rows(jump_cohort=3.0), "relative_change").empty
+    assert findings(_population_rows(), "relative_change").empty
+    # The whole 67+ group tripling is: it is found on the age groups it belongs to, not on 78 cells.
+    f = findings(_population_rows(jump_67=3.0), "relative_change")
+    assert set(f["region_code"]) == {"5004"} and set(f["table_id"]) == {"07459"}
+    assert set(f["indicator_id"]) == {"pop_67_pluss", "pop_80_pluss"}
+    assert set(f["sector"]) == {"befolkning"}
+
+
 def test_values_identical_to_previous_year():
-    codes = list(
-        {
-            "KOSbrukerehjemtj0000": 300.0,
-            "KOSbrukere31120000": 400.0,
-            "KOSbrukereaar0000": 500.0,
-            "KOStildtimeruke0000": 1800.0,
-            "KOSbrukereomfatt0000": 50.0,
-        }.items()
-    )
-    copied = [cell("12003", "1234", y, c, v) for y in (2022, 2023) for c, v in codes]
+    measures = {**IPLOS_BASE, "users_zero_hours": 0.0}
+    codes = [source(IPLOS_INDICATORS[(g, m)]) for g in IPLOS_AGE_GROUPS for m in measures]
+    values = [v * (2 if g == "67_pluss" else 1) for g in IPLOS_AGE_GROUPS for v in measures.values()]
+    copied = [cell(t, "1234", y, c, v) for y in (2022, 2023) for (t, c), v in zip(codes, values, strict=True)]
     f = findings(copied, "values_identical_to_previous_year")
-    assert list(zip(f["table_id"], f["year"], strict=True)) == [("12003", 2023)]
-    grown = [cell("12003", "1234", y, c, v * (1 + 0.05 * (y - 2022))) for y in (2022, 2023) for c, v in codes]
+    assert list(zip(f["table_id"], f["year"], strict=True)) == [("12292", 2023)]
+    assert f["observed"].iloc[0] == 1.0
+    # A finding on the whole of 12292 concerns both age groups: filed under pleie og omsorg, not one of them.
+    assert f["sector"].iloc[0] == "pleie_omsorg"
+    grown = [
+        cell(t, "1234", y, c, v * (1 + 0.05 * (y - 2022)))
+        for y in (2022, 2023)
+        for (t, c), v in zip(codes, values, strict=True)
+    ]
     assert findings(grown, "values_identical_to_previous_year").empty
+
+
+def test_population_identical_to_previous_year_is_not_flagged():
+    """07459 is register-based (identical_skip_tables): a stable population by sex and age is no copy."""
+    rows = [r for r in _population_rows() if r["year"] == 2021]
+    rows += [
+        dict(r, year=2022, period="2022", release_updated=pd.Timestamp("2023-06-15 06:00")) for r in rows
+    ]
+    assert findings(rows, "values_identical_to_previous_year").empty
+    strict = QualityConfig(identical_skip_tables=())
+    con = workspace.from_frames(pd.DataFrame(rows))
+    try:
+        f = run_checks(con, strict, only=["values_identical_to_previous_year"])
+    finally:
+        con.close()
+    assert set(f["table_id"]) == {"07459"} and len(f) == 29
 
 
 # ---------------------------------------------------------------- revisions
@@ -318,14 +510,96 @@ def test_denominator_zero():
             "status": None,
         }
 
-    rows = [cell("12235", "1234", 2023, "KOSelever0000", 0.0)]
+    rows = [ind_cell("11975", "1234", 2023, "gs_elever", 0.0)]
     bad = pd.DataFrame(
-        [ind("gs_elever", "12235", "KOSelever0000", 0.0), ind("nde_grunnskole", "12367", "KOSbelop0000", 5e4)]
+        [ind("gs_elever", "11975", "KOSelever0000", 0.0), ind("nde_grunnskole", "12367", "KOSbelop0000", 5e4)]
     )
     f = findings(rows, "denominator_zero", indicator_cells_all=bad)
     assert list(f["severity"]) == ["ERROR"] and f["indicator_id"].iloc[0] == "gs_elever"
+    assert (f["table_id"].iloc[0], f["contents_code"].iloc[0]) == source("gs_elever")
     good = bad.assign(value=[800.0, 5e4])
     assert findings(rows, "denominator_zero", indicator_cells_all=good).empty
+
+
+def test_denominator_zero_from_raw_cells_sums_the_numerators_functions():
+    """Without dbt's matched cells the workspace matches the catalogue itself: nde_grunnskole sums 5 functions."""
+    functions = catalogue.split_codes(
+        catalogue.indicators().set_index("indicator_id").loc["nde_grunnskole", "funksjon"]
+    )
+    accounts = [
+        cell("12367", "1234", 2023, "KOSbelop0000", 1e4, funksjon=f, art="AGD2", regnskapsomfang="A")
+        for f in functions
+    ]
+    zero = [ind_cell("11975", "1234", 2023, "gs_elever", 0.0)]
+    f = findings(zero + accounts, "denominator_zero")
+    assert list(f["severity"]) == ["ERROR"] and f["indicator_id"].iloc[0] == "gs_elever"
+    assert "gs_nde_per_elev" in f["message"].iloc[0]
+    assert '"største teller": 50000' in f["cells"].iloc[0]
+    # No spending either (every function '-', SSB's zero): nothing to divide, a WARNING only.
+    nothing = [dict(r, value=None, status="-") for r in accounts]
+    assert list(findings(zero + nothing, "denominator_zero")["severity"]) == ["WARNING"]
+
+
+# ---------------------------------------------------------------- quality flags
+
+
+def test_quality_flags_follow_the_findings_cells(tmp_path):
+    """marts.dq_indicator_flags: an IPLOS finding flags its own age group's indicator (and the ratios built on
+    it), a finding on a whole table flags the rows that table serves in that year."""
+    import duckdb
+
+    from pipeline.quality.checks import FINDING_COLUMNS
+    from pipeline.quality.run import write_findings
+
+    db = tmp_path / "build.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("create schema reference")
+    con.register("_cat", catalogue.load_catalogue())
+    con.execute("create table reference.indicator_catalogue as select * from _cat")
+    con.close()
+
+    def finding(check, severity, table_id, contents_code=None, indicator_id=None, year=2023, mid="0301"):
+        return {
+            "check": check,
+            "severity": severity,
+            "table_id": table_id,
+            "contents_code": contents_code,
+            "indicator_id": indicator_id,
+            "municipality_id": mid,
+            "region_code": mid,
+            "year": year,
+            "sector": "annet",
+            "run_id": "t",
+        }
+
+    t, code = source("po_timer_uke_67_pluss")
+    rows = [
+        finding("iplos_hours_negative", "ERROR", t, code, "po_timer_uke_67_pluss"),
+        finding("values_identical_to_previous_year", "ERROR", "12292", mid="4601"),
+        finding("completeness_members", "ERROR", "12210", year=2020, mid="5001"),
+        finding("completeness_members", "ERROR", "13995", year=2020, mid="1103"),  # 13995 serves 2022 on
+        finding("relative_change", "WARNING", "07459", "Personer1", "pop_67_pluss", mid="1103"),
+    ]
+    write_findings(db, pd.DataFrame(rows).reindex(columns=FINDING_COLUMNS))
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        flags = con.execute(
+            "select municipality_id, year, indicator_id, quality_flag from marts.dq_indicator_flags"
+        ).df()
+    finally:
+        con.close()
+    by = {
+        m: dict(zip(g["indicator_id"], g["quality_flag"], strict=True))
+        for m, g in flags.groupby("municipality_id")
+    }
+    assert by["0301"] == {
+        "po_timer_uke_67_pluss": "unreliable",
+        "po_timer_per_bruker_67_pluss": "unreliable",
+    }
+    ids_12292 = set(catalogue.load_catalogue().query("table_id == '12292'")["indicator_id"])
+    assert ids_12292 <= set(by["4601"]) and "po_timer_uke_0_66" in by["4601"]
+    assert {"sos_mottakere", "sos_andel_langtid"} <= set(by["5001"])
+    assert by["1103"] == {"pop_67_pluss": "use_with_care"}
 
 
 # ---------------------------------------------------------------- index sanity
@@ -345,14 +619,14 @@ def _profile(indexes) -> pd.DataFrame:
 
 
 def test_asss_index_mean():
-    rows = [cell("12235", "0301", 2023, "KOSelever0000", 1.0)]
+    rows = [ind_cell("11975", "0301", 2023, "gs_elever", 1.0)]
     f = findings(rows, "asss_index_mean", service_profile=_profile([90.0, 110.0, 103.0]))
     assert list(f["severity"]) == ["FATAL"]
     assert findings(rows, "asss_index_mean", service_profile=_profile([90.0, 110.0, 100.0])).empty
 
 
 def test_sector_index_weights_and_mean():
-    rows = [cell("12235", "0301", 2023, "KOSelever0000", 1.0)]
+    rows = [ind_cell("11975", "0301", 2023, "gs_elever", 1.0)]
     idx = pd.DataFrame(
         {
             "municipality_id": ["0301", "0301", "4601", "4601"],
@@ -405,9 +679,9 @@ def test_every_check_is_tested_here():
 
 def test_config_from_env(monkeypatch):
     monkeypatch.setenv("KOSTRA_DQ_HB_PC", "25")
-    monkeypatch.setenv("KOSTRA_DQ_IDENTICAL_SKIP_TABLES", "07459,12003")
+    monkeypatch.setenv("KOSTRA_DQ_IDENTICAL_SKIP_TABLES", "07459,12292")
     cfg = QualityConfig.from_env()
-    assert cfg.hb_pc == 25.0 and cfg.identical_skip_tables == ("07459", "12003")
+    assert cfg.hb_pc == 25.0 and cfg.identical_skip_tables == ("07459", "12292")
     monkeypatch.setenv("KOSTRA_DQ_HB_PU", "half")
     with pytest.raises(ValueError, match="KOSTRA_DQ_HB_PU"):
         QualityConfig.from_env()

@@ -1,7 +1,8 @@
 """On a reduced demo release (real generator, fewer years) every planted anomaly is found; the report renders.
 
 The demo's parquet tables become ``raw_cells`` directly (a March and a June release per year), without the
-server and landing round trip, so the whole file runs in seconds.
+server and landing round trip, so the whole file runs in seconds. The IPLOS checks read 12292's measures and
+07459's age groups by catalogue indicator id from the workspace's ``indicator_cells``.
 """
 
 from __future__ import annotations
@@ -71,32 +72,15 @@ where u.vintage = 'unrevised' and r.vintage = 'revised'
 """
 
 
-def _indicator_cells(raw: pd.DataFrame) -> pd.DataFrame:
-    """Catalogue base rows with single-code filters matched to revised cells (what dbt's matching gives)."""
-    rev = raw[raw["vintage"] == "revised"]
-    out = []
-    for row in catalogue.load_catalogue().to_dict("records"):
-        if row["kind"] != "base" or ";" in str(row["funksjon"] or ""):
-            continue
-        m = rev[(rev["table_id"] == row["table_id"]) & (rev["contents_code"] == row["contents_code"])]
-        for col in ("funksjon", "art", "alder", "regnskapsomfang"):
-            if isinstance(row[col], str) and row[col]:
-                m = m[m[col] == row[col]]
-        out.append(m.assign(indicator_id=row["indicator_id"]))
-    cols = ["indicator_id", "table_id", "contents_code", "region_code", "year", "vintage", "release_updated"]
-    return pd.concat(out)[[*cols, "value", "status"]]
-
-
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
     generate(out, first_year=FIRST, last_year=LAST)
     raw = _raw_cells(out)
+    # No dbt here: the workspace matches the catalogue to the raw cells itself (ages and sexes of 07459 summed
+    # into the catalogue's age groups, as int_cells__catalogue_matched does in a build).
     con = workspace.from_frames(raw)
     con.execute(_REVISIONS)
-    con.register("_ind", _indicator_cells(raw))
-    con.execute("create table indicator_cells as select * from _ind")
-    con.unregister("_ind")
     findings = run_checks(con)
     anomalies = json.loads((out / "anomalies.json").read_text())
     yield {"dir": out, "con": con, "findings": findings, "anomalies": anomalies}
@@ -113,10 +97,50 @@ def test_every_planted_anomaly_is_found(demo):
             & (f["region_code"] == a["region_code"])
             & (f["year"] == a["year"])
         ]
+        # A finding on a cell names the anomaly's cell (IPLOS: the age group's own 12292 code).
+        hit = hit[hit["contents_code"].isna() | (hit["contents_code"] == a["contents_code"])]
         if hit.empty:
             missed.append(a["anomaly_id"])
     assert len(demo["anomalies"]) == 10
     assert missed == [], f"planted anomalies not found: {missed}"
+
+
+def test_iplos_findings_carry_the_age_groups_sector_and_indicator(demo):
+    f = demo["findings"]
+    for a in demo["anomalies"]:
+        if not a["expected_check"].startswith("iplos_"):
+            continue
+        hit = f[
+            (f["check"] == a["expected_check"])
+            & (f["region_code"] == a["region_code"])
+            & (f["year"] == a["year"])
+        ]
+        row = catalogue.fetched_rows().query(
+            "table_id == @a['table_id'] and contents_code == @a['contents_code']"
+        )
+        assert len(row) == 1
+        assert set(hit["indicator_id"]) == {row["indicator_id"].iloc[0]}, a["anomaly_id"]
+        assert set(hit["sector"]) == {row["sector"].iloc[0]}, a["anomaly_id"]
+
+
+def test_workspace_sums_population_ages_and_sexes(demo):
+    """indicator_cells' pop_67_pluss is the sum of 07459's single years 067…105+ of both sexes."""
+    con = demo["con"]
+    ages = catalogue.split_codes(
+        catalogue.indicators().set_index("indicator_id").loc["pop_67_pluss", "alder"]
+    )
+    got = con.execute(
+        """
+        select i.region_code, i.year, i.value, r.total
+        from indicator_cells i
+        join (select region_code, year, sum(value) as total, count(*) as n from cells
+              where table_id = '07459' and list_contains(?, alder) and status is null group by all) r
+          using (region_code, year)
+        where i.indicator_id = 'pop_67_pluss'
+        """,
+        [ages],
+    ).df()
+    assert len(got) > 1000 and (got["value"] == got["total"]).all()
 
 
 def test_findings_on_clean_data_are_counted_and_bounded(demo, capsys):

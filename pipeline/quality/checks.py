@@ -8,8 +8,10 @@ must find each planted error (``expected_check``).
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import duckdb
 import numpy as np
@@ -19,8 +21,8 @@ from pipeline import reference
 from pipeline.quality.config import (
     FUNCTION_SECTORS,
     FUNCTION_TOTALS,
-    IPLOS_AGE_GROUPS,
-    IPLOS_TABLE,
+    IPLOS_INDICATORS,
+    IPLOS_MEASURE_INDICATORS,
     QualityConfig,
     Severity,
 )
@@ -96,7 +98,9 @@ MUNICIPALITY = "regexp_full_match(region_code, '[0-9]{4}')"
 def expected_regions(years: list[int]) -> pd.DataFrame:
     """Every code an ASSS member or comparator was published under in each year, with its role."""
     rows = []
-    for year in years:
+    # Years outside the membership reference (e.g. a non-KOSTRA table back to 1978) have no expected members.
+    covered = set(reference.asss_membership()["year"].astype(int))
+    for year in (y for y in years if y in covered):
         members = set(reference.asss_members(year))
         for mid in reference.asss_members(year, include_comparators=True):
             for code in reference.codes_for(mid, year):
@@ -159,11 +163,22 @@ def completeness_members(con, cfg):
 
 @check("completeness_table_landed", "completeness")
 def completeness_table_landed(con, cfg):
-    """A catalogue table never landed is a WARNING: an analyst may load a single table on purpose."""
+    """A catalogue table never landed is a WARNING: an analyst may load a single table on purpose.
+
+    Derived rows read no table; a table is expected only if it serves one of the landed data years (12210
+    ends in 2021: a landing of 2022 onwards does not need it).
+    """
     df = _q(
         con,
-        "select distinct table_id from catalogue where table_id is not null "
-        "except select distinct table_id from cells order by 1",
+        """
+        with landed as (select min(year) as lo, max(year) as hi from cells)
+        select distinct table_id from catalogue, landed
+        where coalesce(table_id, '') <> ''
+          and coalesce(first_year, 0) <= coalesce(landed.hi, 9999)
+          and coalesce(last_year, 9999) >= coalesce(landed.lo, 0)
+        except select distinct table_id from cells
+        order by 1
+        """,
     )
     return _frame(
         [
@@ -337,14 +352,6 @@ def status_share_missing(con, cfg):
 
 # ---------------------------------------------------------------- IPLOS / pleie og omsorg
 
-IPLOS_CODES = {
-    "KOSbrukerehjemtj0000": "users",
-    "KOSbrukere31120000": "users_year_end",
-    "KOSbrukereaar0000": "users_year",
-    "KOStildtimeruke0000": "hours",
-    "KOSbrukere0timer0000": "users_zero_hours",
-    "KOSbrukereomfatt0000": "users_extensive",
-}
 IPLOS_LABELS = {
     "users": "brukere av hjemmetjenester",
     "users_year_end": "brukere per 31.12.",
@@ -354,49 +361,84 @@ IPLOS_LABELS = {
     "users_extensive": "brukere med omfattende bistandsbehov",
     "population": "innbyggere i aldersgruppen",
 }
+IPLOS_MEASURES = tuple(IPLOS_MEASURE_INDICATORS)
+
+
+def _iplos_map() -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"indicator_id": iid, "age_group": g, "measure": m} for (g, m), iid in IPLOS_INDICATORS.items()]
+    )
 
 
 def iplos_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """IPLOS cells (table 12003) of municipalities, one row per region, year and age group, plus population.
+    """IPLOS measures of municipalities, one row per region, year and age group, plus the group's population.
 
-    A measure's ``<name>_status`` column holds its status symbol; the value is NaN then.
+    Read by catalogue indicator id (``IPLOS_INDICATORS``) from ``indicator_cells``, where the catalogue
+    matching has already summed single years and sexes (07459) and picked the table serving each year. A
+    measure's ``<name>_status`` column holds its status symbol; the value is NaN then. A region-year whose
+    IPLOS measures are all missing or '.' (not applicable) has no row.
     """
     cases = ", ".join(
-        f"max(value) filter (where contents_code = '{code}') as {name}, "
-        f"max(status) filter (where contents_code = '{code}') as {name}_status"
-        for code, name in IPLOS_CODES.items()
+        f"max(value) filter (where measure = '{m}') as {m}, max(status) filter (where measure = '{m}') as {m}_status"
+        for m in IPLOS_MEASURES
     )
-    ages = ", ".join(f"'{a}'" for a in IPLOS_AGE_GROUPS)
-    df = _q(
-        con,
-        f"""
-        with iplos as (
-            select region_code, year, alder, any_value(vintage) as vintage, {cases}
-            from cells
-            where table_id = '{IPLOS_TABLE}' and alder in ({ages}) and {MUNICIPALITY}
-              and status is distinct from '.'
+    con.register("_iplos_map", _iplos_map())
+    try:
+        df = _q(
+            con,
+            f"""
+            select region_code, year, age_group,
+                   any_value(vintage) filter (where measure <> 'population') as vintage, {cases}
+            from indicator_cells join _iplos_map using (indicator_id)
+            where {MUNICIPALITY}
             group by all
-        ),
-        pop as (
-            select region_code, year, alder, max(value) as population from cells
-            where table_id = '07459' and contents_code = 'Personer1' and alder in ({ages}) and kjonn is null
-            group by all
+            having count(*) filter (where measure <> 'population' and status is distinct from '.') > 0
+            order by region_code, year, age_group
+            """,
         )
-        select iplos.*, pop.population from iplos left join pop using (region_code, year, alder)
-        order by region_code, year, alder
-        """,
-    )
-    df["age_group"] = df["alder"].map(IPLOS_AGE_GROUPS)
+    finally:
+        con.unregister("_iplos_map")
     return df
 
 
-def _iplos_finding(r, check_name, severity, contents_code, observed, expected, message, names) -> dict:
+class _Sources:
+    """Where the catalogue reads an indicator in a year: (table_id, contents_code, sector)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        ids = sorted(set(IPLOS_INDICATORS.values()))
+        cat = _q(
+            con,
+            "select indicator_id, table_id, contents_code, sector, first_year, last_year from catalogue "
+            "where list_contains(?, indicator_id)",
+            [ids],
+        )
+        self.rows: dict[str, list[tuple]] = {}
+        for r in cat.itertuples():
+            lo = 0 if pd.isna(r.first_year) else int(r.first_year)
+            hi = 9999 if pd.isna(r.last_year) else int(r.last_year)
+            self.rows.setdefault(r.indicator_id, []).append(
+                (lo, hi, r.table_id or None, r.contents_code or None, r.sector)
+            )
+
+    def __call__(self, indicator_id: str, year) -> tuple[str | None, str | None, str | None]:
+        rows = self.rows.get(indicator_id, [])
+        for lo, hi, table_id, code, sector in rows:
+            if year is None or pd.isna(year) or lo <= int(year) <= hi:
+                return table_id, code, sector
+        return (None, None, rows[0][4]) if rows else (None, None, None)
+
+
+def _iplos_finding(src, r, check_name, severity, measure, observed, expected, message, names, group=None):
+    group = group or r.age_group
+    iid = IPLOS_INDICATORS[(group, measure)]
+    table_id, contents_code, sector = src(iid, r.year)
     return {
         "check": check_name,
         "severity": severity,
-        "sector": f"pleie_omsorg_{r.age_group}",
-        "table_id": IPLOS_TABLE,
+        "sector": sector or f"pleie_omsorg_{group}",
+        "table_id": table_id,
         "contents_code": contents_code,
+        "indicator_id": iid,
         "region_code": r.region_code,
         "year": r.year,
         "vintage": r.vintage,
@@ -413,13 +455,15 @@ AGE_NB = {"0_66": "0-66 år", "67_pluss": "67 år og over"}
 @check("iplos_hours_negative", "iplos")
 def iplos_hours_negative(con, cfg):
     df = iplos_frame(con)
+    src = _Sources(con)
     return _frame(
         [
             _iplos_finding(
+                src,
                 r,
                 "iplos_hours_negative",
                 Severity.ERROR,
-                "KOStildtimeruke0000",
+                "hours",
                 r.hours,
                 "≥ 0",
                 f"Tildelte timer per uke ({AGE_NB[r.age_group]}) er negative: {r.hours:g}.",
@@ -434,16 +478,18 @@ def iplos_hours_negative(con, cfg):
 def iplos_users_without_hours(con, cfg):
     """Users but no (or missing) hours: ERROR; an implausible share of users with zero hours: WARNING."""
     df = iplos_frame(con)
+    src = _Sources(con)
     rows = []
     no_hours = (df["users"] > 0) & ((df["hours"] == 0) | (df["hours_status"] == ".."))
     for r in df[no_hours].itertuples():
         what = "0" if r.hours == 0 else "mangler ('..')"
         rows.append(
             _iplos_finding(
+                src,
                 r,
                 "iplos_users_without_hours",
                 Severity.ERROR,
-                "KOStildtimeruke0000",
+                "hours",
                 r.hours,
                 "> 0 når det er brukere",
                 f"{int(r.users)} hjemmetjenestebrukere ({AGE_NB[r.age_group]}), men tildelte timer er {what}.",
@@ -458,10 +504,11 @@ def iplos_users_without_hours(con, cfg):
     ):
         rows.append(
             _iplos_finding(
+                src,
                 r,
                 "iplos_users_without_hours",
                 Severity.WARNING,
-                "KOSbrukere0timer0000",
+                "users_zero_hours",
                 float(s),
                 f"≤ {cfg.zero_hours_share_max:.0%} av brukerne",
                 f"{s:.0%} av hjemmetjenestebrukerne ({AGE_NB[r.age_group]}) står med null tildelte timer.",
@@ -475,6 +522,7 @@ def iplos_users_without_hours(con, cfg):
 def iplos_hours_per_user_implausible(con, cfg):
     """Hours a week per user above 168 (ERROR: more than the week has) or above KOSTRA's 35.5 (WARNING)."""
     df = iplos_frame(con)
+    src = _Sources(con)
     per_user = df["hours"] / df["users"].where(df["users"] > 0)
     rows = []
     for r, h in zip(df.itertuples(), per_user, strict=True):
@@ -483,10 +531,11 @@ def iplos_hours_per_user_implausible(con, cfg):
         over = h > cfg.hours_per_user_max
         rows.append(
             _iplos_finding(
+                src,
                 r,
                 "iplos_hours_per_user_implausible",
                 Severity.ERROR if over else Severity.WARNING,
-                "KOStildtimeruke0000",
+                "hours",
                 float(h),
                 f"≤ {cfg.hours_per_user_max:g}" if over else f"≤ {cfg.hours_per_user_high:g}",
                 f"{h:.1f} tildelte timer per uke per hjemmetjenestebruker ({AGE_NB[r.age_group]})"
@@ -501,15 +550,17 @@ def iplos_hours_per_user_implausible(con, cfg):
 def iplos_extensive_needs_hours(con, cfg):
     """Users with extensive needs get about 31 hours a week; total hours far below that cannot cover them."""
     df = iplos_frame(con)
+    src = _Sources(con)
     floor = df["users_extensive"] * cfg.extensive_hours_floor
     bad = (df["users_extensive"] > 0) & (df["hours"] < floor)
     return _frame(
         [
             _iplos_finding(
+                src,
                 r,
                 "iplos_extensive_needs_hours",
                 Severity.WARNING,
-                "KOStildtimeruke0000",
+                "hours",
                 r.hours,
                 f"≥ {f:g} ({cfg.extensive_hours_floor:g} t × brukere med omfattende behov)",
                 f"Tildelte timer ({r.hours:g}) dekker ikke engang {cfg.extensive_hours_floor:g} timer per uke for "
@@ -524,14 +575,16 @@ def iplos_extensive_needs_hours(con, cfg):
 @check("iplos_users_le_population", "iplos")
 def iplos_users_le_population(con, cfg):
     df = iplos_frame(con)
+    src = _Sources(con)
     bad = df["users_year"] > df["population"]
     return _frame(
         [
             _iplos_finding(
+                src,
                 r,
                 "iplos_users_le_population",
                 Severity.ERROR,
-                "KOSbrukereaar0000",
+                "users_year",
                 r.users_year,
                 f"≤ {r.population:g}",
                 f"Flere brukere i løpet av året ({int(r.users_year)}) enn innbyggere {AGE_NB[r.age_group]} "
@@ -546,14 +599,16 @@ def iplos_users_le_population(con, cfg):
 @check("iplos_year_end_le_during_year", "iplos")
 def iplos_year_end_le_during_year(con, cfg):
     df = iplos_frame(con)
+    src = _Sources(con)
     bad = df["users_year_end"] > df["users_year"]
     return _frame(
         [
             _iplos_finding(
+                src,
                 r,
                 "iplos_year_end_le_during_year",
                 Severity.ERROR,
-                "KOSbrukere31120000",
+                "users_year_end",
                 r.users_year_end,
                 f"≤ {r.users_year:g}",
                 f"Brukere per 31.12. ({int(r.users_year_end)}) er flere enn brukere i løpet av året "
@@ -569,6 +624,7 @@ def iplos_year_end_le_during_year(con, cfg):
 def iplos_resource_share_by_age(con, cfg):
     """An age group's share of the hours far from its share of the users (the f254 split uses the hours)."""
     df = iplos_frame(con)
+    src = _Sources(con)
     wide = df.pivot_table(index=["region_code", "year"], columns="age_group", values=["hours", "users"])
     if wide.empty or "0_66" not in wide["hours"] or "67_pluss" not in wide["hours"]:
         return _frame([])
@@ -586,19 +642,20 @@ def iplos_resource_share_by_age(con, cfg):
                 continue
             rows.append(
                 {
-                    "check": "iplos_resource_share_by_age",
-                    "severity": Severity.WARNING,
-                    "sector": f"pleie_omsorg_{grp}",
-                    "table_id": IPLOS_TABLE,
-                    "contents_code": "KOStildtimeruke0000",
-                    "region_code": region,
-                    "year": year,
-                    "vintage": vint.get((region, year)),
-                    "observed": float(ratio),
-                    "expected": f"andel timer / andel brukere i [1/{cfg.resource_share_ratio_max:g}, "
-                    f"{cfg.resource_share_ratio_max:g}]",
-                    "message": f"Aldersgruppen {AGE_NB[grp]} har {hsg:.0%} av timene men {usg:.0%} av brukerne; "
-                    "fordelingen av utgifter på alder (f254) blir skjev.",
+                    **_iplos_finding(
+                        src,
+                        SimpleNamespace(region_code=region, year=year, vintage=vint.get((region, year))),
+                        "iplos_resource_share_by_age",
+                        Severity.WARNING,
+                        "hours",
+                        float(ratio),
+                        f"andel timer / andel brukere i [1/{cfg.resource_share_ratio_max:g}, "
+                        f"{cfg.resource_share_ratio_max:g}]",
+                        f"Aldersgruppen {AGE_NB[grp]} har {hsg:.0%} av timene men {usg:.0%} av brukerne; "
+                        "fordelingen av utgifter på alder (f254) blir skjev.",
+                        [],
+                        group=grp,
+                    ),
                     "cells": _cells_json([("andel timer", hsg), ("andel brukere", usg)]),
                 }
             )
@@ -609,14 +666,27 @@ def iplos_resource_share_by_age(con, cfg):
 # ---------------------------------------------------------------- year over year
 
 
-def yoy_pairs(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Each municipality cell with a number this year and last year (same code and dimensions)."""
+def yoy_pairs(con: duckdb.DuckDBPyConnection, cfg: QualityConfig | None = None) -> pd.DataFrame:
+    """Each municipality cell with a number this year and last year (same code and dimensions).
+
+    Tables in ``cfg.yoy_indicator_tables`` (07459: single years × sexes, where one cohort ages out of its
+    cell every year) are compared as the catalogue's indicators instead: the age groups' sums, keyed by
+    ``indicator_id``.
+    """
+    cfg = cfg or QualityConfig()
     return _q(
         con,
         f"""
         with cur as (
-            select table_id, region_code, year, vintage, contents_code, alder, funksjon, dimension_key, value
-            from cells where status is null and value is not null and {MUNICIPALITY}
+            select table_id, region_code, year, vintage, contents_code, alder, funksjon, dimension_key,
+                   cast(null as varchar) as indicator_id, value
+            from cells
+            where status is null and value is not null and {MUNICIPALITY} and not list_contains($1, table_id)
+            union all
+            select table_id, region_code, year, vintage, contents_code, null, null, indicator_id, indicator_id,
+                   value
+            from indicator_cells
+            where status is null and value is not null and {MUNICIPALITY} and list_contains($1, table_id)
         )
         select cur.*, prev.value as x0, cur.value as x1, g.kostra_group
         from cur
@@ -627,6 +697,7 @@ def yoy_pairs(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
           on g.municipality_code = cur.region_code
          and cur.year between g.year_from and coalesce(g.year_to, 9999)
         """,
+        [list(cfg.yoy_indicator_tables)],
     )
 
 
@@ -643,7 +714,7 @@ def _sector(table_id: str, contents_code: str | None, alder: str | None, funksjo
 @check("hidiroglou_berthelot_outlier", "yoy")
 def hidiroglou_berthelot_outlier(con, cfg):
     """HB outliers of x_t / x_{t-1} within KOSTRA groups (a group too small is tested nationally)."""
-    df = yoy_pairs(con)
+    df = yoy_pairs(con, cfg)
     if df.empty:
         return _frame([])
     df["stratum"] = df["kostra_group"].fillna("-")
@@ -662,6 +733,7 @@ def hidiroglou_berthelot_outlier(con, cfg):
                 else Severity.INFO,
                 "table_id": r.table_id,
                 "contents_code": r.contents_code,
+                "indicator_id": r.indicator_id,
                 "region_code": r.region_code,
                 "year": r.year,
                 "vintage": r.vintage,
@@ -682,7 +754,7 @@ def hidiroglou_berthelot_outlier(con, cfg):
 @check("relative_change", "yoy")
 def relative_change(con, cfg):
     """A value that more than doubles or halves (beyond ``relative_change_max``) from last year."""
-    df = yoy_pairs(con)
+    df = yoy_pairs(con, cfg)
     df = df[(df["x0"] > 0) & (df["x1"] > 0)]
     big = np.maximum(df["x0"], df["x1"]) >= cfg.relative_change_min_value
     factor = np.maximum(df["x1"] / df["x0"], df["x0"] / df["x1"]) - 1
@@ -694,6 +766,7 @@ def relative_change(con, cfg):
                 "severity": Severity.WARNING,
                 "table_id": r.table_id,
                 "contents_code": r.contents_code,
+                "indicator_id": r.indicator_id,
                 "region_code": r.region_code,
                 "year": r.year,
                 "vintage": r.vintage,
@@ -933,7 +1006,7 @@ def denominator_zero(con, cfg):
         f"""
         with ratios as (
             select indicator_id as ratio_id, numerator_id, denominator_id from catalogue
-            where numerator_id is not null and denominator_id is not null
+            where coalesce(numerator_id, '') <> '' and coalesce(denominator_id, '') <> ''
         )
         select d.indicator_id, d.table_id, d.contents_code, d.region_code, d.year, d.vintage, d.value,
                list(distinct r.ratio_id order by r.ratio_id) as ratios,
@@ -1081,13 +1154,22 @@ def _sector_index_findings(con, cfg) -> list[dict]:
 
 
 def _catalogue_sectors(con) -> dict:
-    cat = _q(con, "select table_id, contents_code, alder, sector from catalogue")
+    """(table_id, contents_code, alder) -> sector; a finding on a whole table takes the table's sector, or the
+    sector its rows share (12292 holds both IPLOS age groups: 'pleie_omsorg')."""
+    cat = _q(
+        con, "select table_id, contents_code, alder, sector from catalogue where coalesce(table_id, '') <> ''"
+    )
     out: dict = {}
+    by_table: dict[str, list[str]] = {}
     for r in cat.itertuples():
         alder = r.alder if isinstance(r.alder, str) and r.alder else None
         out.setdefault((r.table_id, r.contents_code, alder), r.sector)
         out.setdefault((r.table_id, r.contents_code, None), r.sector)
-        out.setdefault((r.table_id, None, None), r.sector)
+        by_table.setdefault(r.table_id, []).append(r.sector)
+    for table_id, sectors in by_table.items():
+        common = os.path.commonprefix(sorted(set(sectors))).rstrip("_")
+        shared = len(set(sectors)) > 1 and common in set(FUNCTION_SECTORS.values())
+        out[(table_id, None, None)] = common if shared else sectors[0]
     return out
 
 

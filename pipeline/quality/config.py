@@ -37,8 +37,26 @@ FUNCTION_SECTORS: dict[str, str] = {
     **dict.fromkeys(("242", "243", "273", "276", "281"), "sosiale_tjenester"),
 }
 
-IPLOS_TABLE = "12003"
-IPLOS_AGE_GROUPS = {"F000-066": "0_66", "F067-120": "67_pluss"}
+# IPLOS (pleie og omsorg): each measure the checks compare, as the catalogue indicator that holds it in each
+# age group. The one place that knows the names: the checks read these indicators (summed over ages and
+# sexes by the catalogue matching) and look up their table and contents code in the catalogue, so a table
+# replacement (12003 -> 12292, age group in the code suffix) is a catalogue change only.
+IPLOS_AGE_GROUPS = ("0_66", "67_pluss")
+IPLOS_MEASURE_INDICATORS: dict[str, str] = {
+    "users": "po_brukere_hjemmetj_{group}",
+    "users_year_end": "po_brukere_31des_{group}",
+    "users_year": "po_brukere_aar_{group}",
+    "hours": "po_timer_uke_{group}",
+    "users_zero_hours": "po_brukere_null_timer_{group}",
+    "users_extensive": "po_brukere_omfattende_{group}",
+    "population": "pop_{group}",
+}
+# (age group, measure) -> indicator id, e.g. ("67_pluss", "hours") -> "po_timer_uke_67_pluss".
+IPLOS_INDICATORS: dict[tuple[str, str], str] = {
+    (group, measure): template.format(group=group)
+    for group in IPLOS_AGE_GROUPS
+    for measure, template in IPLOS_MEASURE_INDICATORS.items()
+}
 
 
 @dataclass(frozen=True)
@@ -62,6 +80,9 @@ class QualityConfig:
     identical_min_value: float = 20.0
     # Register-based tables are never copied forward by SSB; a stable population is not an error.
     identical_skip_tables: tuple[str, ...] = ("07459",)
+    # Tables whose cells are single years × sexes (07459): one cohort leaves each cell every year, so their
+    # year-over-year checks compare the catalogue's age groups (indicator_cells) instead of raw cells.
+    yoy_indicator_tables: tuple[str, ...] = ("07459",)
     # March → June revision larger than this percent (and at least revision_min_abs in the cell's unit).
     revision_max_pct: float = 20.0
     revision_min_abs: float = 1.0

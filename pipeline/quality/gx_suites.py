@@ -154,7 +154,7 @@ def frames_for(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
     ip = iplos_frame(con)
     ip["hours_per_user"] = ip["hours"] / ip["users"].where(ip["users"] > 0)
     frames["iplos"] = ip[
-        ["region_code", "year", "alder", "hours", "hours_per_user", "users_year", "users_year_end"]
+        ["region_code", "year", "age_group", "hours", "hours_per_user", "users_year", "users_year_end"]
     ]
     if has_relation(con, "service_profile"):
         frames["service_profile"] = con.execute(

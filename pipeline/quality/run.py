@@ -125,17 +125,23 @@ with f as (
 ),
 cat as (select * from reference.indicator_catalogue),
 direct as (
-    -- A finding on a cell flags the catalogue rows read from that cell; IPLOS rows differ by age group
-    -- (the finding's sector), accounts findings flag the sector's expenditure indicators, and a finding on a
-    -- whole table (no contents code) flags every row of the table.
+    -- A finding on one indicator (IPLOS measures, denominators, population age groups) flags that indicator.
+    select f.municipality_id, f.year, f.indicator_id, f.severity, f."check"
+    from f where f.indicator_id is not null
+    union all
+    -- A finding on a cell flags the catalogue rows read from that cell in that year (each IPLOS age group has
+    -- its own contents code in 12292); a finding on a whole table (no contents code) flags every row of the
+    -- table serving that year. Accounts findings flag the sector's expenditure indicators.
     select f.municipality_id, f.year, cat.indicator_id, f.severity, f."check"
     from f join cat on cat.table_id = f.table_id
      and (f.contents_code is null or cat.contents_code = f.contents_code)
-     and (f.table_id <> '12003' or cat.sector = f.sector)
+     and (f.year is null or f.year between coalesce(cat.first_year, 0) and coalesce(cat.last_year, 9999))
      and f.table_id <> '12367'
+    where f.indicator_id is null
     union all
     select f.municipality_id, f.year, cat.indicator_id, f.severity, f."check"
     from f join cat on f.table_id = '12367' and cat.kind = 'expenditure' and starts_with(cat.sector, f.sector)
+    where f.indicator_id is null
 ),
 derived as (
     -- A ratio inherits the flags of its numerator and denominator.

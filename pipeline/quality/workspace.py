@@ -5,6 +5,11 @@ Checks never open the build file themselves: they query fixed relation names (``
 ``municipalities``, ``kostra_groups``, ``asss_membership``, ``aggregate_regions``), so a test can build the
 same workspace from small DataFrames with :func:`from_frames` and a run builds it from the build DuckDB with
 :func:`from_build_db`.
+
+``indicator_cells`` holds one value per catalogue indicator, region and year (the newest release): the dbt
+model ``int_cells__catalogue_matched`` where the build has it, else the same matching done here from
+``raw_cells`` (ages and sexes of 07459, listed functions of 12367 summed). Checks that reason about an
+indicator (IPLOS users and hours by age group, denominators) read it by indicator id, never by table codes.
 """
 
 from __future__ import annotations
@@ -52,6 +57,102 @@ qualify row_number() over (
     order by release_updated desc
 ) = 1
 """
+
+# Without the dbt model (a build whose dbt run stopped early; a test's frames), the same matching is done
+# here from raw_cells and the catalogue, by int_cells__catalogue_matched's rules: a catalogue row serves its
+# own years; listed functions and ages, and unfiltered dimensions (07459's Kjonn), are summed; the sum is
+# NULL when a listed code is missing or a cell carries a status other than '-' (SSB's zero).
+_INDICATOR_CELLS_FROM_RAW = """
+create or replace table indicator_cells_all as
+with raw as (
+    select * from raw_cells
+    qualify row_number() over (
+        partition by table_id, release_updated, region_code, period, contents_code, funksjon, art,
+                     regnskapsomfang, alder, kjonn, cast(other_dimensions as varchar)
+        order by value, status
+    ) = 1
+),
+-- A table's catalogue rows all filter the same columns (the seed's rule), so a cell's join key holds exactly
+-- those: one hash join, not every cell against every age of every population row.
+keyed as (
+    select c.*,
+           case when t.by_funksjon then coalesce(c.funksjon, '') else '' end as k_funksjon,
+           case when t.by_art then coalesce(c.art, '') else '' end as k_art,
+           case when t.by_alder then coalesce(c.alder, '') else '' end as k_alder,
+           case when t.by_regnskapsomfang then coalesce(c.regnskapsomfang, '') else '' end as k_regnskapsomfang
+    from raw c join _catalogue_filters t using (table_id)
+),
+matched as (
+    select k.indicator_id, k.functions_expected, k.ages_expected, c.table_id, c.contents_code, c.region_code,
+           c.year, c.vintage, c.release_updated, c.funksjon, c.alder, c.status,
+           case when c.value is null and c.status = '-' then 0 else c.value end as value
+    from keyed c
+    join _catalogue_cells k
+      on c.table_id = k.table_id and c.contents_code = k.contents_code
+     and c.k_funksjon = coalesce(k.funksjon, '') and c.k_art = coalesce(k.art, '')
+     and c.k_alder = coalesce(k.alder, '') and c.k_regnskapsomfang = coalesce(k.regnskapsomfang, '')
+     and c.year between coalesce(k.first_year, 0) and coalesce(k.last_year, 9999)
+),
+summed as (
+    select indicator_id, table_id, contents_code, region_code, year, vintage, release_updated,
+           count(*) as cells_matched,
+           count(distinct funksjon) as functions_found, max(functions_expected) as functions_expected,
+           count(distinct alder) as ages_found, max(ages_expected) as ages_expected,
+           bool_and(value is not null) as all_cells_have_values,
+           sum(value) as value_sum,
+           list_sort(list_distinct(list(status) filter (where status != '-'))) as other_statuses,
+           count(*) filter (where status = '-') as zero_cells
+    from matched group by all
+)
+select indicator_id, table_id, contents_code, region_code, year, vintage, release_updated,
+       case when not all_cells_have_values then null
+            when functions_expected is not null and functions_found < functions_expected then null
+            when ages_expected is not null and ages_found < ages_expected then null
+            else value_sum end as value,
+       case when len(other_statuses) > 0 then array_to_string(other_statuses, ' ')
+            when zero_cells = cells_matched then '-' end as status
+from summed
+"""
+
+
+def catalogue_cells() -> pd.DataFrame:
+    """The cells each fetched catalogue row reads: one row per listed function and age (ranges expanded)."""
+    rows = []
+    for r in catalogue.fetched_rows().to_dict("records"):
+        funksjon = catalogue.split_codes(r["funksjon"])
+        alder = catalogue.split_codes(r["alder"])
+        for f in funksjon or [None]:
+            for a in alder or [None]:
+                rows.append(
+                    {
+                        "indicator_id": r["indicator_id"],
+                        "table_id": r["table_id"],
+                        "contents_code": r["contents_code"],
+                        "funksjon": f,
+                        "art": r["art"] or None,
+                        "alder": a,
+                        "regnskapsomfang": r["regnskapsomfang"] or None,
+                        "first_year": None if pd.isna(r["first_year"]) else int(r["first_year"]),
+                        "last_year": None if pd.isna(r["last_year"]) else int(r["last_year"]),
+                        "functions_expected": len(funksjon) or None,
+                        "ages_expected": len(alder) or None,
+                    }
+                )
+    df = pd.DataFrame(rows)
+    for col in ("first_year", "last_year", "functions_expected", "ages_expected"):
+        df[col] = df[col].astype("Int64")
+    return df
+
+
+def catalogue_filters(cells: pd.DataFrame) -> pd.DataFrame:
+    """Per table, which filter columns its catalogue rows use (``by_<column>``)."""
+    cols = ("funksjon", "art", "alder", "regnskapsomfang")
+    return (
+        cells.assign(**{f"by_{c}": cells[c].notna() for c in cols})
+        .groupby("table_id", as_index=False)[[f"by_{c}" for c in cols]]
+        .any()
+    )
+
 
 _INDICATOR_CELLS = """
 create or replace table indicator_cells as
@@ -152,8 +253,16 @@ def from_frames(raw_cells: pd.DataFrame, **optional: pd.DataFrame) -> duckdb.Duc
 def _finish(con: duckdb.DuckDBPyConnection) -> None:
     _register_reference(con)
     con.execute(_CURRENT_CELLS)
-    if has_relation(con, "indicator_cells_all"):
-        con.execute(_INDICATOR_CELLS)
+    if not has_relation(con, "indicator_cells_all"):
+        cells = catalogue_cells()
+        con.register("_catalogue_cells", cells)
+        con.register("_catalogue_filters", catalogue_filters(cells))
+        try:
+            con.execute(_INDICATOR_CELLS_FROM_RAW)
+        finally:
+            con.unregister("_catalogue_cells")
+            con.unregister("_catalogue_filters")
+    con.execute(_INDICATOR_CELLS)
 
 
 def close(con: duckdb.DuckDBPyConnection) -> None:
