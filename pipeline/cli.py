@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 
 from pipeline.config import Home
+from pipeline.errors import TablesFailed
 
 console = Console(stderr=True, soft_wrap=True)  # never break a path or SQL across lines
 
@@ -25,6 +27,13 @@ def _home() -> Home:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.live:
+        # Before Dagster starts or anything is printed: no network means one line within seconds.
+        from pipeline.ssb.client import live_roots
+
+        v0_root, v2_root = live_roots()
+        _preflight(v0_root, v2_root, args.tables.split(",") if args.tables else None)
+
     from orchestration import run as runner
     from orchestration.partitions import release_keys
     from orchestration.resources import StatbankResource
@@ -32,7 +41,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     home = _home()
     with ExitStack() as stack:
         if args.live:
-            statbank = StatbankResource()
+            statbank = StatbankResource(v0_root=v0_root, v2_root=v2_root)
             keys = release_keys()[-1:]  # live SSB serves only the current release of each table
             console.print(
                 "[bold]Live run[/bold] against SSB's statbank: current release of every catalogue table"
@@ -45,20 +54,59 @@ def cmd_run(args: argparse.Namespace) -> int:
             if not keys:
                 raise SystemExit(f"--releases {args.releases}: none of these releases exist")
         console.print(f"Ingesting releases {keys[0]} … {keys[-1]} ({len(keys)} publications)")
-        runner.ingest(home, statbank, keys, table_ids=args.tables.split(",") if args.tables else None)
+        failures: list[str] = []
+        try:
+            runner.ingest(home, statbank, keys, table_ids=args.tables.split(",") if args.tables else None)
+        except TablesFailed as exc:
+            failures = exc.failures  # the other tables were landed: build them, then say what failed
     console.print("Building raw cells, dbt models and publishing the warehouse …")
     runner.build(home)
     _print_summary(home)
-    return 0
+    for line in failures:
+        console.print(f"[red]failed:[/red] {escape(line)}")
+    return 1 if failures else 0
 
 
-def _start_demo(home: Home, stack: ExitStack):
+PREFLIGHT_CONNECT_TIMEOUT = 5.0
+
+
+def _preflight(v0_root: str, v2_root: str, table_ids: Sequence[str] | None = None) -> None:
+    """Can the statbank be reached at all? Its config and the first catalogue table's record, with a short
+    connect timeout and one retry; raises :class:`SsbUnreachable` (one line: the host, what to check)."""
+    from pipeline.ingest import catalogue_filters
+    from pipeline.ssb.client import SsbClient
+    from pipeline.ssb.errors import SsbQueryError
+
+    first = (list(table_ids or []) or sorted(catalogue_filters()) or [None])[0]
+    with SsbClient(
+        v0_root,
+        v2_root,
+        retries=1,
+        timeout=30,
+        connect_timeout=PREFLIGHT_CONNECT_TIMEOUT,
+        backoff_factor=0.5,
+        progress=False,
+    ) as client:
+        client.limits()
+        if first:
+            # Reachable is enough here: the table itself is checked (and reported) when it is fetched.
+            with suppress(SsbQueryError):
+                client.table_info(first)
+
+
+def _ensure_demo(home: Home) -> None:
+    """Generate the demo release into the home unless it is there already."""
     from pipeline.demo.generate import generate
-    from pipeline.demo.server import DemoSource, serve
 
     if not (home.demo_dir / "releases.json").exists():
         console.print(f"Generating the demo release (synthetic values, real structure) in {home.demo_dir} …")
         generate(home.demo_dir)
+
+
+def _start_demo(home: Home, stack: ExitStack):
+    from pipeline.demo.server import DemoSource, serve
+
+    _ensure_demo(home)
     source = DemoSource(home.demo_dir)
     # The demo statbank advertises generous limits on its config endpoint (the client reads them there):
     # SSB's 30 calls a minute would make replaying ten years of releases take half an hour.
@@ -104,28 +152,91 @@ def cmd_ingest_file(args: argparse.Namespace) -> int:
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
-    from pipeline.ingest import catalogue_filters, ingest_table
+    """Fetch each table on its own: one table's failure is reported and the others still fetched."""
+    from pipeline.ingest import IngestError, catalogue_filters, ingest_table
     from pipeline.landing import LandingStore
     from pipeline.ssb.client import SsbClient
+    from pipeline.ssb.errors import SsbError, SsbUnreachable
+    from pipeline.summary import FetchOutcome, print_fetch_outcomes
 
     home = _home()
     store = LandingStore(home.landing)
     filters = catalogue_filters()
     tables = args.tables or sorted(filters)
-    client = SsbClient(*(r for r in (args.v0_root, args.v2_root) if r), progress=None)
+    client = SsbClient(args.v0_root, args.v2_root, progress=None)
+    outcomes: list[FetchOutcome] = []
     for table_id in tables:
-        rec = ingest_table(client, store, table_id, filters.get(table_id), years=args.years)
+        try:
+            rec = ingest_table(client, store, table_id, filters.get(table_id), years=args.years)
+        except SsbUnreachable:
+            raise  # no connection: every other table would fail the same way
+        except (SsbError, IngestError) as exc:
+            outcomes.append(FetchOutcome(table_id, error=exc))
+            console.print(f"[red]table {table_id}: failed[/red] — {escape(_reason(exc))}")
+            continue
+        outcomes.append(FetchOutcome(table_id, record=rec))
         if rec is None:
             console.print(f"table {table_id}: current release already landed")
         else:
             console.print(f"table {table_id}: landed release {rec.updated}, {rec.cells:,} cells")
-    return 0
+    return print_fetch_outcomes(outcomes, console=console)
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "reason", None) or str(exc)
+
+
+def cmd_catalogue_check(args: argparse.Namespace) -> int:
+    """Every catalogue row against metadata (live SSB, a PxWebApi server or recorded responses)."""
+    from pipeline.ssb.catalogue_check import (
+        LiveMetadata,
+        RecordedMetadata,
+        catalogue_rows,
+        check_catalogue,
+        format_report,
+        write_patch,
+    )
+    from pipeline.ssb.client import SsbClient, live_roots
+
+    if args.metadata_dir:
+        metadata = RecordedMetadata(args.metadata_dir)
+        patch_status = "confirmed"  # a real recorded response shows it (not live metadata)
+    else:
+        v0_root, v2_root = live_roots() if args.live else _server_roots(args.server)
+        client = SsbClient(
+            v0_root, v2_root, retries=2, connect_timeout=PREFLIGHT_CONNECT_TIMEOUT, progress=False
+        )
+        metadata = LiveMetadata(client)
+        patch_status = "confirmed_live"
+    rows = catalogue_rows()
+    results = check_catalogue(rows, metadata)
+    for line in format_report(results, metadata.name):
+        print(line)
+    if args.write_patch:
+        from pipeline.catalogue import load_catalogue
+
+        n = write_patch(
+            results, args.write_patch, status=patch_status, columns=list(load_catalogue().columns)
+        )
+        print(f"Wrote {n} confirmed rows to {args.write_patch} for review (the seed is unchanged).")
+    return 1 if any(r.fails for r in results) else 0
+
+
+def _server_roots(url: str) -> tuple[str, str]:
+    """(v0, v2) roots of a PxWebApi server given by its base URL (or either root)."""
+    base = url.rstrip("/")
+    for suffix in ("/api/pxwebapi/v2", "/api/v0"):
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+    return f"{base}/api/v0", f"{base}/api/pxwebapi/v2"
 
 
 def cmd_serve_demo(args: argparse.Namespace) -> int:
     from pipeline.demo.server import serve_demo
 
-    serve_demo(_home(), host=args.host, port=args.port)
+    home = _home()
+    _ensure_demo(home)
+    serve_demo(home, host=args.host, port=args.port)
     return 0
 
 
@@ -263,6 +374,23 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--v2-root", default=None, help="PxWebApi v2 root (default: SSB)")
     g.set_defaults(func=cmd_fetch)
 
+    c = sub.add_parser("catalogue", help="the indicator catalogue: check it against statbank metadata")
+    csub = c.add_subparsers(dest="catalogue_command", required=True)
+    ck = csub.add_parser(
+        "check",
+        help="every catalogue row's status and its verdict against metadata; exit 1 if any row fails",
+    )
+    src = ck.add_mutually_exclusive_group(required=True)
+    src.add_argument("--live", action="store_true", help="SSB's live metadata (KOSTRA_SSB_V0/V2_ROOT)")
+    src.add_argument("--server", help="a PxWebApi server's base URL, e.g. http://127.0.0.1:8765")
+    src.add_argument(
+        "--metadata-dir", type=Path, help="a folder of recorded JSON-stat2 responses (codes seen only)"
+    )
+    ck.add_argument(
+        "--write-patch", type=Path, help="write the rows the metadata confirms to this CSV for review"
+    )
+    ck.set_defaults(func=cmd_catalogue_check)
+
     q = sub.add_parser("query", help="run read-only SQL against the published warehouse")
     q.add_argument("sql")
     fmt = q.add_mutually_exclusive_group()
@@ -301,6 +429,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    # urllib3 logs each retry as a WARNING, which Python prints to stderr when no handler is set; the
+    # client's own error says what failed.
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
     try:
         return args.func(args)
     except KeyboardInterrupt:

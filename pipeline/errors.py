@@ -7,6 +7,14 @@ class RunFailed(RuntimeError):
     """A pipeline run failed; the published warehouse is unchanged."""
 
 
+class TablesFailed(RunFailed):
+    """Some tables could not be ingested; the others were landed. ``failures`` is one line per table."""
+
+    def __init__(self, failures: list[str]) -> None:
+        self.failures = failures
+        super().__init__(f"{len(failures)} table(s) failed: " + "; ".join(failures))
+
+
 def user_error_types() -> tuple[type[BaseException], ...]:
     from pipeline.export import ExportError
     from pipeline.ingest import IngestError

@@ -1,0 +1,34 @@
+"""`kostra run --live` against a statbank that lacks one catalogue table: the other tables are landed, built
+and published; the missing one is reported on its own line, and the run exits non-zero."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from pipeline.demo.generate import generate
+from pipeline.demo.server import DemoSource, serve
+from tests.test_live_offline import kostra
+
+pytestmark = [pytest.mark.slow]
+
+
+def test_a_missing_table_is_named_and_the_others_are_published(tmp_path):
+    folder = tmp_path / "statbank"
+    generate(folder)
+    for path in (folder / "tables").glob("12280.*"):
+        path.unlink()  # as if SSB had withdrawn the table
+    home = tmp_path / "home"
+    with serve(DemoSource(folder), max_calls=1000, window_seconds=1) as srv:
+        v0, v2 = srv.roots()
+        proc, _ = kostra(["run", "--live"], home, KOSTRA_SSB_V0_ROOT=v0, KOSTRA_SSB_V2_ROOT=v2)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out
+    assert "Traceback" not in out
+    failed = [line for line in out.splitlines() if line.startswith("failed: table ")]
+    assert len(failed) == 1, failed
+    assert failed[0].startswith("failed: table 12280:") and "no such table" in failed[0]
+    con = duckdb.connect(str(home / "kostra.duckdb"), read_only=True)
+    tables = {t for (t,) in con.execute("select distinct table_id from raw.releases").fetchall()}
+    con.close()
+    assert "12280" not in tables and {"12367", "07459", "12209", "13502"} <= tables
