@@ -42,7 +42,10 @@ def test_every_catalogue_table_arrived_over_http_with_both_vintages(demo_home):
     tables = {f.table_id for f in fetches}
     from pipeline.catalogue import tables as catalogue_tables
 
-    assert tables == set(catalogue_tables())
+    # Releases 2024-03 … 2025-06 publish data years 2023 and 2024: 12210 ended with 2021 and is not fetched.
+    served = {t for t, spec in catalogue_tables().items() if spec.serves(2023) or spec.serves(2024)}
+    assert "12210" not in served and "13995" in served
+    assert tables == served
     assert all(f.source.startswith("http://127.0.0.1:") for f in fetches)
     # Four releases per table; the first fetch of a table takes every year, later ones only the newest.
     assert len(fetches) == 4 * len(tables)
