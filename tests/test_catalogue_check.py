@@ -4,9 +4,7 @@ recorded responses, the counts, the review patch, and one clear line when the se
 from __future__ import annotations
 
 import csv
-import os
 import subprocess
-import sys
 from datetime import date
 
 import pytest
@@ -21,7 +19,7 @@ from pipeline.ssb.catalogue_check import (
     write_patch,
 )
 from pipeline.ssb.client import SsbClient
-from tests.conftest import REPO_ROOT
+from tests.test_live_offline import kostra
 
 FIXTURE_12209 = ("Alksalt__omsorgsradar", "ssb_12209_g2_fixture.json")
 REAL_CODE = "KOShjtj80aarover0001"  # in the recorded 12209 response
@@ -133,15 +131,8 @@ def test_cli_metadata_dir_prints_every_row_and_the_counts(snapshots, capsys, tmp
     assert header == list(catalogue.columns)
 
 
-def _one_line_failure(args: list[str], **env: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=REPO_ROOT,
-        env={**os.environ, **env},
-    )
+def _one_line_failure(args: list[str], home) -> subprocess.CompletedProcess:
+    proc, _ = kostra(args, home)
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
@@ -149,9 +140,7 @@ def _one_line_failure(args: list[str], **env: str) -> subprocess.CompletedProces
 
 
 def test_cli_unreachable_server_is_one_line(tmp_path):
-    proc = _one_line_failure(
-        ["catalogue", "check", "--server", "http://127.0.0.1:9"], KOSTRA_HOME=str(tmp_path / "home")
-    )
+    proc = _one_line_failure(["catalogue", "check", "--server", "http://127.0.0.1:9"], tmp_path / "home")
     assert "cannot reach 127.0.0.1:9: the connection was refused" in proc.stderr
     assert proc.stdout == ""
 
