@@ -441,6 +441,10 @@ class _Builder:
                     self.raw[f"po_brukere_null_timer_{grp}"][v],
                 )
                 self.raw[f"po_brukere_null_timer_{grp}"][v] = np.minimum(hj, null)
+        for v in VINTAGES:
+            # Hours of special education need pupils who receive it (a tiny school rounds to none).
+            none = self.raw["gs_elever_spes"][v] == 0
+            self.raw["gs_timer_spes"][v] = np.where(none, 0.0, self.raw["gs_timer_spes"][v])
         for (f, art), d in self.atomic.items():
             if art == "AGD2":
                 for v in VINTAGES:
