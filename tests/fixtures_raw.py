@@ -110,7 +110,17 @@ CATALOGUE_ROWS = [
     "grs_netto_drift,pop_total,1000,,,derived,fixture,,,fixture",
     "bhg_dekning,barnehage,Andel barn 1-5 år i barnehage,Share of children 1-5 in kindergarten,"
     "12562,KOSandel120000,,,1-5,,prosent,higher_better,coverage,,,,,,confirmed,fixture,,,fixture",
+    # One indicator from two tables: SSB ended 12210 with 2021 and counts cases in 13995 from 2022.
+    "sos_mottakere,sosiale_tjenester,Sosialhjelpsmottakere,Social-assistance recipients,"
+    "12210,KOSsosantkliente0000,,,,,mottakere,neutral,base,,,,,2021,confirmed,fixture,,,fixture",
+    "sos_mottakere,sosiale_tjenester,Sosialhjelpsmottakere,Social-assistance recipients,"
+    "13995,KOSsostilfeller0000,,,,,mottakere,neutral,base,,,,2022,,unverified,fixture,,"
+    "Fra 2022 teller SSB tilfeller,fixture",
 ]
+# Oslo's social-assistance series: 12210 until 2021, 13995 from 2022; a stray 12210 figure for 2022 must
+# not be used (its catalogue row ends in 2021).
+SOCIAL_12210 = {2019: 100.0, 2020: 110.0, 2021: 120.0, 2022: 999.0}
+SOCIAL_13995 = {2022: 300.0, 2023: 310.0}
 
 
 def _fmt(value) -> str:
@@ -306,12 +316,20 @@ def _coverage(cells: _Cells) -> None:
                     )
 
 
+def _social(cells: _Cells) -> None:
+    for year, value in SOCIAL_12210.items():
+        cells.add("12210", JUNE_2024, "revised", "KOSsosantkliente0000", "0301", year, value)
+    for year, value in SOCIAL_13995.items():
+        cells.add("13995", JUNE_2024, "revised", "KOSsostilfeller0000", "0301", year, value)
+
+
 def fixture_cells(tables: Iterable[str] | None = None) -> pa.Table:
     """The fixture's raw.cells rows, optionally only some tables."""
     cells = _Cells()
     _population(cells)
     _expenditure(cells)
     _coverage(cells)
+    _social(cells)
     wanted = set(tables) if tables is not None else None
     rows = [r for r in cells.rows if wanted is None or r["table_id"] in wanted]
     return pa.Table.from_pylist(rows, schema=RAW_CELLS_SCHEMA)

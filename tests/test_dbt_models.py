@@ -316,6 +316,36 @@ def test_trend_over_one_and_three_years(warehouse):
 
 
 @pytest.mark.slow
+def test_a_replaced_table_keeps_one_series_with_its_break(warehouse):
+    """sos_mottakere: 12210 serves 2019-2021, 13995 from 2022 (a new definition); 12210's stray 2022 is not used."""
+    got = rows(
+        warehouse,
+        "select year, value, table_id, series_break from marts.indicator_values "
+        "where indicator_id = 'sos_mottakere' and municipality_id = '0301' order by year",
+    )
+    assert [(r["year"], r["value"], r["table_id"]) for r in got] == [
+        (2019, 100.0, "12210"),
+        (2020, 110.0, "12210"),
+        (2021, 120.0, "12210"),
+        (2022, 300.0, "13995"),
+        (2023, 310.0, "13995"),
+    ]
+    assert [r["year"] for r in got if r["series_break"]] == [2022]
+    assert "tilfeller" in got[3]["series_break"]
+    trend = {
+        r["year"]: r
+        for r in rows(
+            warehouse,
+            "select year, is_comparable_1y, is_comparable_3y, series_break_reason from marts.indicator_trend "
+            "where indicator_id = 'sos_mottakere' and municipality_id = '0301'",
+        )
+    }
+    assert trend[2021]["is_comparable_1y"] is True
+    assert trend[2022]["is_comparable_1y"] is False and "tilfeller" in trend[2022]["series_break_reason"]
+    assert trend[2023]["is_comparable_1y"] is True  # both years are cases
+    assert trend[2023]["is_comparable_3y"] is False  # 2020 recipients against 2023 cases
+
+
 def test_single_table_load_builds(tmp_path):
     # Only the kindergarten table was landed: population- and accounts-based indicators are simply absent.
     db = _build(tmp_path, tables=["12562"])
