@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.slow]
 
 def test_a_missing_table_is_named_and_the_others_are_published(tmp_path):
     folder = tmp_path / "statbank"
-    generate(folder)
+    generate(folder, first_year=2021)  # four data years are enough here
     for path in (folder / "tables").glob("12280.*"):
         path.unlink()  # as if SSB had withdrawn the table
     home = tmp_path / "home"
