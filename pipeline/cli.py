@@ -224,6 +224,11 @@ def cmd_catalogue_check(args: argparse.Namespace) -> int:
 
 def _server_roots(url: str) -> tuple[str, str]:
     """(v0, v2) roots of a PxWebApi server given by its base URL (or either root)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SystemExit(f"error: --server {url!r}: not an http(s) URL (e.g. http://127.0.0.1:8765)")
     base = url.rstrip("/")
     for suffix in ("/api/pxwebapi/v2", "/api/v0"):
         if base.endswith(suffix):

@@ -206,3 +206,40 @@ def test_an_invented_code_fails_and_names_the_nearest_real_codes(demo_statbank):
     assert result.fails
     text = " ".join(format_report([result], "demo"))
     assert "KOSgrunnskolepoeng0000" in text and "KOSgrunnskolepoe0000" in text
+
+
+@pytest.mark.realdata
+def test_a_patch_merged_into_the_seed_still_validates(snapshots, tmp_path):
+    """What a reviewer does with the patch: replace the rows it names. The seed must then still load."""
+    import pandas as pd
+
+    from pipeline import catalogue, config
+
+    patch = tmp_path / "patch.csv"
+    assert main(["catalogue", "check", "--metadata-dir", str(snapshots), "--write-patch", str(patch)]) == 0
+    patched = pd.read_csv(patch, dtype=str, keep_default_na=False)
+    assert len(patched) == 5 and set(patched["status"]) == {"confirmed"}
+    seed = pd.read_csv(config.SEEDS_DIR / "indicator_catalogue.csv", dtype=str, keep_default_na=False)
+    key = ["indicator_id", "table_id", "contents_code"]
+    merged = pd.concat(
+        [
+            seed.merge(patched[key], on=key, how="left", indicator=True)
+            .query("_merge == 'left_only'")
+            .drop(columns="_merge"),
+            patched[seed.columns],
+        ]
+    )
+    path = tmp_path / "indicator_catalogue.csv"
+    merged.to_csv(path, index=False)
+    df = catalogue.load_catalogue(path)
+    assert len(df) == len(seed)
+    assert (
+        df.loc[df["indicator_id"] == "po_dekning_hjemmetj_80", "source"]
+        .iloc[0]
+        .startswith("recorded response")
+    )
+
+
+def test_cli_server_that_is_not_a_url_is_one_line(tmp_path):
+    proc = _one_line_failure(["catalogue", "check", "--server", "notaurl"], tmp_path / "home")
+    assert "--server 'notaurl': not an http(s) URL" in proc.stderr

@@ -319,6 +319,8 @@ def write_patch(
         writer.writeheader()
         for r in confirmed:
             out = {c: _cell(r.row.get(c)) for c in cols}
-            out.update(status=status, source=r.source, confirmed_on=today.isoformat())
+            # confirmed_on dates live metadata only: a recorded response is 'confirmed' with its file as source.
+            confirmed_on = today.isoformat() if status == "confirmed_live" else ""
+            out.update(status=status, source=r.source, confirmed_on=confirmed_on)
             writer.writerow(out)
     return len(confirmed)
