@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
-OSLO = ZoneInfo("Europe/Oslo")
+from pipeline.timestamps import OSLO
+
 RELEASE_MONTHS = {3: "unrevised", 6: "revised"}
 RELEASE_DAY = 15
 RELEASE_TIME = time(8, 0)

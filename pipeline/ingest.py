@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline import timestamps
 from pipeline.jsonstat import JsonStatError, decode
 from pipeline.landing import FetchRecord, LandingStore, Part
 from pipeline.load import LoadError, table_id_of, time_dimension
@@ -123,7 +124,7 @@ def ingest_table(
     """
     check = validate_table if validate else lambda c, t, *_: c.table_metadata(t)
     meta = check(client, table_id, filters, wanted)
-    updated = meta.updated.isoformat().replace("+00:00", "Z") if meta.updated else None
+    updated = timestamps.format_z(meta.updated) if meta.updated else None
     landed = store.releases().get(table_id, set())
     if updated and any(parse_updated(u) == parse_updated(updated) for u in landed if u):
         return None
@@ -138,7 +139,7 @@ def ingest_table(
         if eliminate
         else client.fetch(table_id, selection)
     )
-    fetched_updated = fetch.updated.isoformat().replace("+00:00", "Z") if fetch.updated else updated
+    fetched_updated = timestamps.format_z(fetch.updated) if fetch.updated else updated
     parts = [Part(body=p.body, query=p.query, cells=p.cells, newest_period=newest) for p in fetch.parts]
     return store.land(table_id, parts, updated=fetched_updated, source=source or client.v0_root)
 

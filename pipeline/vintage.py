@@ -10,29 +10,18 @@ response happens to hold: a March 2026 query for 2019 and 2023 returns no unrevi
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
-OSLO = ZoneInfo("Europe/Oslo")
+from pipeline import timestamps
+from pipeline.timestamps import OSLO
+
 UNREVISED = "unrevised"
 REVISED = "revised"
 
 
 def parse_updated(updated: str | datetime | None) -> datetime | None:
-    """SSB's ``updated`` (ISO 8601, usually with Z) as an aware UTC datetime."""
-    if updated is None or updated == "":
-        return None
-    if isinstance(updated, datetime):
-        dt = updated
-    else:
-        try:
-            dt = datetime.fromisoformat(updated.replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise ValueError(f"'updated' is not an ISO timestamp: {updated!r}") from exc
-    if dt.tzinfo is None:
-        # SSB's timestamps without an offset are Oslo local time (e.g. the StatBank footer "Sist endret").
-        dt = dt.replace(tzinfo=OSLO)
-    return dt.astimezone(UTC)
+    """SSB's ``updated`` as an aware UTC datetime (naive = Oslo time; see :mod:`pipeline.timestamps`)."""
+    return timestamps.parse(updated, what="'updated'")
 
 
 def is_march_release(updated: str | datetime | None) -> bool:

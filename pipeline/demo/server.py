@@ -37,13 +37,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from pipeline import timestamps
+from pipeline.timestamps import OSLO
 
 __all__ = [
     "Cube",
@@ -66,7 +68,6 @@ DEMO_NOTE = (
 )
 V0_PREFIX = "/api/v0"
 V2_PREFIX = "/api/pxwebapi/v2"
-OSLO = ZoneInfo("Europe/Oslo")
 _JSON = "application/json; charset=utf-8"
 CUBE_CACHE_SIZE = 24
 
@@ -122,16 +123,11 @@ class Cube:
         return time_dim.codes if time_dim else []
 
 
-def _iso(stamp: datetime) -> str:
-    return stamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+_iso = timestamps.format_z
 
 
 def _parse_stamp(text: str, where: str) -> datetime:
-    try:
-        stamp = datetime.fromisoformat(str(text).strip())
-    except ValueError as exc:
-        raise ValueError(f"{where}: 'updated' is not an ISO timestamp: {text!r}") from exc
-    return (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).astimezone(UTC)
+    return timestamps.parse(text, what=f"{where}: 'updated'")
 
 
 def parse_asof(text: str, release_keys: Mapping[str, datetime] | None = None) -> datetime:

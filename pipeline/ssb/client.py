@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,7 +25,7 @@ import orjson
 import requests
 from requests.adapters import HTTPAdapter
 
-from pipeline import config
+from pipeline import config, timestamps
 from pipeline.ssb.errors import (
     SsbBadResponse,
     SsbError,
@@ -170,16 +170,8 @@ def _stricter(a: tuple[float, float] | None, b: tuple[float, float] | None) -> t
 
 
 def parse_time(text: str | None) -> datetime | None:
-    """An SSB timestamp (``2021-06-13T22:00:00Z``) as an aware UTC datetime; naive ones are taken as UTC."""
-    if not text:
-        return None
-    try:
-        stamp = datetime.fromisoformat(str(text).strip())
-    except ValueError as exc:
-        raise ValueError(f"not an ISO timestamp: {text!r}") from exc
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=UTC)
-    return stamp.astimezone(UTC)
+    """An SSB timestamp (``2021-06-13T22:00:00Z``) as an aware UTC datetime (:mod:`pipeline.timestamps`)."""
+    return timestamps.parse(text)
 
 
 class _ThrottledAdapter(HTTPAdapter):
