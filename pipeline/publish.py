@@ -22,6 +22,9 @@ import duckdb
 from pipeline.config import Home
 
 DEFAULT_KEEP = 5
+# dbt's working layers: the analyst's file holds raw, reference and marts only (dbt Labs' guide: intermediate
+# models are not exposed). The private build file keeps them for the quality checks and the next build.
+PRIVATE_SCHEMAS = ("staging", "intermediate")
 
 
 class PublishError(RuntimeError):
@@ -47,6 +50,20 @@ def _verify(path: Path) -> None:
         raise PublishError(f"the build copy {path} does not open as a warehouse: {exc}") from exc
 
 
+def _strip_private(path: Path) -> None:
+    """Drop dbt's staging and intermediate schemas from the copy that analysts will open."""
+    try:
+        con = duckdb.connect(str(path))
+    except duckdb.Error as exc:
+        raise PublishError(f"the build copy {path} does not open as a warehouse: {exc}") from exc
+    try:
+        for schema in PRIVATE_SCHEMAS:
+            con.execute(f"drop schema if exists {schema} cascade")
+        con.execute("checkpoint")
+    finally:
+        con.close()
+
+
 def publish(home: Home, *, keep: int = DEFAULT_KEEP) -> Published:
     """Copy the (closed) build file into place as the analyst warehouse."""
     src = home.build_db
@@ -59,6 +76,7 @@ def publish(home: Home, *, keep: int = DEFAULT_KEEP) -> Published:
     tmp = Path(tmp_name)
     try:
         shutil.copyfile(src, tmp)
+        _strip_private(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         _verify(tmp)
