@@ -27,7 +27,7 @@ from pipeline.quality.config import (
     Severity,
 )
 from pipeline.quality.hb import hb_frame
-from pipeline.quality.workspace import has_relation
+from pipeline.quality.workspace import dimension_key_sql, has_relation
 
 FINDING_COLUMNS = [
     "run_id",
@@ -91,6 +91,8 @@ def _q(con: duckdb.DuckDBPyConnection, sql: str, params=None) -> pd.DataFrame:
 
 
 MUNICIPALITY = "regexp_full_match(region_code, '[0-9]{4}')"
+# The cell key of dbt's staging (macro dimension_key), for the checks that read raw cells.
+DIMENSION_KEY = dimension_key_sql()
 
 # ---------------------------------------------------------------- completeness and structure
 
@@ -239,10 +241,9 @@ def duplicate_cells(con, cfg):
     """One cell published twice in one release with different numbers or symbols (FATAL: which is true?)."""
     df = _q(
         con,
-        """
+        f"""
         select table_id, release_updated, region_code, year, contents_code,
-               concat_ws('|', contents_code, funksjon, art, regnskapsomfang, alder, kjonn,
-                         coalesce(cast(other_dimensions as varchar), '')) as dimension_key,
+               {DIMENSION_KEY} as dimension_key,
                count(*) as n,
                count(distinct coalesce(cast(value as varchar), '') || '#' || coalesce(status, '')) as variants,
                list(distinct coalesce(cast(value as varchar), status)) as versions

@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from pipeline import catalogue, reference
+from pipeline import catalogue, config, reference
 
 # Columns of ``raw_cells`` the checks use (docs/architecture.md, "Raw schema"); other_dimensions as text.
 RAW_COLUMNS = [
@@ -40,10 +40,18 @@ RAW_COLUMNS = [
     "status",
 ]
 
-_DIMENSION_KEY = (
-    "concat_ws('|', contents_code, funksjon, art, regnskapsomfang, alder, kjonn, "
-    "cast(other_dimensions as varchar))"
-)
+
+def dimension_key_sql(other_dimensions: str = "cast(other_dimensions as varchar)") -> str:
+    """The dbt macro ``dimension_key`` rendered with Jinja2: the key has one definition, in dbt."""
+    import jinja2
+
+    macro = (config.DBT_PROJECT_DIR / "macros" / "dimension_key.sql").read_text(encoding="utf-8")
+    env = jinja2.Environment(autoescape=False)  # noqa: S701 - SQL, not HTML
+    module = env.from_string(macro).module
+    return str(module.dimension_key(other_dimensions=other_dimensions)).strip()
+
+
+_DIMENSION_KEY = dimension_key_sql()
 
 # The newest publication of every cell: what the statbank shows today (June figures where there are any).
 _CURRENT_CELLS = f"""

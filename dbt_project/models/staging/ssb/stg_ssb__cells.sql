@@ -23,16 +23,7 @@ typed as (
         other_dimensions,
         -- Every non-region, non-time dimension in one comparable string (map entries sorted by key), so a
         -- cell can be recognised across releases.
-        concat_ws(
-            '|',
-            coalesce(contents_code, ''),
-            coalesce(funksjon, ''),
-            coalesce(art, ''),
-            coalesce(regnskapsomfang, ''),
-            coalesce(alder, ''),
-            coalesce(kjonn, ''),
-            coalesce(cast(list_sort(map_entries(other_dimensions)) as varchar), '')
-        ) as dimension_key,
+        {{ dimension_key() }} as dimension_key,
         cast(value as double) as value,
         nullif(trim(status), '') as status,
         landing_sha256
