@@ -151,6 +151,15 @@ profile as (
 
 select
     *,
+    -- The comparison group is configurable (comparison_group): these names say what the columns are; the
+    -- asss_* names above stay, documented as aliases, for the queries analysts already have.
+    asss_mean as group_mean,
+    asss_min as group_min,
+    asss_max as group_max,
+    asss_member_count as group_member_count,
+    asss_members_expected as group_members_expected,
+    index_asss as index_group,
+    is_asss_member as is_group_member,
     index_asss - 100 as deviation_pct,
     -- Set by the data-quality run that follows every build (pipeline.quality); NULL until it has run.
     cast(null as varchar) as quality_flag
