@@ -21,8 +21,8 @@ __all__ = ["Dataset", "Dimension", "JsonStatError", "decode"]
 # Column names the cell table uses for its own purposes; a dimension may not take them.
 _RESERVED_COLUMNS = ("value", "status")
 # SSB caps an extract at 800,000 cells; far above that a 'size' is a mistake, and a sparse value object
-# would otherwise make us allocate whatever the size claims.
-MAX_CELLS = 100_000_000
+# would otherwise make us allocate whatever the size claims. KOSTRA_MAX_CELLS raises or lowers the cap.
+MAX_CELLS = 10_000_000
 
 
 class JsonStatError(ValueError):
@@ -90,8 +90,22 @@ class Dataset:
         }
 
 
-def decode(doc: bytes | str | dict) -> Dataset:
-    """Decode a JSON-stat 2.0 dataset given as raw bytes, text or an already parsed dict."""
+def max_cells() -> int:
+    """The largest declared cell count decoded (``KOSTRA_MAX_CELLS``, default 10 million)."""
+    import os
+
+    raw = os.environ.get("KOSTRA_MAX_CELLS", "")
+    try:
+        return int(raw) if raw else MAX_CELLS
+    except ValueError:
+        raise JsonStatError(f"KOSTRA_MAX_CELLS must be a whole number, got {raw!r}") from None
+
+
+def decode(doc: bytes | str | dict, *, limit: int | None = None) -> Dataset:
+    """Decode a JSON-stat 2.0 dataset given as raw bytes, text or an already parsed dict.
+
+    ``limit`` caps the declared number of cells (default :func:`max_cells`); a larger ``size`` is refused
+    before anything is allocated for it."""
     if isinstance(doc, (bytes, bytearray, memoryview, str)):
         try:
             doc = orjson.loads(doc)
@@ -106,10 +120,17 @@ def decode(doc: bytes | str | dict) -> Dataset:
     _check_class_and_version(doc, where)
 
     ids, sizes = _ids_and_sizes(doc, where)
-    if math.prod(sizes) > MAX_CELLS:
+    cap = max_cells() if limit is None else limit
+    if math.prod(sizes) > cap:
         raise JsonStatError(
-            f"{where}: 'size' {sizes} gives {math.prod(sizes):,} cells, more than the {MAX_CELLS:,} accepted"
+            f"{where}: 'size' {sizes} gives {math.prod(sizes):,} cells, more than the {cap:,} accepted "
+            "(KOSTRA_MAX_CELLS)"
         )
+    extension = doc.get("extension")
+    if extension is None:
+        extension = {}
+    elif not isinstance(extension, dict):
+        raise JsonStatError(f"{where}: 'extension' must be an object, got a JSON {_json_type(extension)}")
     dimension_objs = doc.get("dimension")
     if not isinstance(dimension_objs, dict):
         raise JsonStatError(f"{where}: 'dimension' must be an object keyed by dimension id")
@@ -141,9 +162,6 @@ def decode(doc: bytes | str | dict) -> Dataset:
     columns["value"] = _values(doc.get("value"), n, where)
     columns["status"] = _status(doc.get("status"), n, where)
 
-    extension = doc.get("extension") or {}
-    if not isinstance(extension, dict):
-        raise JsonStatError(f"{where}: 'extension' must be an object")
     return Dataset(
         label=_optional_str(doc, "label", where),
         source=_optional_str(doc, "source", where),
@@ -281,9 +299,16 @@ def _flat_keys(keys: list[str], n: int, what: str, where: str) -> np.ndarray:
     """Convert the keys of a sparse value/status object (flat indices as strings) to checked ints."""
     if not keys:
         return np.empty(0, dtype=np.int64)
+    texts = pa.array(keys, pa.string())
+    # Only plain decimal indices: Arrow's cast would also read '0x1' or ' 1'.
+    if not pc.all(pc.match_substring_regex(texts, r"^-?[0-9]+$")).as_py():
+        bad = next(k for k in keys if not (k.removeprefix("-").isascii() and k.removeprefix("-").isdigit()))
+        raise JsonStatError(
+            f"{where}: {what} has keys that are not flat cell indices (e.g. {bad!r}; only decimal integers are)"
+        )
     try:
         # Arrow parses the strings in C; numpy's str->int astype is ten times slower.
-        positions = pa.array(keys, pa.string()).cast(pa.int64()).to_numpy()
+        positions = texts.cast(pa.int64()).to_numpy()
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise JsonStatError(f"{where}: {what} has keys that are not flat cell indices: {exc}") from exc
     out_of_range = positions[(positions < 0) | (positions >= n)]
@@ -298,6 +323,10 @@ def _flat_keys(keys: list[str], n: int, what: str, where: str) -> np.ndarray:
 def _values(value: Any, n: int, where: str) -> pa.Array:
     if value is None:
         raise JsonStatError(f"{where}: no 'value'")
+    given_values = value if isinstance(value, list) else value.values() if isinstance(value, dict) else ()
+    # JSON true/false are not numbers, though Python (and Arrow) would read them as 1.0 and 0.0.
+    if any(v is True or v is False for v in given_values):
+        raise JsonStatError(f"{where}: 'value' holds a boolean (true/false), not a number or null")
     try:
         if isinstance(value, list):
             if len(value) != n:
