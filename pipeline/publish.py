@@ -10,6 +10,7 @@ waits for a lock and nobody sees half a build. The previous versions are kept as
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import tempfile
@@ -43,11 +44,16 @@ def _verify(path: Path) -> None:
     try:
         con = duckdb.connect(str(path), read_only=True)
         try:
-            con.execute("select count(*) from raw.cells").fetchone()
+            (cells,) = con.execute("select count(*) from raw.cells").fetchone()
         finally:
             con.close()
     except duckdb.Error as exc:
         raise PublishError(f"the build copy {path} does not open as a warehouse: {exc}") from exc
+    if cells == 0:
+        raise PublishError(
+            "the build is empty (no cells were loaded), so it is not published; land a release first "
+            "(`kostra run`, `kostra fetch` or `kostra ingest-file`)"
+        )
 
 
 def _strip_private(path: Path) -> None:
@@ -71,11 +77,28 @@ def publish(home: Home, *, keep: int = DEFAULT_KEEP) -> Published:
         raise PublishError(f"nothing to publish: the build file {src} does not exist (run `kostra build`)")
     home.ensure()
     dest = home.published_db
+    with open(dest.parent / ".publish.lock", "w") as lock:
+        # One publisher at a time; whoever holds the lock knows every leftover copy is a killed run's.
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for stale in dest.parent.glob(".kostra.*.duckdb.tmp"):
+            stale.unlink(missing_ok=True)
+        return _publish_locked(home, src, dest, keep)
+
+
+def _readable_mode() -> int:
+    """0644 less the user's umask: other analysts' accounts may read the warehouse."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o644 & ~mask
+
+
+def _publish_locked(home: Home, src: Path, dest: Path, keep: int) -> Published:
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=".kostra.", suffix=".duckdb.tmp")
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         shutil.copyfile(src, tmp)
+        os.chmod(tmp, _readable_mode())
         _strip_private(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
