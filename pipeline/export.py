@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pyarrow as pa
@@ -62,19 +64,70 @@ def fetch(home: Home, what: str, municipality: str | None = None) -> pa.Table:
         con.close()
 
 
+def owned_paths(home: Home) -> list[Path]:
+    """What the pipeline owns under the home: an export never writes into any of them."""
+    root = home.root.resolve()
+    return [
+        home.published_db.resolve(),
+        home.build_dir.resolve(),
+        home.landing.resolve(),
+        home.versions_dir.resolve(),
+        home.demo_dir.resolve(),
+        home.reports_dir.resolve(),
+        root / "dagster",
+        root / "dbt",
+        root / "logs",
+        root / ".publish.lock",
+    ]
+
+
+def target_path(home: Home, out: Path, what: str, municipality: str | None, fmt: str) -> Path:
+    """Where an export goes: ``out``, or a named file inside it when it is a directory; never an owned path."""
+    out = Path(out).expanduser()
+    if out.is_dir() or str(out).endswith(os.sep):
+        name = f"{what}_{municipality}.{fmt}" if municipality else f"{what}.{fmt}"
+        out = out / name
+    resolved = out.resolve()
+    for owned in owned_paths(home):
+        if resolved == owned or owned in resolved.parents:
+            raise ExportError(
+                f"--out {str(out)!r}: that is the pipeline's own {owned.name} under {home.root}; "
+                "choose a path outside it"
+            )
+    if resolved.is_dir():
+        raise ExportError(f"--out {str(out)!r} is a directory")
+    return resolved
+
+
 def write(table: pa.Table, fmt: str, out: Path, *, sheet: str = "data", note: str | None = None) -> Path:
     if fmt not in FORMATS:
         raise ExportError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    if fmt == "csv":
-        pacsv.write_csv(table, tmp)
-    elif fmt == "parquet":
-        pq.write_table(table, tmp)
-    else:
-        _write_xlsx(table, tmp, sheet=sheet, note=note)
-    tmp.replace(out)  # a half-written export never takes the name of a finished one
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise ExportError(f"--out {str(out)!r}: cannot write there: {exc.strerror or exc}") from None
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        if fmt == "csv":
+            pacsv.write_csv(table, tmp)
+        elif fmt == "parquet":
+            pq.write_table(table, tmp)
+        else:
+            _write_xlsx(table, tmp, sheet=sheet, note=note)
+        os.chmod(tmp, 0o666 & ~_umask())
+        tmp.replace(out)  # a half-written export never takes the name of a finished one
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return out
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _write_xlsx(table: pa.Table, path: Path, *, sheet: str, note: str | None) -> None:
@@ -105,11 +158,13 @@ def _excel_value(v):
 
 
 def export(home: Home, what: str, municipality: str | None, fmt: str, out: Path) -> tuple[Path, int]:
+    if fmt not in FORMATS:
+        raise ExportError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    out = target_path(home, out, what, municipality, fmt)
     table = fetch(home, what, municipality)
     from pipeline.summary import is_demo
 
     note = (
         "DEMO DATA: syntetiske tall i SSBs virkelige struktur. Ikke siter tallene." if is_demo(home) else None
     )
-    write(table, fmt, out, sheet=what, note=note)
-    return out, table.num_rows
+    return write(table, fmt, out, sheet=what, note=note), table.num_rows
