@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,6 +26,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from pipeline import config, timestamps
+from pipeline.jsonstat import JsonStatError, decode
 from pipeline.ssb.errors import (
     SsbBadResponse,
     SsbError,
@@ -289,7 +290,10 @@ class SsbClient:
             if attempt:
                 time.sleep(min(self.backoff_max, self.backoff_factor * 2 ** (attempt - 1)))
             try:
-                resp = self._session.request(method, url, params=params, json=json_body, timeout=self.timeout)
+                # Redirects are not followed: an answer from another host is not SSB's (see below).
+                resp = self._session.request(
+                    method, url, params=params, json=json_body, timeout=self.timeout, allow_redirects=False
+                )
             except (
                 requests.exceptions.ChunkedEncodingError,
                 requests.exceptions.ContentDecodingError,
@@ -311,6 +315,15 @@ class SsbClient:
                     url=url,
                 ) from exc
             self._note_rate_headers(resp)
+            if resp.is_redirect:
+                target = resp.headers.get("Location", "")
+                raise SsbBadResponse(
+                    f"the server redirected to {target!r} (HTTP {resp.status_code}); redirects are not "
+                    f"followed, so nothing is taken as SSB's answer that {_host(url)} did not send itself",
+                    table_id=table_id,
+                    query=shown_query,
+                    url=url,
+                )
             if resp.status_code != 200:
                 raise _status_error(resp, table_id=table_id, query=shown_query, retries=self.retries)
             try:
@@ -568,6 +581,9 @@ class SsbClient:
                 query=query,
                 url=url,
             )
+        problem = answer_mismatch(doc, table_id, piece, time_code)
+        if problem:
+            raise SsbBadResponse(problem, table_id=table_id, query=query, url=url)
         newest = max(piece[time_code]) if time_code and piece.get(time_code) else None
         return FetchedPart(
             query=query,
@@ -586,6 +602,36 @@ class SsbClient:
         if not self.progress:
             return _Quiet(self)
         return _RichProgress(self, table_id, n_parts, n_cells)
+
+
+def answer_mismatch(
+    doc: dict, table_id: str, piece: Mapping[str, Sequence[str]], time_code: str | None
+) -> str:
+    """Why a response is not the answer to ``piece`` of ``table_id`` ('' when it is).
+
+    Checked before a part counts as fetched: the document decodes strictly (the value array has the declared
+    length and only numbers or nulls), it names the table asked for, its dimensions and codes are the ones
+    asked for, and its periods are plausible (from 2000 to next year)."""
+    try:
+        ds = decode(doc)
+    except JsonStatError as exc:
+        return f"the response is not a whole JSON-stat2 dataset: {exc}"
+    if ds.table_id != table_id:
+        return f"the response is table {ds.table_id or '(none named)'}, not {table_id}"
+    got = {d.id: d.codes for d in ds.dimensions}
+    if set(got) != set(piece):
+        return f"the response has dimensions {sorted(got)}, the query asked for {sorted(piece)}"
+    for dim_id, codes in piece.items():
+        if set(got[dim_id]) != set(codes):
+            extra = sorted(set(got[dim_id]) - set(codes))[:5]
+            missing = sorted(set(codes) - set(got[dim_id]))[:5]
+            return f"dimension {dim_id}: codes differ from the query (extra {extra}, missing {missing})"
+    if time_code and time_code in got:
+        last = datetime.now(UTC).year + 1
+        odd = [c for c in got[time_code] if not (c[:4].isdigit() and 2000 <= int(c[:4]) <= last)]
+        if odd:
+            return f"implausible periods {odd[:5]} (expected years 2000-{last})"
+    return ""
 
 
 class _Quiet:
