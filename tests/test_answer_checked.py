@@ -86,9 +86,9 @@ def test_a_redirect_to_another_host_is_not_followed():
     thread.start()
     root = f"http://127.0.0.1:{server.server_address[1]}"
     try:
-        with SsbClient(f"{root}/api/v0", f"{root}/api/pxwebapi/v2", retries=0, progress=False) as client:
-            with pytest.raises(SsbBadResponse, match="redirected to 'http://kostra-elsewhere.invalid/"):
-                client.table_info("13502")
+        client = SsbClient(f"{root}/api/v0", f"{root}/api/pxwebapi/v2", retries=0, progress=False)
+        with client, pytest.raises(SsbBadResponse, match="redirected to 'http://kostra-elsewhere.invalid/"):
+            client.table_info("13502")
     finally:
         server.shutdown()
         server.server_close()
