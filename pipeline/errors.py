@@ -33,7 +33,9 @@ def user_error_types() -> tuple[type[BaseException], ...]:
         PublishError,
         SsbError,
         RunFailed,
-        FileNotFoundError,
+        # A home under a regular file, a folder without write permission, a full disk: the OS's own words
+        # name the path, which is what the user needs.
+        OSError,
     )
 
 

@@ -209,7 +209,7 @@ def from_build_db(build_db: Path) -> duckdb.DuckDBPyConnection:
             f"data quality: build file {build_db} does not exist; run `kostra build` first"
         )
     con = duckdb.connect()
-    con.execute(f"attach '{build_db}' as build (read_only)")
+    con.execute("attach ? as build (read_only)", [str(build_db)])  # a path is a value, never SQL text
     present = {
         f"{s}.{t}"
         for s, t in con.execute(

@@ -29,6 +29,7 @@ from pipeline import config, timestamps
 from pipeline.jsonstat import JsonStatError, decode
 from pipeline.ssb.errors import (
     SsbBadResponse,
+    SsbBadTableId,
     SsbError,
     SsbNoSuchTable,
     SsbNotFound,
@@ -692,7 +693,7 @@ class _RichProgress:
 def _check_table_id(table_id: str) -> str:
     table_id = str(table_id).strip()
     if not table_id or not table_id.isalnum():
-        raise ValueError(f"not a statbank table id: {table_id!r} (expected e.g. '12367')")
+        raise SsbBadTableId(f"not a statbank table id: {table_id!r} (expected e.g. '12367')", table_id=None)
     return table_id
 
 

@@ -67,6 +67,10 @@ class SsbQueryError(SsbError):
     """The selection does not fit the table (unknown variable or value code), or SSB answered 400."""
 
 
+class SsbBadTableId(SsbQueryError, ValueError):
+    """A table id that cannot be one (SSB's are alphanumeric, e.g. '12367'); raised before any request."""
+
+
 class SsbNotFound(SsbError):
     """404: no such table or resource."""
 
