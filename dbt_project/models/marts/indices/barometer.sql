@@ -200,9 +200,13 @@ select
     data_share,
     vintage,
     case
+        -- Ranked on the grade rounded to 1e-9: sums of weights in another order differ in the last bits, and
+        -- a near-tie must not move a municipality from one build of the same inputs to the next. Equal
+        -- grades share a rank.
         when is_graded
             then rank() over (
-                partition by year, grade_level, barometer_sector, key_figure_id, is_graded order by rank_value desc
+                partition by year, grade_level, barometer_sector, key_figure_id, is_graded
+                order by round(rank_value, 9) desc
             )
     end as rank,
     count(*) filter (where is_graded) over (partition by year, grade_level, barometer_sector, key_figure_id)
