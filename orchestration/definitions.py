@@ -1,7 +1,8 @@
 """Dagster definitions for kostra-warehouse: ingest → raw cells → dbt → publish.
 
-Loaded by ``dagster dev`` (see pyproject's ``[tool.dagster]``) and by ``kostra run``, which materializes the
-same graph in-process.
+Loaded by ``dagster dev`` (see pyproject's ``[tool.dagster]``) and by ``kostra run``/``kostra build``, which
+execute the same two jobs (``ingest_release``, ``build_and_publish``) in-process (``orchestration.run``): with
+``DAGSTER_HOME`` set, their runs are in that instance's run history like the UI's own.
 """
 
 from __future__ import annotations

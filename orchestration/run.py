@@ -1,26 +1,39 @@
-"""Run the Dagster graph in-process, without a Dagster server: what `kostra run` and `kostra build` do.
+"""Run the Dagster jobs in-process, without a Dagster server: what `kostra run` and `kostra build` do.
 
-Two runs: the ingest assets over a range of release partitions (one run, single-run backfill), then the
-unpartitioned rest (raw cells, dbt, publish). Dagster and dbt each start once per call, never per table.
+Both execute the jobs defined in ``orchestration.schedules`` (``ingest_release``, ``build_and_publish``), the
+same jobs the schedule, the sensors and the UI launch, so a CLI run is a run of the job like any other: with
+``DAGSTER_HOME`` set it is recorded in that instance (and listed in the UI's run history), otherwise in an
+ephemeral instance that is gone afterwards.
+
+Two runs: the ingest job over a range of release partitions (one run, single-run backfill), then the build
+job (raw cells, dbt, quality, publish) with the comparison parameters as its run config. Dagster and dbt each
+start once per call, never per table.
 
 A backfill of every release and the one new publication take the same path: one run over the partition range
-from the oldest to the newest key asked for (a single release is the range from it to itself).
+from the oldest to the newest key asked for (a single release is the run of that one partition).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+import socket
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
 import dagster as dg
 
 from orchestration import definitions as d
+from orchestration.dbt.assets import ComparisonConfig
 from orchestration.partitions import release_partition_range
 from orchestration.resources import HomeResource, StatbankResource
-from pipeline.config import Home
+from orchestration.schedules import BUILD_JOB_NAME, INGEST_JOB_NAME
+from pipeline.config import Comparison, Home
 from pipeline.errors import RunFailed, TablesFailed
 
-# The tags Dagster itself puts on a single-run backfill's run (and reads back as the run's partition key
-# range); ``dg.materialize`` has a public ``partition_key`` for one partition but no argument for a range.
+# The tags Dagster itself puts on a single-run backfill's run (the backfill daemon sets them for an asset with
+# ``BackfillPolicy.single_run()``, and the run's context reads them back as its partition key range).
+# ``JobDefinition.execute_in_process`` (Dagster 1.13) takes one ``partition_key`` but no range argument.
 PARTITION_RANGE_START = "dagster/asset_partition_range_start"
 PARTITION_RANGE_END = "dagster/asset_partition_range_end"
 
@@ -29,20 +42,90 @@ def partition_range_tags(key_range: dg.PartitionKeyRange) -> dict[str, str]:
     return {PARTITION_RANGE_START: key_range.start, PARTITION_RANGE_END: key_range.end}
 
 
-def _resources(home: Home, statbank: StatbankResource | None) -> dict:
-    return {
-        "home": HomeResource(root=str(home.root)),
-        "statbank": statbank or StatbankResource(),
-        "dbt": d.defs.resources["dbt"],
-    }
-
-
 # Dagster's console logger speaks at DEBUG per event; a CLI run shows warnings and errors only.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
-def _instance() -> dg.DagsterInstance:
-    return dg.DagsterInstance.ephemeral()
+def _resource_config(resource: dg.ConfigurableResource) -> dict:
+    return {"config": resource.model_dump()}
+
+
+def ingest_run_config(home: Home, statbank: StatbankResource) -> dict:
+    """The ingest job's run config: which home it lands into and which statbank it asks (both resources)."""
+    return {
+        **QUIET,
+        "resources": {
+            "home": _resource_config(HomeResource(root=str(home.root))),
+            "statbank": _resource_config(statbank),
+        },
+    }
+
+
+def build_run_config(home: Home, comparison: Comparison) -> dict:
+    """The build job's run config: its home, and the comparison parameters of its dbt step."""
+    config = ComparisonConfig.from_comparison(comparison)
+    return {
+        **QUIET,
+        "resources": {"home": _resource_config(HomeResource(root=str(home.root)))},
+        "ops": {d.kostra_dbt_models.op.name: {"config": config.model_dump()}},
+    }
+
+
+# Which process runs a CLI run, so a later CLI run can tell a run that is still going from an abandoned one.
+HOST_TAG = "kostra/host"
+PID_TAG = "kostra/pid"
+
+
+def _cli_tags() -> dict[str, str]:
+    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
+
+
+def fail_abandoned_runs(inst: dg.DagsterInstance) -> list[str]:
+    """Mark failed the CLI runs on this host whose process is gone (killed hard), and free their pool slots.
+
+    Such a run stays STARTED and keeps the ``duckdb_build``/``ssb_api`` slots it held, so every later run on
+    the instance would wait for them forever. Returns the run ids it failed.
+    """
+    if inst.is_ephemeral:
+        return []
+    running = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+    runs = inst.get_runs(filters=dg.RunsFilter(statuses=running, tags={HOST_TAG: socket.gethostname()}))
+    failed = []
+    for run in runs:
+        pid = int(run.tags.get(PID_TAG) or 0)
+        if pid <= 0 or pid == os.getpid() or _alive(pid):
+            continue
+        inst.report_run_failed(run, message=f"the kostra process ({pid}) that ran this run is gone")
+        if inst.event_log_storage.supports_global_concurrency_limits:
+            inst.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        failed.append(run.run_id)
+    return failed
+
+
+@contextmanager
+def instance() -> Iterator[dg.DagsterInstance]:
+    """The instance at ``$DAGSTER_HOME`` (the UI's, when ``make dev`` runs on the same home) or an ephemeral one."""
+    dagster_home = os.environ.get("DAGSTER_HOME", "").strip()
+    if dagster_home:
+        Path(dagster_home).expanduser().mkdir(parents=True, exist_ok=True)
+        inst = dg.DagsterInstance.get()
+        fail_abandoned_runs(inst)
+    else:
+        inst = dg.DagsterInstance.ephemeral()
+    try:
+        yield inst
+    finally:
+        inst.dispose()
 
 
 def ingest(
@@ -66,16 +149,17 @@ def ingest(
         raise RunFailed(
             f"no ingest asset for tables {list(table_ids or [])}: they are not in the indicator catalogue"
         )
-    wanted = {a.key for a in assets}
-    checks = [c for c in d.ingest_checks if any(k.asset_key in wanted for k in c.check_keys)]
-    result = dg.materialize(
-        [*assets, *checks],
-        resources=_resources(home, statbank),
-        instance=_instance(),
-        run_config=QUIET,
-        tags=partition_range_tags(key_range),
-        raise_on_error=False,
-    )
+    # The selected tables' completeness checks come with them (a job subset keeps the checks of its assets).
+    single = key_range.start == key_range.end
+    with instance() as inst:
+        result = d.defs.resolve_job_def(INGEST_JOB_NAME).execute_in_process(
+            run_config=ingest_run_config(home, statbank),
+            instance=inst,
+            partition_key=key_range.start if single else None,
+            tags={**_cli_tags(), **({} if single else partition_range_tags(key_range))},
+            asset_selection=None if table_ids is None else [a.key for a in assets],
+            raise_on_error=False,
+        )
     if not result.success:
         failed = _failed_tables(result)
         landed = [a for a in assets if _succeeded(result, a)]
@@ -119,25 +203,34 @@ def _failed_tables(result: dg.ExecuteInJobResult) -> list[tuple[str, str]]:
     return out
 
 
-def build(home: Home) -> dg.ExecuteInJobResult:
+def comparison_from_env() -> Comparison:
+    """The comparison parameters from ``KOSTRA_FOCUS``/``KOSTRA_COMPARATORS``/``KOSTRA_COMPARISON_GROUP``,
+    validated: a bad code is one line (:class:`RunFailed`) before any run starts."""
+    comparison = Comparison.from_env()
+    try:
+        ComparisonConfig.from_comparison(comparison)
+    except ValueError as exc:
+        raise RunFailed(str(exc)) from None
+    return comparison
+
+
+def build(home: Home, comparison: Comparison | None = None) -> dg.ExecuteInJobResult:
     """Load what has been landed, build every dbt model, check quality and publish the analyst warehouse.
 
-    A FATAL data-quality finding fails the blocking check before the publish: the previous warehouse stays.
+    ``comparison`` (default: :meth:`Comparison.from_env`) is the run config of the dbt step. A FATAL
+    data-quality finding fails the blocking check before the publish: the previous warehouse stays.
     """
-    result = dg.materialize(
-        [*d.ingest_assets, d.raw_tables, d.kostra_dbt_models, d.dq_findings, d.published, d.quality_report],
-        selection=[
-            *d.raw_tables.keys,
-            *d.kostra_dbt_models.keys,
-            *d.dq_findings.keys,
-            d.published.key,
-            d.quality_report.key,
-        ],
-        resources=_resources(home, None),
-        instance=_instance(),
-        run_config=QUIET,
-        raise_on_error=False,
-    )
+    try:
+        run_config = build_run_config(home, comparison or Comparison.from_env())
+    except ValueError as exc:  # a bad municipality or group code
+        raise RunFailed(str(exc)) from None
+    with instance() as inst:
+        result = d.defs.resolve_job_def(BUILD_JOB_NAME).execute_in_process(
+            run_config=run_config,
+            instance=inst,
+            tags=_cli_tags(),
+            raise_on_error=False,
+        )
     if not result.success:
         raise RunFailed(f"build failed, nothing was published: {_first_error(result)}")
     return result
@@ -148,10 +241,22 @@ def _first_error(result: dg.ExecuteInJobResult) -> str:
         if event.is_failure and event.event_specific_data is not None:
             err = getattr(event.event_specific_data, "error", None)
             if err is not None:
-                return f"{event.step_key}: {err.message.strip()}"
+                return f"{event.step_key}: {_one_line(err)}"
     for event in result.all_events:
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             data = event.event_specific_data
             if data is not None and not data.passed:
                 return f"blocking check {data.check_name} on {data.asset_key.to_user_string()} failed"
     return "see the Dagster log above"
+
+
+def _one_line(err) -> str:
+    """The first line of the innermost error: the user's exception, not Dagster's wrapper around it."""
+    while getattr(err, "cause", None) is not None and (err.cause.message or "").strip():
+        err = err.cause
+    lines = [line.strip() for line in (err.message or "").splitlines() if line.strip()]
+    message = lines[0] if lines else "failed"
+    # Dagster prefixes its own exception classes with their path ("dagster._core.errors.…: …").
+    if message.startswith("dagster") and ": " in message:
+        message = message.split(": ", 1)[1]
+    return message

@@ -33,7 +33,9 @@ build_job = dg.define_asset_job(
     BUILD_JOB_NAME,
     selection=dg.AssetSelection.groups("ingest", "staging", "marts", "quality", "publish", "reports")
     - dg.AssetSelection.key_prefixes("ssb"),
-    description="Load landed releases, build and test the dbt models, check quality and publish the warehouse.",
+    description="Load landed releases, build and test the dbt models, check quality and publish the warehouse. "
+    "Run config: the focus municipality, comparators and comparison group of the dbt step "
+    "(ops.kostra_dbt_models.config; defaults from KOSTRA_FOCUS, KOSTRA_COMPARATORS, KOSTRA_COMPARISON_GROUP).",
 )
 
 

@@ -39,6 +39,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from orchestration.resources import StatbankResource
 
     home = _home()
+    comparison = runner.comparison_from_env()  # a bad KOSTRA_FOCUS fails now, not after the ingest
     with ExitStack() as stack:
         if args.live:
             statbank = StatbankResource(v0_root=v0_root, v2_root=v2_root)
@@ -59,9 +60,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             runner.ingest(home, statbank, keys, table_ids=args.tables.split(",") if args.tables else None)
         except TablesFailed as exc:
             failures = exc.failures  # the other tables were landed: build them, then say what failed
-    console.print("Building raw cells, dbt models and publishing the warehouse …")
-    runner.build(home)
-    _print_summary(home)
+    _build(runner, home, comparison)
     for line in failures:
         console.print(f"[red]failed:[/red] {escape(line)}")
     return 1 if failures else 0
@@ -116,12 +115,22 @@ def _start_demo(home: Home, stack: ExitStack):
     return server, keys
 
 
+def _build(runner, home: Home, comparison) -> None:
+    """The build job's run (raw cells, dbt, quality, publish) for ``comparison``, then the summary."""
+    group = " + ".join([comparison.comparison_group, *comparison.extra_comparators])
+    console.print(
+        f"Building raw cells, dbt models and publishing the warehouse "
+        f"(focus {comparison.focus_municipality}, compared with {group}) …"
+    )
+    runner.build(home, comparison)
+    _print_summary(home)
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     from orchestration import run as runner
 
     home = _home()
-    runner.build(home)
-    _print_summary(home)
+    _build(runner, home, runner.comparison_from_env())
     return 0
 
 
@@ -276,12 +285,26 @@ def cmd_quality(args: argparse.Namespace) -> int:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    from pipeline.publish import connect_published
+    import duckdb
+
+    from pipeline import sandbox
 
     try:
-        con = connect_published(_home())
-    except FileNotFoundError as exc:
-        console.print(f"[red]{escape(str(exc))}[/red]")
+        sandbox.check(args.sql)
+    except sandbox.RefusedStatement as exc:
+        console.print(f"[red]refused:[/red] {escape(str(exc))}")
+        return 2
+    path = _home().published_db
+    if not path.exists():
+        console.print(
+            f"[red]no published warehouse at {escape(str(path))}: run `make demo`, `kostra run` or "
+            "`kostra build` first[/red]"
+        )
+        return 2
+    try:
+        con = sandbox.connect(path)
+    except duckdb.Error as exc:
+        console.print(f"[red]{escape(str(path))} does not open as a warehouse:[/red] {escape(str(exc))}")
         return 2
     try:
         rel = con.sql(args.sql)

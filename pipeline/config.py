@@ -63,15 +63,40 @@ class Home:
     def reports_dir(self) -> Path:
         return self.root / "reports"
 
+    @property
+    def dbt_dir(self) -> Path:
+        """dbt's working output for this home: never the repository's ``dbt_project/``."""
+        return self.root / "dbt"
+
+    @property
+    def dbt_target_dir(self) -> Path:
+        """Where every pipeline dbt invocation writes its target (one sub-folder per Dagster run)."""
+        return self.dbt_dir / "target"
+
+    @property
+    def dbt_log_dir(self) -> Path:
+        """Where dbt writes ``dbt.log``."""
+        return self.dbt_dir / "logs"
+
     def ensure(self) -> Home:
         for p in (self.root, self.landing, self.build_dir, self.versions_dir):
             p.mkdir(parents=True, exist_ok=True)
         return self
 
 
+FOCUS_ENV = "KOSTRA_FOCUS"
+COMPARATORS_ENV = "KOSTRA_COMPARATORS"
+COMPARISON_GROUP_ENV = "KOSTRA_COMPARISON_GROUP"
+
+
 @dataclass(frozen=True)
 class Comparison:
-    """Focus and comparison parameters; passed to dbt as vars so SQL never hard-codes a municipality."""
+    """Focus and comparison parameters; passed to dbt as vars so SQL never hard-codes a municipality.
+
+    A pipeline run takes them as run config (``orchestration.dbt.assets.ComparisonConfig``), whose defaults
+    come from :meth:`from_env`: ``KOSTRA_FOCUS`` (a municipality code), ``KOSTRA_COMPARATORS`` (codes,
+    comma-separated) and ``KOSTRA_COMPARISON_GROUP`` (``ASSS`` or a KOSTRA group such as ``EKG13``).
+    """
 
     focus_municipality: str = "3201"  # Bærum (current code)
     comparison_group: str = "ASSS"
@@ -79,11 +104,14 @@ class Comparison:
 
     @classmethod
     def from_env(cls) -> Comparison:
-        focus = os.environ.get("KOSTRA_FOCUS", cls.focus_municipality)
-        extra = os.environ.get("KOSTRA_COMPARATORS")
+        default = cls()
+        focus = os.environ.get(FOCUS_ENV, "").strip()
+        group = os.environ.get(COMPARISON_GROUP_ENV, "").strip()
+        extra = [c.strip() for c in os.environ.get(COMPARATORS_ENV, "").split(",") if c.strip()]
         return cls(
-            focus_municipality=focus,
-            extra_comparators=tuple(extra.split(",")) if extra else cls().extra_comparators,
+            focus_municipality=focus or default.focus_municipality,
+            comparison_group=group or default.comparison_group,
+            extra_comparators=tuple(extra) if extra else default.extra_comparators,
         )
 
     def dbt_vars(self) -> dict:

@@ -1,8 +1,12 @@
 """Run the dbt project against one build DuckDB.
 
 The pure helpers (:func:`dbt_args`, :func:`dbt_env`) turn a :class:`pipeline.config.Comparison` and a build
-file into dbt's command line and environment, so the orchestration layer and the tests share one recipe.
+file into dbt's command line and environment, so the orchestration layer and the tests share one recipe;
+:func:`vars_args` is the one place the comparison parameters become dbt's ``--vars``.
 :func:`run_dbt` invokes dbt in-process (``dbtRunner``) exactly once per call.
+
+The profile sets dbt-duckdb's ``keep_open: false``: the adapter closes the build file when its last
+connection is released, so the caller (checks, publish, a read-only reader) may open it right after dbt.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.config import DBT_PROJECT_DIR, Comparison
+from pipeline.config import DBT_PROJECT_DIR, Comparison, Home
 
 if TYPE_CHECKING:
     from dbt.cli.main import dbtRunnerResult
@@ -49,6 +53,11 @@ def dbt_vars(comparison: Comparison) -> dict:
     return comparison.dbt_vars()
 
 
+def vars_args(comparison: Comparison) -> list[str]:
+    """``["--vars", <json>]`` for ``comparison``: every dbt invocation of the pipeline passes its vars so."""
+    return ["--vars", json.dumps(dbt_vars(comparison), sort_keys=True)]
+
+
 def dbt_args(
     command: str,
     comparison: Comparison | None = None,
@@ -71,7 +80,7 @@ def dbt_args(
     project = Path(project_dir)
     args = [*words, "--project-dir", str(project), "--profiles-dir", str(project)]
     if words[0] not in {"debug"}:
-        args += ["--vars", json.dumps(dbt_vars(comparison or Comparison()), sort_keys=True)]
+        args += vars_args(comparison or Comparison())
     if target_path is not None:
         args += ["--target-path", str(target_path)]
     if log_path is not None:
@@ -115,21 +124,6 @@ def _failed_nodes(result: dbtRunnerResult) -> list[str]:
     return failed
 
 
-def _release_build_db() -> None:
-    # dbt-duckdb keeps one DuckDB instance open per process after an in-process run. Later steps (checks,
-    # publish) open the same file, often read-only, which DuckDB refuses while that instance lives, so close
-    # it. This reaches into dbt-duckdb's connection manager; there is no public API for it.
-    try:
-        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-    except ImportError:  # pragma: no cover - dbt-duckdb is a dependency
-        return
-    with DuckDBConnectionManager._LOCK:
-        env = DuckDBConnectionManager._ENV
-        DuckDBConnectionManager._ENV = None
-        if env is not None:
-            env.close()
-
-
 def run_dbt(
     command: str,
     build_db: Path,
@@ -145,10 +139,16 @@ def run_dbt(
 ) -> dbtRunnerResult:
     """Invoke dbt once, in-process, against ``build_db``; raise :class:`DbtRunError` if it fails.
 
-    The build file is closed again afterwards, so the caller may open it (read-only too) right away.
+    ``target_path`` and ``log_path`` default to the home's ``dbt/target`` and ``dbt/logs`` (``$KOSTRA_HOME``),
+    never the repository. The build file is closed again afterwards (the profile's ``keep_open: false``),
+    so the caller may open it (read-only too) right away.
     """
     from dbt.cli.main import dbtRunner
 
+    if target_path is None or log_path is None:
+        home = Home.from_env()
+        target_path = target_path or home.dbt_target_dir / "run_dbt"
+        log_path = log_path or home.dbt_log_dir
     args = dbt_args(
         command,
         comparison,
@@ -161,10 +161,7 @@ def run_dbt(
     )
     Path(build_db).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
     with _environment(dbt_env(build_db)):
-        try:
-            result = dbtRunner().invoke(args)
-        finally:
-            _release_build_db()
+        result = dbtRunner().invoke(args)
     if raise_on_failure and not result.success:
         details = _failed_nodes(result)
         if result.exception is not None:

@@ -1,16 +1,22 @@
-"""The dbt project as Dagster assets: staging, intermediate and marts; dbt tests appear as asset checks."""
+"""The dbt project as Dagster assets: staging, intermediate and marts; dbt tests appear as asset checks.
 
-import json
+The comparison parameters are the run config of the dbt step (:class:`ComparisonConfig`), so every run records
+the focus municipality it was built for; they reach dbt as ``--vars`` through ``pipeline.dbt_runner.vars_args``.
+dbt's target and logs go under the home (``<home>/dbt/target/<run>``, ``<home>/dbt/logs``), never into the
+repository; only the parsed manifest (``dbt_project/target/manifest.json``, ``make dbt-parse``) is read there.
+"""
+
 import os
 from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from pydantic import Field
 
 from orchestration.resources import HomeResource
-from pipeline.config import DBT_PROJECT_DIR, Comparison
-from pipeline.dbt_runner import dbt_env, dbt_vars
+from pipeline.config import COMPARATORS_ENV, COMPARISON_GROUP_ENV, DBT_PROJECT_DIR, FOCUS_ENV, Comparison
+from pipeline.dbt_runner import dbt_env, dbt_vars, vars_args
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
@@ -36,9 +42,51 @@ class KostraDbtTranslator(DagsterDbtTranslator):
         return super().get_asset_key(dbt_resource_props)
 
 
+# Read when the definitions load (``dagster dev``'s code server, ``kostra``): the UI's launchpad shows them.
+_FROM_ENV = Comparison.from_env()
+
+
+class ComparisonConfig(dg.Config):
+    """The analysis parameters of a build: run config of the dbt step, passed to dbt as vars.
+
+    The defaults come from the environment of the process that loads the definitions (``KOSTRA_FOCUS``,
+    ``KOSTRA_COMPARATORS``, ``KOSTRA_COMPARISON_GROUP``; see :meth:`pipeline.config.Comparison.from_env`);
+    ``kostra build`` and ``kostra run`` always pass all three, read from the environment at the call.
+    """
+
+    focus_municipality: str = Field(
+        default=_FROM_ENV.focus_municipality,
+        description=f"The municipality the profile is built for: a 4-digit code (default ${FOCUS_ENV}).",
+    )
+    extra_comparators: list[str] = Field(
+        default=list(_FROM_ENV.extra_comparators),
+        description=f"Municipalities compared beside the group, 4-digit codes (default ${COMPARATORS_ENV}).",
+    )
+    comparison_group: str = Field(
+        default=_FROM_ENV.comparison_group,
+        description=f"'ASSS' or a KOSTRA group code such as 'EKG13' (default ${COMPARISON_GROUP_ENV}).",
+    )
+
+    @classmethod
+    def from_comparison(cls, comparison: Comparison) -> "ComparisonConfig":
+        dbt_vars(comparison)  # a bad code fails here, before any run starts
+        return cls(
+            focus_municipality=comparison.focus_municipality,
+            extra_comparators=list(comparison.extra_comparators),
+            comparison_group=comparison.comparison_group,
+        )
+
+    def comparison(self) -> Comparison:
+        return Comparison(
+            focus_municipality=self.focus_municipality,
+            comparison_group=self.comparison_group,
+            extra_comparators=tuple(self.extra_comparators),
+        )
+
+
 def dbt_build_args(comparison: Comparison) -> list[str]:
     """The one dbt invocation of a pipeline run: build everything with the (validated) comparison parameters."""
-    return ["build", "--vars", json.dumps(dbt_vars(comparison), sort_keys=True)]
+    return ["build", *vars_args(comparison)]
 
 
 @dbt_assets(
@@ -46,9 +94,16 @@ def dbt_build_args(comparison: Comparison) -> list[str]:
     dagster_dbt_translator=KostraDbtTranslator(),
     pool="duckdb_build",
 )
-def kostra_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, home: HomeResource):
+def kostra_dbt_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, home: HomeResource, config: ComparisonConfig
+):
     """Seeds, staging, intermediate and marts built and tested on the private build file."""
+    h = home.home()
     # The profile reads the build file's path from the environment, so every home builds its own file.
-    os.environ.update(dbt_env(home.home().build_db))
+    os.environ.update(dbt_env(h.build_db))
     os.environ.setdefault("DBT_USE_COLORS", "false")  # logs go to files and CI, not only terminals
-    yield from dbt.cli(dbt_build_args(Comparison.from_env()), context=context).stream()
+    log_dir = h.dbt_log_dir
+    log_dir.mkdir(parents=True, exist_ok=True)
+    args = [*dbt_build_args(config.comparison()), "--log-path", str(log_dir)]
+    target = h.dbt_target_dir / f"{context.op_execution_context.op.name}-{context.run.run_id[:8]}"
+    yield from dbt.cli(args, context=context, target_path=target).stream()

@@ -1,0 +1,149 @@
+"""A CLI run is a run of the Dagster job: with ``DAGSTER_HOME`` set it is in that instance's run history.
+
+``kostra build`` runs the ``build_and_publish`` job with the comparison parameters as run config (so the run
+records the focus municipality it was built for), and dbt writes its target and logs under ``$KOSTRA_HOME``.
+``kostra run``'s ingest is the ``ingest_release`` job over a range of release partitions, in one run.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+
+import dagster as dg
+import duckdb
+import pytest
+
+from orchestration.schedules import BUILD_JOB_NAME, INGEST_JOB_NAME
+from pipeline.config import DBT_PROJECT_DIR, REPO_ROOT, Home
+from tests.jsonstat_factory import make_doc
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture()
+def dagster_home(tmp_path, monkeypatch):
+    path = tmp_path / "dagster_home"
+    path.mkdir()
+    # The instance settings `make dev` uses: one op at a time per pool, no telemetry.
+    shutil.copy(REPO_ROOT / "orchestration" / "dagster.yaml", path / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(path))
+    return path
+
+
+def _runs(job_name: str) -> list[dg.DagsterRun]:
+    with dg.DagsterInstance.get() as instance:
+        return [r for r in instance.get_runs() if r.job_name == job_name]
+
+
+def test_kostra_build_is_in_the_run_history_with_the_focus_municipality_in_its_config(
+    home: Home, dagster_home, tmp_path, monkeypatch
+):
+    from pipeline.cli import main
+
+    monkeypatch.setenv("KOSTRA_FOCUS", "4601")
+    monkeypatch.setenv("KOSTRA_COMPARATORS", "0301")
+    monkeypatch.setenv("KOSTRA_COMPARISON_GROUP", "ASSS")
+    doc = tmp_path / "13502.json"
+    doc.write_bytes(
+        make_doc(
+            "13502",
+            {
+                "KOKkommuneregion0000": ["0301", "4601", "3201", "EAK"],
+                "ContentsCode": ["KOSandel120000"],
+                "Tid": ["2023", "2024"],
+            },
+            updated="2025-03-17T07:00:00Z",
+        )
+    )
+    assert main(["ingest-file", str(doc)]) == 0
+    assert main(["build"]) == 0
+
+    (run,) = _runs(BUILD_JOB_NAME)
+    assert run.status == dg.DagsterRunStatus.SUCCESS
+    assert run.run_config["ops"]["kostra_dbt_models"]["config"] == {
+        "focus_municipality": "4601",
+        "extra_comparators": ["0301"],
+        "comparison_group": "ASSS",
+    }
+    assert run.run_config["resources"]["home"]["config"]["root"] == str(home.root)
+
+    # The config reached dbt: the published profile is Bergen's.
+    con = duckdb.connect(str(home.published_db), read_only=True)
+    try:
+        focus = con.execute(
+            "select distinct municipality_id from marts.service_profile where is_focus"
+        ).fetchall()
+    finally:
+        con.close()
+    assert focus == [("4601",)]
+
+    # dbt's target and log are the home's, not the repository's.
+    target = home.root / "dbt" / "target" / f"kostra_dbt_models-{run.run_id[:8]}"
+    assert (target / "run_results.json").is_file()
+    assert (home.root / "dbt" / "logs" / "dbt.log").is_file()
+    assert not list((DBT_PROJECT_DIR / "target").glob(f"*{run.run_id[:7]}*"))
+
+
+def test_a_bad_focus_municipality_fails_before_any_run(home: Home, dagster_home, monkeypatch, capsys):
+    from pipeline.cli import main
+
+    monkeypatch.setenv("KOSTRA_FOCUS", "Bergen")
+    assert main(["build"]) == 1
+    assert "focus_municipality" in capsys.readouterr().err
+    assert _runs(BUILD_JOB_NAME) == []
+
+
+def test_an_ingest_of_a_release_range_is_one_run_of_the_ingest_job(home: Home, dagster_home):
+    from orchestration import run as runner
+    from orchestration.resources import StatbankResource
+    from pipeline import reference
+    from pipeline.ingest import catalogue_filters
+    from tests.pxweb_fixtures import recorded_server
+
+    dims = {
+        "KOKkommuneregion0000": sorted(set(reference.all_codes(2024, 2024))),
+        "ContentsCode": catalogue_filters()["13502"]["ContentsCode"],
+        "Tid": ["2024"],
+    }
+    docs = [
+        make_doc("13502", dims, updated="2025-03-17T07:00:00Z", default=1.0),
+        make_doc("13502", dims, updated="2025-06-16T06:00:00Z", default=2.0),
+    ]
+    with recorded_server(*docs, max_calls=1000, window_seconds=1) as server:
+        runner.ingest(
+            home, StatbankResource(asof_root=server.url), ["2025-03", "2025-06"], table_ids=["13502"]
+        )
+
+    (run,) = _runs(INGEST_JOB_NAME)
+    assert run.status == dg.DagsterRunStatus.SUCCESS
+    assert run.tags[runner.PARTITION_RANGE_START] == "2025-03"
+    assert run.tags[runner.PARTITION_RANGE_END] == "2025-06"
+    assert run.run_config["resources"]["statbank"]["config"]["asof_root"] == server.url
+    assert run.asset_selection == {dg.AssetKey(["ssb", "table_13502"])}
+
+
+def test_a_cli_run_killed_hard_is_failed_and_frees_its_pool_slot_for_the_next_run(dagster_home):
+    import subprocess
+    import sys
+
+    from orchestration import run as runner
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a pid whose process has exited
+    with dg.DagsterInstance.get() as instance:
+        run = instance.add_run(
+            dg.DagsterRun(
+                job_name=BUILD_JOB_NAME,
+                status=dg.DagsterRunStatus.STARTED,
+                tags={runner.HOST_TAG: socket.gethostname(), runner.PID_TAG: str(gone.pid)},
+            )
+        )
+        storage = instance.event_log_storage
+        storage.set_concurrency_slots("duckdb_build", 1)
+        assert storage.claim_concurrency_slot("duckdb_build", run.run_id, "kostra_dbt_models").is_claimed
+
+        assert runner.fail_abandoned_runs(instance) == [run.run_id]
+        assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
+        assert storage.claim_concurrency_slot("duckdb_build", "next-run", "raw_tables").is_claimed
+        assert runner.fail_abandoned_runs(instance) == []  # a failed run is left alone
