@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export KOSTRA_HOME ?= $(CURDIR)/warehouse
 
-.PHONY: setup demo test lint bench dbt-parse docs dev
+.PHONY: setup demo test test-fast lint bench dbt-parse docs dev
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 
 # dagster-dbt reads dbt's parsed manifest; parse once per setup, not per run.
 dbt_project/target/manifest.json: $(STAMP) $(shell find dbt_project/models dbt_project/macros dbt_project/seeds dbt_project/tests -type f 2>/dev/null) dbt_project/dbt_project.yml
-	cd dbt_project && ../$(BIN)/dbt parse --profiles-dir . --quiet
+	cd dbt_project && ../$(BIN)/dbt parse --profiles-dir . --quiet --log-path "$(KOSTRA_HOME)/dbt/logs"
 
 dbt-parse: dbt_project/target/manifest.json
 
@@ -28,6 +28,10 @@ demo: setup
 
 test: setup lint
 	$(BIN)/pytest -n 2 --dist loadfile -q
+
+# The unit tests only: no dbt, no Dagster (every module that runs either is marked slow). About a minute.
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not slow" -n 2 -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check pipeline orchestration tests bench
@@ -45,4 +49,4 @@ dev: setup
 	DAGSTER_HOME=$(KOSTRA_HOME)/dagster $(BIN)/dagster dev
 
 docs: setup
-	cd dbt_project && ../$(BIN)/dbt docs generate --profiles-dir .
+	cd dbt_project && ../$(BIN)/dbt docs generate --profiles-dir . --log-path "$(KOSTRA_HOME)/dbt/logs" --target-path "$(KOSTRA_HOME)/dbt/docs"

@@ -45,3 +45,27 @@ def home(tmp_path, monkeypatch):
 
     monkeypatch.setenv("KOSTRA_HOME", str(tmp_path / "home"))
     return Home.from_env().ensure()
+
+
+@pytest.fixture(scope="session")
+def tiny_built_home(tmp_path_factory) -> Path:
+    """A home with one small 13502 release, built and published once per run; tests copy it before writing."""
+    from tests.demo_build import tiny_home
+
+    return tiny_home(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def realdata_built_home(tmp_path_factory, snapshots: Path) -> Path:
+    """The recorded KOSTRA responses landed, built and published once per run; read-only."""
+    from tests.demo_build import realdata_home
+
+    return realdata_home(tmp_path_factory, snapshots)
+
+
+@pytest.fixture(scope="session")
+def demo_built_home(tmp_path_factory) -> Path:
+    """The demo warehouse (`kostra run` over four demo releases), built once per run; read-only."""
+    from tests.demo_build import demo_home
+
+    return demo_home(tmp_path_factory)

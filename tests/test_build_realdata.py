@@ -1,5 +1,9 @@
 """SSB's real barnehage table 13502, through `kostra ingest-file` and `kostra build`, gives a tjenesteprofil for
-every ASSS member in every year 2015–2023, across the 2018, 2020 code changes; nothing else was landed."""
+every ASSS member in every year 2015–2023, across the 2018, 2020 code changes.
+
+The home is the run's shared real-data build (tests/demo_build.py): 13502 landed and built together with the
+other recorded KOSTRA responses, which hold none of 13502's indicator (bh_andel_1_2); the tables of the
+catalogue that were never landed are absent from the marts."""
 
 from __future__ import annotations
 
@@ -7,24 +11,16 @@ import duckdb
 import pytest
 
 from pipeline import reference
-from pipeline.cli import main
+from tests.demo_build import REALDATA_KOSTRA, REALDATA_RESPONSES
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
-FILE = "NFG-J__is114-tema05/derived_13502_KOSandel120000.jsonstat2.json"
-
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, snapshots):
-    mp = pytest.MonkeyPatch()
-    root = tmp_path_factory.mktemp("real13502") / "home"
-    mp.setenv("KOSTRA_HOME", str(root))
-    assert main(["ingest-file", str(snapshots / FILE)]) == 0
-    assert main(["build"]) == 0
-    con = duckdb.connect(str(root / "kostra.duckdb"), read_only=True)
+def built(realdata_built_home):
+    con = duckdb.connect(str(realdata_built_home / "kostra.duckdb"), read_only=True)
     yield con
     con.close()
-    mp.undo()
 
 
 def test_every_asss_member_has_a_profile_every_year(built):
@@ -72,4 +68,10 @@ def test_the_asss_mean_is_the_unweighted_mean_of_the_members(built):
 
 def test_tables_never_landed_are_simply_absent(built):
     tables = {t for (t,) in built.execute("select distinct table_id from marts.indicator_values").fetchall()}
-    assert tables == {"13502"}
+    landed = {REALDATA_RESPONSES[rel][0] for rel in REALDATA_KOSTRA}
+    assert "13502" in tables and tables <= landed
+    # The profile above is 13502's alone: no other landed table feeds its indicator.
+    (sources,) = built.execute(
+        "select list(distinct table_id) from marts.indicator_values where indicator_id = 'bh_andel_1_2'"
+    ).fetchone()
+    assert sources == ["13502"]

@@ -346,6 +346,7 @@ def test_a_replaced_table_keeps_one_series_with_its_break(warehouse):
     assert trend[2023]["is_comparable_3y"] is False  # 2020 recipients against 2023 cases
 
 
+@pytest.mark.slow
 def test_single_table_load_builds(tmp_path):
     # Only the kindergarten table was landed: population- and accounts-based indicators are simply absent.
     db = _build(tmp_path, tables=["12562"])

@@ -63,6 +63,7 @@ def test_labelled_as_demo(demo):
     assert len(releases) == 20
 
 
+@pytest.mark.slow  # reads every table of the whole demo release (15 s)
 def test_shapes_match_the_catalogue(demo):
     for table_id, spec in catalogue.tables().items():
         df = _table(demo, table_id)

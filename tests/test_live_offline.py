@@ -14,6 +14,8 @@ import pytest
 from tests.conftest import REPO_ROOT
 from tests.pxweb_fixtures import recorded_server
 
+pytestmark = pytest.mark.slow  # `kostra run --live` and `kostra fetch` start Dagster runs
+
 
 def kostra(args: list[str], home, **env: str) -> tuple[subprocess.CompletedProcess, float]:
     started = time.monotonic()

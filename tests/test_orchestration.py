@@ -10,6 +10,8 @@ from pipeline.calendar import releases
 from pipeline.catalogue import load_catalogue
 from pipeline.config import Comparison
 
+pytestmark = pytest.mark.slow  # loads the Dagster definitions
+
 
 @pytest.fixture(scope="module")
 def defs():

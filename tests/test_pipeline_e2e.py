@@ -12,20 +12,25 @@ import pytest
 from pipeline.cli import main
 from pipeline.config import Home
 from pipeline.landing import LandingStore
+from tests.demo_build import DEMO_RELEASES, copy_home
 
 pytestmark = pytest.mark.slow
 
-RELEASES = "2024-03,2024-06,2025-03,2025-06"
+RELEASES = DEMO_RELEASES
 
 
-@pytest.fixture(scope="module")
-def demo_home(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    root = tmp_path_factory.mktemp("e2e") / "home"
-    mp.setenv("KOSTRA_HOME", str(root))
-    assert main(["run", "--releases", RELEASES]) == 0
-    yield Home.from_env()
-    mp.undo()
+@pytest.fixture()
+def demo_home(demo_built_home, monkeypatch):
+    """The run's shared demo warehouse (tests/demo_build.py), for tests that only read it."""
+    monkeypatch.setenv("KOSTRA_HOME", str(demo_built_home))
+    return Home.from_env()
+
+
+@pytest.fixture()
+def own_demo_home(demo_built_home, tmp_path, monkeypatch):
+    """A private copy of the shared demo warehouse, for tests that write to the home."""
+    monkeypatch.setenv("KOSTRA_HOME", str(copy_home(demo_built_home, tmp_path / "home")))
+    return Home.from_env()
 
 
 def _q(home: Home, sql: str, params=()):
@@ -92,7 +97,8 @@ def test_the_quality_report_for_the_published_warehouse_is_in_place(demo_home):
     assert {f for (f,) in flags} <= {"ok", "use_with_care", "unreliable"} and ("ok",) in flags
 
 
-def test_the_demo_is_labelled_and_reingesting_lands_nothing_new(demo_home):
+def test_the_demo_is_labelled_and_reingesting_lands_nothing_new(own_demo_home):
+    demo_home = own_demo_home
     from contextlib import ExitStack
 
     from orchestration import run as runner
@@ -184,7 +190,8 @@ def test_the_readme_queries_answer_on_the_demo_warehouse(demo_home):
     assert answered >= len(queries) - 1  # every query runs; all but at most one return rows on the demo
 
 
-def test_dbt_docs_catalogue_covers_every_model_and_column(demo_home, tmp_path):
+def test_dbt_docs_catalogue_covers_every_model_and_column(own_demo_home, tmp_path):
+    demo_home = own_demo_home  # dbt opens the build file to write
     import json
 
     from pipeline.dbt_runner import run_dbt

@@ -23,6 +23,9 @@ from pipeline.demo.generate import generate
 from pipeline.load import NAMED_DIMS, REGION_DIMS
 from pipeline.quality import gx_suites, report, run_checks, workspace
 
+# No dbt or Dagster, but generating five demo years and checking them takes most of a minute.
+pytestmark = pytest.mark.slow
+
 FIRST, LAST = 2019, 2023
 
 

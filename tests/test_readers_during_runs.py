@@ -13,17 +13,15 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.demo_build import TINY_DIMS, TINY_RELEASE, TINY_TABLE, copy_home
 from tests.jsonstat_factory import make_doc
 
 pytestmark = pytest.mark.slow
 
 KOSTRA = str(Path(sys.executable).with_name("kostra"))
-DIMS = {
-    "KOKkommuneregion0000": ["0301", "4601", "3201", "EAK"],
-    "ContentsCode": ["KOSandel120000"],
-    "Tid": ["2022", "2023"],
-}
-RELEASES = ["2024-03-15T07:00:00Z", "2024-06-17T06:00:00Z", "2025-03-17T07:00:00Z"]
+# The first release is the run's shared tiny home (tests/demo_build.py: ingested and built once, copied here);
+# the test ingests and builds the two after it while the readers read.
+RELEASES = [TINY_RELEASE, "2025-06-16T06:00:00Z", "2026-03-16T07:00:00Z"]
 
 
 def _reader(path: str, hold: bool, stop, out) -> None:
@@ -55,18 +53,18 @@ def _reader(path: str, hold: bool, stop, out) -> None:
     out.put((hold, sorted(seen), errors, queries))
 
 
-def test_readers_never_block_a_run_and_never_see_half_a_build(tmp_path):
-    env = {**os.environ, "KOSTRA_HOME": str(tmp_path / "home")}
+def test_readers_never_block_a_run_and_never_see_half_a_build(tmp_path, tiny_built_home):
+    home = copy_home(tiny_built_home, tmp_path / "home")  # release 0 (value 1.0), ingested and built
+    env = {**os.environ, "KOSTRA_HOME": str(home)}
 
     def ingest_and_build(i: int) -> None:
         f = tmp_path / f"release{i}.json"
-        f.write_bytes(make_doc("13502", DIMS, updated=RELEASES[i], default=float(i + 1)))
+        f.write_bytes(make_doc(TINY_TABLE, TINY_DIMS, updated=RELEASES[i], default=float(i + 1)))
         for args in (["ingest-file", str(f)], ["build"]):
             done = subprocess.run([KOSTRA, *args], env=env, capture_output=True, text=True, timeout=600)
             assert done.returncode == 0, done.stderr[-3000:]
 
-    ingest_and_build(0)
-    published = str(tmp_path / "home" / "kostra.duckdb")
+    published = str(home / "kostra.duckdb")
     ctx = mp.get_context("spawn")
     out, stop = ctx.Queue(), ctx.Event()
     readers = [
@@ -87,6 +85,6 @@ def test_readers_never_block_a_run_and_never_see_half_a_build(tmp_path):
         assert errors == []
         assert queries > 10
         if hold:
-            assert seen == ["2024-03-15 07:00:00"]  # the build it opened, whole, to the end
+            assert seen == ["2025-03-17 07:00:00"]  # the build it opened, whole, to the end
         else:
-            assert seen[-1] == "2025-03-17 07:00:00"  # a new connection always gets the newest build
+            assert seen[-1] == "2026-03-16 07:00:00"  # a new connection always gets the newest build

@@ -13,21 +13,14 @@ from pipeline import catalogue, reference
 from pipeline.cli import main
 from pipeline.landing import LandingStore
 from pipeline.load import connect, load_pending
+from tests.demo_build import REALDATA_KOSTRA, REALDATA_RESPONSES
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
-# Every JSON-stat2 dataset among the recorded responses (SOURCES.md), and the release each one is.
-RESPONSES = {
-    "KSAnalyse__ks-json-stat.java/resultatTest.json": ("12367", "2021-06-13T22:00:00Z"),
-    "KSAnalyse__ks-json-stat.java/resultatTest3.json": ("12191", "2021-06-13T22:00:00Z"),
-    "KSAnalyse__ks-json-stat.java/resultatTest2.json": ("08655", None),
-    "NFG-J__is114-tema05/derived_13502_KOSandel120000.jsonstat2.json": ("13502", None),
-    "Alksalt__omsorgsradar/ssb_12209_g2_fixture.json": ("12209", "2026-03-16T07:00:00Z"),
-    "vegard1104__kommunebarometer/derived_12134_v2_response.json": ("12134", "2026-03-16T07:00:00Z"),
-}
-
-
-KOSTRA = [rel for rel, (table_id, _) in RESPONSES.items() if table_id != "08655"]  # 08655 is not KOSTRA
+# Every JSON-stat2 dataset among the recorded responses (SOURCES.md) and the release each one is; the KOSTRA
+# ones are what the shared real-data home (tests/demo_build.py) lands and builds.
+RESPONSES = REALDATA_RESPONSES
+KOSTRA = REALDATA_KOSTRA
 
 
 @pytest.fixture(scope="module")
@@ -45,19 +38,13 @@ def landed(tmp_path_factory, snapshots):
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, snapshots):
+def built(realdata_built_home):
     """The KOSTRA responses through `kostra ingest-file` and `kostra build`: the published warehouse."""
-    mp = pytest.MonkeyPatch()
-    root = tmp_path_factory.mktemp("realbuilt") / "home"
-    mp.setenv("KOSTRA_HOME", str(root))
-    assert main(["ingest-file", *(str(snapshots / f) for f in KOSTRA)]) == 0
-    assert main(["build"]) == 0
-    con = duckdb.connect(str(root / "build" / "kostra_build.duckdb"), read_only=True)
-    published = duckdb.connect(str(root / "kostra.duckdb"), read_only=True)
+    con = duckdb.connect(str(realdata_built_home / "build" / "kostra_build.duckdb"), read_only=True)
+    published = duckdb.connect(str(realdata_built_home / "kostra.duckdb"), read_only=True)
     yield con, published
     con.close()
     published.close()
-    mp.undo()
 
 
 def _doc(snapshots: Path, rel: str) -> dict:

@@ -30,6 +30,8 @@ from pipeline.landing import LandingStore
 from tests.jsonstat_factory import make_doc
 from tests.pxweb_fixtures import recorded_server
 
+pytestmark = pytest.mark.slow  # Dagster partitions, definitions and one ingest run
+
 
 def keys_at(moment: datetime) -> list[str]:
     with dg.partition_loading_context(effective_dt=moment):

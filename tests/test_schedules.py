@@ -17,6 +17,8 @@ from orchestration.schedules import (
 from pipeline.calendar import OSLO, publication_date
 from tests.pxweb_fixtures import recorded_server, synthetic_doc
 
+pytestmark = pytest.mark.slow  # evaluates Dagster's schedule and sensor
+
 
 @pytest.mark.parametrize(
     ("year", "month", "expected"),
