@@ -16,16 +16,7 @@ from (
         period,
         value,
         status,
-        concat_ws(
-            '|',
-            coalesce(contents_code, ''),
-            coalesce(funksjon, ''),
-            coalesce(art, ''),
-            coalesce(regnskapsomfang, ''),
-            coalesce(alder, ''),
-            coalesce(kjonn, ''),
-            coalesce(cast(list_sort(map_entries(other_dimensions)) as varchar), '')
-        ) as dimension_key
+        {{ dimension_key() }} as dimension_key
     from {{ source('raw', 'cells') }}
 ) as cells
 group by table_id, release_updated, region_code, period, dimension_key
