@@ -18,6 +18,7 @@ import dagster as dg
 
 from orchestration.partitions import is_release_partition, release_key_for
 from orchestration.resources import StatbankResource
+from pipeline import timestamps
 from pipeline.calendar import OSLO, publication_date, release_key
 
 INGEST_JOB_NAME = "ingest_release"
@@ -98,7 +99,7 @@ def new_release_sensor(context: dg.SensorEvaluationContext, statbank: StatbankRe
     try:
         for table_id in sorted(catalogue_filters()):
             updated = client.table_updated(table_id)
-            current[table_id] = updated.isoformat().replace("+00:00", "Z")
+            current[table_id] = timestamps.format_z(updated)
     finally:
         client.close()
     changed = changed_tables(previous, current)
