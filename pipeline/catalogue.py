@@ -185,6 +185,10 @@ class CatalogueError(ValueError):
     """The indicator catalogue or the table seed is malformed; the message names the file and row."""
 
 
+def _serves(first_year: int | None, last_year: int | None, year: int) -> bool:
+    return (first_year is None or year >= first_year) and (last_year is None or year <= last_year)
+
+
 @dataclass(frozen=True)
 class TableLayout:
     """One SSB table as the seed describes it: dimensions in SSB order, years served, evidence."""
@@ -220,9 +224,7 @@ class TableLayout:
 
     def serves(self, year: int) -> bool:
         """Whether the table publishes data ``year``."""
-        return (self.first_year is None or year >= self.first_year) and (
-            self.last_year is None or year <= self.last_year
-        )
+        return _serves(self.first_year, self.last_year, year)
 
 
 @dataclass(frozen=True)
@@ -252,9 +254,8 @@ class TableSpec:
         return [d[0] for d in self.dimensions]
 
     def serves(self, year: int) -> bool:
-        return (self.first_year is None or year >= self.first_year) and (
-            self.last_year is None or year <= self.last_year
-        )
+        """Whether the table publishes data ``year``."""
+        return _serves(self.first_year, self.last_year, year)
 
 
 def split_codes(value: str) -> list[str]:
