@@ -1,6 +1,6 @@
 """Benchmark: one SSB-sized JSON-stat2 response (800,000 cells) from bytes to a DuckDB table.
 
-Compares, on the same bytes: ``orjson.loads`` alone (the floor: parsing only), ``pipeline.jsonstat.decode``
+Compares, on the same bytes: ``orjson.loads`` alone (the floor: parsing only), ``pipeline.raw.jsonstat.decode``
 plus a DuckDB load from Arrow (ours), and pyjstat → pandas → DuckDB (what a Python user would reach for).
 Each approach runs in its own subprocess so that memory peaks and warm caches do not mix.
 """
@@ -73,7 +73,7 @@ ART = ["AGD1", "AGD2", "AGD3", "AGD4", "AGD9", "AGD10", "AGD28", "AGD56", "AGI1"
 # (label, module-level worker function name, what the row says about it)
 APPROACHES = [
     ("orjson.loads only (floor)", "orjson", "parse only, no table"),
-    ("pipeline.jsonstat.decode → DuckDB", "ours", "keeps status symbols"),
+    ("pipeline.raw.jsonstat.decode → DuckDB", "ours", "keeps status symbols"),
     ("pyjstat → pandas → DuckDB", "pyjstat", "drops status symbols"),
 ]
 
@@ -158,7 +158,7 @@ def _orjson(data: bytes) -> tuple[dict, dict[str, float]]:
 def _ours(data: bytes):
     import duckdb
 
-    from pipeline.jsonstat import decode
+    from pipeline.raw.jsonstat import decode
 
     started = time.perf_counter()
     cells = decode(data).cells
@@ -200,7 +200,7 @@ COUNT = {"orjson": _count_doc, "ours": _count_table, "pyjstat": _count_table}
 # call; a pipeline process pays that once, not per response, so it is preloaded here too.
 IMPORTS = {
     "orjson": [],
-    "ours": ["duckdb", "pyarrow", "pandas", "pipeline.jsonstat"],
+    "ours": ["duckdb", "pyarrow", "pandas", "pipeline.raw.jsonstat"],
     "pyjstat": ["duckdb", "pandas", "pyjstat.pyjstat"],
 }
 

@@ -25,14 +25,14 @@ KEPT_BUILD = Path(__file__).resolve().parent / "results" / "demo_build.duckdb"
 
 def _build(first: int, last: int, keep_build: Path | None = None) -> dict[str, float]:
     from pipeline.config import EXPECTATIONS_DIR, Home
-    from pipeline.dbt_runner import run_dbt
     from pipeline.demo.generate import generate
     from pipeline.demo.server import DemoSource, serve
-    from pipeline.ingest import catalogue_filters, ingest_table
-    from pipeline.landing import LandingStore
-    from pipeline.load import connect, load_pending
-    from pipeline.publish import publish
+    from pipeline.landing.ingest import catalogue_filters, ingest_table
+    from pipeline.landing.store import LandingStore
+    from pipeline.publish.warehouse import publish
+    from pipeline.raw.load import connect, load_pending
     from pipeline.ssb.client import SsbClient
+    from pipeline.transform.dbt_runner import run_dbt
 
     times: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="kostra-bench-") as tmp:

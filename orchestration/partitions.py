@@ -18,8 +18,15 @@ from datetime import UTC, date, datetime
 
 import dagster as dg
 
-from pipeline.calendar import RELEASE_DAY, RELEASE_MONTHS, RELEASE_TIME, release_for, release_key, releases
-from pipeline.vintage import parse_updated
+from pipeline.ssb.calendar import (
+    RELEASE_DAY,
+    RELEASE_MONTHS,
+    RELEASE_TIME,
+    release_for,
+    release_key,
+    releases,
+)
+from pipeline.ssb.vintage import parse_updated
 
 FIRST_DATA_YEAR = 2015
 FIRST_RELEASE = release_key(FIRST_DATA_YEAR + 1, min(RELEASE_MONTHS))  # "2016-03"

@@ -19,7 +19,7 @@ import dagster as dg
 from orchestration.partitions import is_release_partition, release_key_for
 from orchestration.resources import StatbankResource
 from pipeline import timestamps
-from pipeline.calendar import OSLO, publication_date, release_key
+from pipeline.ssb.calendar import OSLO, publication_date, release_key
 
 INGEST_JOB_NAME = "ingest_release"
 BUILD_JOB_NAME = "build_and_publish"
@@ -91,7 +91,7 @@ def new_release_sensor(context: dg.SensorEvaluationContext, statbank: StatbankRe
     ours) keeps its old cursor value, is logged, and is tried again on the next tick.
     """
     from orchestration.ssb.assets import asset_key_for
-    from pipeline.ingest import catalogue_filters
+    from pipeline.landing.ingest import catalogue_filters
 
     previous = json.loads(context.cursor) if context.cursor else {}
     current: dict[str, str] = {}

@@ -72,7 +72,7 @@ PREFLIGHT_CONNECT_TIMEOUT = 5.0
 def _preflight(v0_root: str, v2_root: str, table_ids: Sequence[str] | None = None) -> None:
     """Can the statbank be reached at all? Its config and the first catalogue table's record, with a short
     connect timeout and one retry; raises :class:`SsbUnreachable` (one line: the host, what to check)."""
-    from pipeline.ingest import catalogue_filters
+    from pipeline.landing.ingest import catalogue_filters
     from pipeline.ssb.client import SsbClient
     from pipeline.ssb.errors import SsbQueryError
 
@@ -135,9 +135,9 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest_file(args: argparse.Namespace) -> int:
-    from pipeline.ingest import ingest_files
-    from pipeline.landing import LandingStore
-    from pipeline.load import connect, load_pending
+    from pipeline.landing.ingest import ingest_files
+    from pipeline.landing.store import LandingStore
+    from pipeline.raw.load import connect, load_pending
 
     home = _home()
     store = LandingStore(home.landing)
@@ -162,11 +162,11 @@ def cmd_ingest_file(args: argparse.Namespace) -> int:
 
 def cmd_fetch(args: argparse.Namespace) -> int:
     """Fetch each table on its own: one table's failure is reported and the others still fetched."""
-    from pipeline.ingest import IngestError, catalogue_filters, ingest_table
-    from pipeline.landing import LandingStore
+    from pipeline.landing.ingest import IngestError, catalogue_filters, ingest_table
+    from pipeline.landing.store import LandingStore
+    from pipeline.report.summary import FetchOutcome, print_fetch_outcomes
     from pipeline.ssb.client import SsbClient
     from pipeline.ssb.errors import SsbError, SsbUnreachable
-    from pipeline.summary import FetchOutcome, print_fetch_outcomes
 
     home = _home()
     store = LandingStore(home.landing)
@@ -222,7 +222,7 @@ def cmd_catalogue_check(args: argparse.Namespace) -> int:
     for line in format_report(results, metadata.name):
         print(line)
     if args.write_patch:
-        from pipeline.catalogue import load_catalogue
+        from pipeline.reference.catalogue import load_catalogue
 
         n = write_patch(
             results, args.write_patch, status=patch_status, columns=list(load_catalogue().columns)
@@ -287,7 +287,7 @@ def cmd_quality(args: argparse.Namespace) -> int:
 def cmd_query(args: argparse.Namespace) -> int:
     import duckdb
 
-    from pipeline import sandbox
+    from pipeline.publish import sandbox
 
     try:
         sandbox.check(args.sql)
@@ -321,7 +321,7 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from pipeline.export import export
+    from pipeline.publish.export import export
 
     out, rows = export(_home(), args.what, args.municipality, args.format, Path(args.out))
     console.print(f"Wrote {rows:,} rows of marts.{args.what} to {out}")
@@ -357,7 +357,7 @@ def _fmt(v) -> str:
 
 
 def _print_summary(home: Home) -> None:
-    from pipeline.summary import print_summary
+    from pipeline.report.summary import print_summary
 
     print_summary(home, console=Console())
 

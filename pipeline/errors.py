@@ -16,12 +16,12 @@ class TablesFailed(RunFailed):
 
 
 def user_error_types() -> tuple[type[BaseException], ...]:
-    from pipeline.export import ExportError
-    from pipeline.ingest import IngestError
-    from pipeline.jsonstat import JsonStatError
-    from pipeline.landing import LandingError
-    from pipeline.load import LoadError
-    from pipeline.publish import PublishError
+    from pipeline.landing.ingest import IngestError
+    from pipeline.landing.store import LandingError
+    from pipeline.publish.export import ExportError
+    from pipeline.publish.warehouse import PublishError
+    from pipeline.raw.jsonstat import JsonStatError
+    from pipeline.raw.load import LoadError
     from pipeline.ssb.errors import SsbError
 
     return (

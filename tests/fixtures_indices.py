@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa
 
 from pipeline.config import DBT_PROJECT_DIR
-from pipeline.load import RAW_CELLS_SCHEMA, RAW_DDL
+from pipeline.raw.load import RAW_CELLS_SCHEMA, RAW_DDL
 from tests.fixtures_raw import CATALOGUE_HEADER
 
 RELEASE = datetime(2025, 3, 17, 7, 0)

@@ -24,7 +24,7 @@ import duckdb
 import pyarrow as pa
 
 from pipeline.config import DBT_PROJECT_DIR
-from pipeline.load import RAW_CELLS_SCHEMA, RAW_DDL
+from pipeline.raw.load import RAW_CELLS_SCHEMA, RAW_DDL
 
 YEARS = range(2015, 2025)
 FUNCTION_SHARES = {"202": 0.6, "213": 0.1, "215": 0.1, "222": 0.15, "223": 0.05}

@@ -119,7 +119,7 @@ def synthetic_doc(
 
 def cells_of(*bodies: bytes | dict) -> pa.Table:
     """The decoded cells of one or more JSON-stat2 documents, sorted, for comparing fetches."""
-    from pipeline.jsonstat import decode
+    from pipeline.raw.jsonstat import decode
 
     tables = []
     for body in bodies:
@@ -203,7 +203,7 @@ def demo_release(folder: Path, table_id: str = "99101") -> Path:
 
 def value_at(body: bytes | dict, **coords: str) -> float | None:
     """The value of one cell of a JSON-stat2 document, by dimension codes."""
-    from pipeline.jsonstat import decode
+    from pipeline.raw.jsonstat import decode
 
     cells = decode(body).cells
     mask = None

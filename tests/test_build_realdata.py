@@ -10,7 +10,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from pipeline import reference
+from pipeline.reference import seeds
 from tests.demo_build import REALDATA_KOSTRA, REALDATA_RESPONSES
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
@@ -30,7 +30,7 @@ def test_every_asss_member_has_a_profile_every_year(built):
     ).fetchall()
     got = {(m, y): (v, i, c) for m, y, v, i, c in rows}
     for year in range(2015, 2024):
-        for member in reference.asss_members(year):
+        for member in seeds.asss_members(year):
             value, index, _ = got[(member, year)]
             assert value is not None and index is not None, (member, year)
 

@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from pipeline import calendar
+from pipeline.ssb import calendar
 
 
 def test_weekday_release_stays_on_the_15th():

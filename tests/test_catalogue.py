@@ -7,7 +7,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from pipeline import catalogue, config
+from pipeline import config
+from pipeline.reference import catalogue
 
 
 def test_catalogue_loads_and_covers_every_sector():

@@ -119,7 +119,7 @@ def test_cli_metadata_dir_prints_every_row_and_the_counts(snapshots, capsys, tmp
     patch = tmp_path / "patch.csv"
     code = main(["catalogue", "check", "--metadata-dir", str(snapshots), "--write-patch", str(patch)])
     out = capsys.readouterr().out.splitlines()
-    from pipeline.catalogue import load_catalogue
+    from pipeline.reference.catalogue import load_catalogue
 
     catalogue = load_catalogue()
     assert out[0] == f"Catalogue check against recorded responses in {snapshots}"
@@ -185,7 +185,7 @@ def test_the_demo_metadata_passes_the_whole_catalogue(demo_statbank, capsys):
     """Generated from the catalogue's verified structure, the demo answers every fetched row with ok."""
     assert main(["catalogue", "check", "--server", demo_statbank.url]) == 0
     out = capsys.readouterr().out.splitlines()
-    from pipeline.catalogue import load_catalogue
+    from pipeline.reference.catalogue import load_catalogue
 
     cat = load_catalogue()
     n_fetched = int((cat["status"] != "derived").sum())
@@ -213,7 +213,8 @@ def test_a_patch_merged_into_the_seed_still_validates(snapshots, tmp_path):
     """What a reviewer does with the patch: replace the rows it names. The seed must then still load."""
     import pandas as pd
 
-    from pipeline import catalogue, config
+    from pipeline import config
+    from pipeline.reference import catalogue
 
     patch = tmp_path / "patch.csv"
     assert main(["catalogue", "check", "--metadata-dir", str(snapshots), "--write-patch", str(patch)]) == 0

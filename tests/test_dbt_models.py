@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from pipeline.config import DBT_PROJECT_DIR, Comparison
-from pipeline.dbt_runner import BUILD_DB_ENV, DbtRunError, dbt_args, dbt_env, dbt_vars, run_dbt
+from pipeline.transform.dbt_runner import BUILD_DB_ENV, DbtRunError, dbt_args, dbt_env, dbt_vars, run_dbt
 from tests.fixtures_raw import build_raw_fixture, make_fixture_project
 
 # --- the pure argument builder ---------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.demo.generate import generate
 from pipeline.demo.server import DemoSource, serve
-from pipeline.jsonstat import decode
+from pipeline.raw.jsonstat import decode
 from pipeline.ssb.client import SsbClient
 from pipeline.ssb.errors import SsbQueryError
 

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import catalogue
 from pipeline.demo.generate import generate
 from pipeline.quality.config import IPLOS_AGE_GROUPS, IPLOS_INDICATORS
+from pipeline.reference import catalogue
 
 YEARS = range(2015, 2025)
 
@@ -170,9 +170,9 @@ def test_dot_exactly_outside_validity(demo, code, valid_years):
 
 
 def test_dot_matches_reference_for_every_code(demo):
-    from pipeline import reference
+    from pipeline.reference import seeds
 
-    munis = reference.municipalities().set_index("municipality_code")
+    munis = seeds.municipalities().set_index("municipality_code")
     df = _table(demo, "12367")
     df = df[~df["KOKkommuneregion0000"].str.startswith("E")]
     dot = (df["status_revised"] == ".").groupby([df["KOKkommuneregion0000"], df["Tid"]]).all()
@@ -323,12 +323,12 @@ def test_anomalies_name_catalogue_cells(demo):
 
 
 def test_planted_anomalies_are_in_the_data(demo):
-    from pipeline import reference
+    from pipeline.reference import seeds
 
     anomalies = {a["kind"]: a for a in demo.anomalies}
     assert len(anomalies) == 10
-    asss = set(reference.asss_members(2022))
-    assert any(reference.municipality_id(a["region_code"]) in asss for a in demo.anomalies)
+    asss = set(seeds.asss_members(2022))
+    assert any(seeds.municipality_id(a["region_code"]) in asss for a in demo.anomalies)
     specs = catalogue.tables()
     t = {k: _table(demo, k) for k in {a["table_id"] for a in demo.anomalies}}
 

@@ -16,7 +16,7 @@ import duckdb
 import pytest
 
 from pipeline.config import DBT_PROJECT_DIR
-from pipeline.dbt_runner import run_dbt
+from pipeline.transform.dbt_runner import run_dbt
 from tests.fixtures_indices import A, B, C, D, E, build_raw, make_project
 
 INDEX_SEEDS = DBT_PROJECT_DIR / "seeds" / "indices"

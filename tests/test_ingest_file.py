@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.config import Home
-from pipeline.landing import LandingStore
+from pipeline.landing.store import LandingStore
 from tests.jsonstat_factory import make_doc
 
 RECORDED = {

@@ -1,4 +1,4 @@
-"""Tests for pipeline.jsonstat: real SSB responses, pyjstat's sample documents, and malformed documents.
+"""Tests for pipeline.raw.jsonstat: real SSB responses, pyjstat's sample documents, and malformed documents.
 
 Decision on documents without ``version``: pyjstat reads them as JSON-stat 1.x (``check_version_2`` is False,
 so it takes ``id``/``size`` from inside ``dimension``; us-labor-ds.json is such a document). SSB always
@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from pipeline.jsonstat import Dataset, JsonStatError, decode
+from pipeline.raw.jsonstat import Dataset, JsonStatError, decode
 
 KS = "KSAnalyse__ks-json-stat.java"
 NFG = "NFG-J__is114-tema05"

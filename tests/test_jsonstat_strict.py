@@ -8,7 +8,7 @@ import resource
 import orjson
 import pytest
 
-from pipeline.jsonstat import JsonStatError, decode
+from pipeline.raw.jsonstat import JsonStatError, decode
 from tests.jsonstat_factory import make_doc
 
 DIMS = {"KOKkommuneregion0000": ["0301", "4601"], "ContentsCode": ["K"], "Tid": ["2023", "2024"]}

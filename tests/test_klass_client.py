@@ -10,9 +10,9 @@ from urllib.parse import parse_qs, urlparse
 import orjson
 import pytest
 
-from pipeline.klass import KlassClient, KlassError
-from pipeline.klass import build_reference as br
-from pipeline.klass.client import parse_codes
+from pipeline.reference.klass import KlassClient, KlassError
+from pipeline.reference.klass import build_reference as br
+from pipeline.reference.klass.client import parse_codes
 
 # A small world shaped like KLASS 131: Bærum/Asker (renumbering and merger) and Ålesund/Haram (merger in 2020,
 # split in 2024).

@@ -20,9 +20,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import orjson
 import pytest
 
-from pipeline import reference as ref
-from pipeline.klass import KlassClient
-from pipeline.klass import build_reference as br
+from pipeline.reference import seeds as ref
+from pipeline.reference.klass import KlassClient
+from pipeline.reference.klass import build_reference as br
 
 CODES_AT_2026 = "vegard1104__kommunebarometer/derived_klass_131_codesAt_2026-01-01.json"
 CODES_AT_PATH = "/classifications/131/codesAt?date=2026-01-01&language=nb"

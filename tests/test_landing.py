@@ -4,7 +4,7 @@ import hashlib
 
 import pytest
 
-from pipeline.landing import LandingError, LandingStore, Part
+from pipeline.landing.store import LandingError, LandingStore, Part
 
 
 def _parts(*bodies: bytes) -> list[Part]:

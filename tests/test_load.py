@@ -2,8 +2,8 @@
 
 import pytest
 
-from pipeline.landing import LandingStore, Part
-from pipeline.load import LoadError, connect, load_pending
+from pipeline.landing.store import LandingStore, Part
+from pipeline.raw.load import LoadError, connect, load_pending
 from tests.jsonstat_factory import make_doc
 
 DIMS = {

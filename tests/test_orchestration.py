@@ -6,9 +6,9 @@ import dagster as dg
 import pytest
 
 from orchestration.partitions import release_partitions
-from pipeline.calendar import releases
-from pipeline.catalogue import load_catalogue
 from pipeline.config import Comparison
+from pipeline.reference.catalogue import load_catalogue
+from pipeline.ssb.calendar import releases
 
 pytestmark = pytest.mark.slow  # loads the Dagster definitions
 

@@ -7,11 +7,11 @@ import pytest
 
 from orchestration import run as runner
 from orchestration.resources import StatbankResource
-from pipeline import reference
 from pipeline.config import Home
-from pipeline.ingest import catalogue_filters
-from pipeline.landing import LandingStore
-from pipeline.load import connect, load_pending
+from pipeline.landing.ingest import catalogue_filters
+from pipeline.landing.store import LandingStore
+from pipeline.raw.load import connect, load_pending
+from pipeline.reference import seeds
 from tests.jsonstat_factory import make_doc
 from tests.pxweb_fixtures import recorded_server
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 def _doc(updated: str, value: float) -> bytes:
     # Table 13502 as the catalogue asks for it: every municipality of 2021–2023, its contents codes.
-    regions = sorted(set(reference.all_codes(2021, 2023)))
+    regions = sorted(set(seeds.all_codes(2021, 2023)))
     dims = {
         "KOKkommuneregion0000": regions,
         "ContentsCode": catalogue_filters()["13502"]["ContentsCode"],

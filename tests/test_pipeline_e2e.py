@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.config import Home
-from pipeline.landing import LandingStore
+from pipeline.landing.store import LandingStore
 from tests.demo_build import DEMO_RELEASES, copy_home
 
 pytestmark = pytest.mark.slow
@@ -45,7 +45,7 @@ def test_every_catalogue_table_arrived_over_http_with_both_vintages(demo_home):
     store = LandingStore(demo_home.landing)
     fetches = list(store.fetches())
     tables = {f.table_id for f in fetches}
-    from pipeline.catalogue import tables as catalogue_tables
+    from pipeline.reference.catalogue import tables as catalogue_tables
 
     # Releases 2024-03 … 2025-06 publish data years 2023 and 2024: 12210 ended with 2021 and is not fetched.
     served = {t for t, spec in catalogue_tables().items() if spec.serves(2023) or spec.serves(2024)}
@@ -194,7 +194,7 @@ def test_dbt_docs_catalogue_covers_every_model_and_column(own_demo_home, tmp_pat
     demo_home = own_demo_home  # dbt opens the build file to write
     import json
 
-    from pipeline.dbt_runner import run_dbt
+    from pipeline.transform.dbt_runner import run_dbt
 
     run_dbt("docs generate", demo_home.build_db, target_path=tmp_path / "target", log_path=tmp_path / "logs")
     catalog = json.loads((tmp_path / "target" / "catalog.json").read_text())

@@ -6,7 +6,7 @@ import time
 import duckdb
 import pytest
 
-from pipeline.publish import PublishError, connect_published, publish
+from pipeline.publish.warehouse import PublishError, connect_published, publish
 
 
 def _build(home, n: int) -> None:

@@ -7,7 +7,7 @@ import stat
 import duckdb
 import pytest
 
-from pipeline.publish import PublishError, connect_published, publish
+from pipeline.publish.warehouse import PublishError, connect_published, publish
 
 
 def _build(home, rows: int) -> None:

@@ -2,7 +2,7 @@
 
 import duckdb
 
-from pipeline.publish import publish
+from pipeline.publish.warehouse import publish
 
 
 def test_staging_and_intermediate_are_not_published(home):

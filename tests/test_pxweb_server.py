@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from pipeline.demo.server import DEMO_SOURCE, DemoSource, RecordedSource, parse_asof, serve
-from pipeline.jsonstat import decode
+from pipeline.raw.jsonstat import decode
 from tests.pxweb_fixtures import REGIONS, cells_of, demo_release, recorded_server, synthetic_doc, value_at
 
 TABLE = "99001"

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import catalogue
 from pipeline.quality import QualityConfig, run_checks, workspace
 from pipeline.quality.checks import CHECKS, iplos_frame
 from pipeline.quality.config import IPLOS_AGE_GROUPS, IPLOS_INDICATORS, IPLOS_MEASURE_INDICATORS
 from pipeline.quality.hb import hb
+from pipeline.reference import catalogue
 
 CFG = QualityConfig()
 JUNE = "{y}-06-15 06:00:00"

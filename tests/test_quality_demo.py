@@ -17,11 +17,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline import catalogue
 from pipeline.config import EXPECTATIONS_DIR
 from pipeline.demo.generate import generate
-from pipeline.load import NAMED_DIMS, REGION_DIMS
 from pipeline.quality import gx_suites, report, run_checks, workspace
+from pipeline.raw.load import NAMED_DIMS, REGION_DIMS
+from pipeline.reference import catalogue
 
 # No dbt or Dagster, but generating five demo years and checking them takes most of a minute.
 pytestmark = pytest.mark.slow

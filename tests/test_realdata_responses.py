@@ -9,10 +9,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline import catalogue, reference
 from pipeline.cli import main
-from pipeline.landing import LandingStore
-from pipeline.load import connect, load_pending
+from pipeline.landing.store import LandingStore
+from pipeline.raw.load import connect, load_pending
+from pipeline.reference import catalogue, seeds
 from tests.demo_build import REALDATA_KOSTRA, REALDATA_RESPONSES
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
@@ -119,8 +119,8 @@ def test_every_known_cell_reaches_its_indicator(built):
     # The recorded responses carry catalogue codes of 12209, 12191 and 13502 (12367's sample has other
     # functions; 12134's KOSAG110000 is a catalogue row too).
     assert {t for _, _, _, t in known} >= {"12209", "12191", "13502", "12134"}
-    munis = reference.municipalities()
-    aggregates = set(reference.aggregate_regions()["region_code"])
+    munis = seeds.municipalities()
+    aggregates = set(seeds.aggregate_regions()["region_code"])
     rows = published.execute(
         "select indicator_id, municipality_id, year, value, region_code_count, harmonisation_note "
         "from marts.indicator_values"

@@ -9,8 +9,8 @@ import re
 import pandas as pd
 import pytest
 
-from pipeline import reference as ref
-from pipeline.klass import build_reference as br
+from pipeline.reference import seeds as ref
+from pipeline.reference.klass import build_reference as br
 
 # Code histories from the domain notes: municipality_id -> {code: (valid_from, valid_to)}.
 # None for valid_from means "before 2015" (floored, or an earlier year from SSB's labels).

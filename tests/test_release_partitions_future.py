@@ -21,12 +21,12 @@ from orchestration.partitions import (
     release_partitions,
 )
 from orchestration.resources import StatbankResource
-from pipeline import reference
-from pipeline.calendar import OSLO, releases
 from pipeline.config import Home
 from pipeline.errors import RunFailed
-from pipeline.ingest import catalogue_filters
-from pipeline.landing import LandingStore
+from pipeline.landing.ingest import catalogue_filters
+from pipeline.landing.store import LandingStore
+from pipeline.reference import seeds
+from pipeline.ssb.calendar import OSLO, releases
 from tests.jsonstat_factory import make_doc
 from tests.pxweb_fixtures import recorded_server
 
@@ -149,7 +149,7 @@ def test_every_ingest_asset_and_the_ingest_job_accept_a_future_release(defs):
 
 def _doc(updated: str, value: float) -> bytes:
     # Table 13502 as the catalogue asks for it: every municipality of 2024–2026, its contents codes.
-    regions = sorted(set(reference.all_codes(2024, 2024)))
+    regions = sorted(set(seeds.all_codes(2024, 2024)))
     dims = {
         "KOKkommuneregion0000": regions,
         "ContentsCode": catalogue_filters()["13502"]["ContentsCode"],

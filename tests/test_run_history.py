@@ -97,12 +97,12 @@ def test_a_bad_focus_municipality_fails_before_any_run(home: Home, dagster_home,
 def test_an_ingest_of_a_release_range_is_one_run_of_the_ingest_job(home: Home, dagster_home):
     from orchestration import run as runner
     from orchestration.resources import StatbankResource
-    from pipeline import reference
-    from pipeline.ingest import catalogue_filters
+    from pipeline.landing.ingest import catalogue_filters
+    from pipeline.reference import seeds
     from tests.pxweb_fixtures import recorded_server
 
     dims = {
-        "KOKkommuneregion0000": sorted(set(reference.all_codes(2024, 2024))),
+        "KOKkommuneregion0000": sorted(set(seeds.all_codes(2024, 2024))),
         "ContentsCode": catalogue_filters()["13502"]["ContentsCode"],
         "Tid": ["2024"],
     }

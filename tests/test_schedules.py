@@ -14,7 +14,7 @@ from orchestration.schedules import (
     publication_day_schedule,
     publication_partition,
 )
-from pipeline.calendar import OSLO, publication_date
+from pipeline.ssb.calendar import OSLO, publication_date
 from tests.pxweb_fixtures import recorded_server, synthetic_doc
 
 pytestmark = pytest.mark.slow  # evaluates Dagster's schedule and sensor
@@ -114,7 +114,7 @@ TABLES = ("12367", "13502")  # two catalogue tables, so their ingest assets are 
 def _statbank(monkeypatch, **updated: str):
     """The local statbank serving each table ``t<id>`` as of its ``updated``; the sensor polls only those."""
     tables = {t.removeprefix("t"): u for t, u in updated.items()}
-    monkeypatch.setattr("pipeline.ingest.catalogue_filters", lambda: {t: {} for t in tables})
+    monkeypatch.setattr("pipeline.landing.ingest.catalogue_filters", lambda: {t: {} for t in tables})
     with recorded_server(
         *(_catalogue_doc(t, u) for t, u in tables.items()), max_calls=1000, window_seconds=1
     ) as server:

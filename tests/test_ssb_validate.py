@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.ingest import ingest_table
-from pipeline.landing import LandingStore
+from pipeline.landing.ingest import ingest_table
+from pipeline.landing.store import LandingStore
 from pipeline.ssb.errors import SsbCatalogueMismatch, SsbError, SsbQueryError
 from pipeline.ssb.validate import (
     DISCONTINUED,

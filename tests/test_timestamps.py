@@ -7,7 +7,7 @@ import pytest
 from pipeline import timestamps
 from pipeline.demo.server import parse_asof
 from pipeline.ssb.client import parse_time
-from pipeline.vintage import parse_updated
+from pipeline.ssb.vintage import parse_updated
 
 
 @pytest.mark.parametrize(

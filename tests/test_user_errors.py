@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import duckdb
 
-from pipeline.load import RAW_DDL
 from pipeline.quality.workspace import from_build_db
+from pipeline.raw.load import RAW_DDL
 from tests.test_live_offline import kostra
 
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline.vintage import is_march_release, parse_updated, unrevised_year, vintage_of
+from pipeline.ssb.vintage import is_march_release, parse_updated, unrevised_year, vintage_of
 
 
 @pytest.mark.parametrize(

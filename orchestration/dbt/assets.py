@@ -1,7 +1,7 @@
 """The dbt project as Dagster assets: staging, intermediate and marts; dbt tests appear as asset checks.
 
 The comparison parameters are the run config of the dbt step (:class:`ComparisonConfig`), so every run records
-the focus municipality it was built for; they reach dbt as ``--vars`` through ``pipeline.dbt_runner.vars_args``.
+the focus municipality it was built for; they reach dbt as ``--vars`` through ``pipeline.transform.dbt_runner.vars_args``.
 dbt's target and logs go under the home (``<home>/dbt/target/<run>``, ``<home>/dbt/logs``), never into the
 repository; only the parsed manifest (``dbt_project/target/manifest.json``, ``make dbt-parse``) is read there.
 """
@@ -16,7 +16,7 @@ from pydantic import Field
 
 from orchestration.resources import HomeResource
 from pipeline.config import COMPARATORS_ENV, COMPARISON_GROUP_ENV, DBT_PROJECT_DIR, FOCUS_ENV, Comparison
-from pipeline.dbt_runner import dbt_env, dbt_vars, vars_args
+from pipeline.transform.dbt_runner import dbt_env, dbt_vars, vars_args
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 

@@ -11,14 +11,14 @@ import dagster as dg
 
 from orchestration.partitions import release_key_for, release_partitions
 from orchestration.resources import HomeResource, StatbankResource
-from pipeline.calendar import data_year_of
-from pipeline.catalogue import TableSpec, tables
-from pipeline.completeness import check_table
-from pipeline.ingest import catalogue_filters, ingest_table
-from pipeline.jsonstat import decode
-from pipeline.landing import LandingStore
+from pipeline.landing.completeness import check_table
+from pipeline.landing.ingest import catalogue_filters, ingest_table
+from pipeline.landing.store import LandingStore
+from pipeline.raw.jsonstat import decode
+from pipeline.reference.catalogue import TableSpec, tables
+from pipeline.ssb.calendar import data_year_of
 from pipeline.ssb.errors import SsbError, SsbRateLimited, SsbUnavailable
-from pipeline.vintage import is_march_release
+from pipeline.ssb.vintage import is_march_release
 
 INGEST_RETRY = dg.RetryPolicy(
     max_retries=3, delay=20, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS

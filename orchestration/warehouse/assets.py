@@ -3,9 +3,9 @@
 import dagster as dg
 
 from orchestration.resources import HomeResource
-from pipeline.landing import LandingStore
-from pipeline.load import connect, load_pending
-from pipeline.publish import publish
+from pipeline.landing.store import LandingStore
+from pipeline.publish.warehouse import publish
+from pipeline.raw.load import connect, load_pending
 
 RAW_CELLS = dg.AssetKey(["raw", "cells"])
 RAW_RELEASES = dg.AssetKey(["raw", "releases"])

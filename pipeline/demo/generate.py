@@ -21,7 +21,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline import calendar, catalogue, reference
+from pipeline.reference import catalogue, seeds
+from pipeline.ssb import calendar
 
 STATUS_NA = "."  # not applicable: code outside its validity
 STATUS_MISSING = ".."
@@ -200,7 +201,7 @@ class _Builder:
         self.seed = seed
         self.years = list(range(first_year, last_year + 1))
         self.t = np.arange(len(self.years), dtype=float)
-        munis = reference.municipalities()
+        munis = seeds.municipalities()
         to = munis["valid_to_year"].fillna(9999).astype(int)
         fr = munis["valid_from_year"].astype(int)
         keep = (fr <= last_year) & (to >= first_year)
@@ -693,8 +694,8 @@ def _plant(b: _Builder, rng: np.random.Generator) -> list:
 
 def _aggregates(b: _Builder) -> tuple[list[str], list[str], np.ndarray]:
     """Aggregate region codes, labels and membership (n_agg × M × Y)."""
-    aggs = reference.aggregate_regions()
-    groups = reference.kostra_groups()
+    aggs = seeds.aggregate_regions()
+    groups = seeds.kostra_groups()
     codes = aggs["region_code"].tolist()
     labels = aggs["name"].tolist()
     member = np.zeros((len(codes), b.M, b.Y), dtype=bool)
@@ -831,7 +832,7 @@ def generate(
 
     # Regions to write.
     region_codes = agg_codes + b.codes
-    region_labels = agg_labels + [reference.ssb_label(c, as_of=last_year, with_code=False) for c in b.codes]
+    region_labels = agg_labels + [seeds.ssb_label(c, as_of=last_year, with_code=False) for c in b.codes]
     keep = np.ones(len(region_codes), dtype=bool)
     if regions is not None:
         wanted = set(regions)

@@ -178,7 +178,7 @@ class RecordedSource:
 
         ``discontinued``: the table record says SSB has stopped the series (the document cannot tell).
         """
-        from pipeline.jsonstat import decode
+        from pipeline.raw.jsonstat import decode
 
         where = "recorded document"
         if isinstance(doc, Path) or (isinstance(doc, str) and not doc.lstrip().startswith("{")):

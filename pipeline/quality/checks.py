@@ -17,7 +17,6 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pipeline import reference
 from pipeline.quality.config import (
     FUNCTION_SECTORS,
     FUNCTION_TOTALS,
@@ -28,6 +27,7 @@ from pipeline.quality.config import (
 )
 from pipeline.quality.hb import hb_frame
 from pipeline.quality.workspace import dimension_key_sql, has_relation
+from pipeline.reference import seeds
 
 FINDING_COLUMNS = [
     "run_id",
@@ -101,11 +101,11 @@ def expected_regions(years: list[int]) -> pd.DataFrame:
     """Every code an ASSS member or comparator was published under in each year, with its role."""
     rows = []
     # Years outside the membership reference (e.g. a non-KOSTRA table back to 1978) have no expected members.
-    covered = set(reference.asss_membership()["year"].astype(int))
+    covered = set(seeds.asss_membership()["year"].astype(int))
     for year in (y for y in years if y in covered):
-        members = set(reference.asss_members(year))
-        for mid in reference.asss_members(year, include_comparators=True):
-            for code in reference.codes_for(mid, year):
+        members = set(seeds.asss_members(year))
+        for mid in seeds.asss_members(year, include_comparators=True):
+            for code in seeds.codes_for(mid, year):
                 rows.append(
                     {
                         "year": year,
@@ -156,7 +156,7 @@ def completeness_members(con, cfg):
                 "year": r.year,
                 "observed": 0.0,
                 "expected": "≥ 1 celle med tall eller symbol",
-                "message": f"{role_nb} {reference.name_in(r.region_code, r.year) or r.region_code} "
+                "message": f"{role_nb} {seeds.name_in(r.region_code, r.year) or r.region_code} "
                 f"({r.region_code}) mangler i tabell {r.table_id} for {r.year}.",
             }
         )

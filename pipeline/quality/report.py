@@ -11,8 +11,8 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from pipeline import reference
 from pipeline.quality.config import Severity
+from pipeline.reference import seeds
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -91,7 +91,7 @@ def _region_name(code: str | None, year) -> str:
     if not isinstance(code, str):
         return "Hele tabellen / landet"
     try:
-        name = reference.name_in(code, int(year)) if year is not None and not pd.isna(year) else None
+        name = seeds.name_in(code, int(year)) if year is not None and not pd.isna(year) else None
     except Exception:  # an unknown code is itself a finding; show the code
         name = None
     return f"{name} ({code})" if name else code

@@ -19,7 +19,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from pipeline import catalogue, config, reference
+from pipeline import config
+from pipeline.reference import catalogue, seeds
 
 # Columns of ``raw_cells`` the checks use (docs/architecture.md, "Raw schema"); other_dimensions as text.
 RAW_COLUMNS = [
@@ -180,10 +181,10 @@ OPTIONAL_MARTS = {
 def _register_reference(con: duckdb.DuckDBPyConnection) -> None:
     frames = {
         "catalogue": catalogue.load_catalogue(),
-        "municipalities": reference.municipalities(),
-        "kostra_groups": reference.kostra_groups(),
-        "asss_membership": reference.asss_membership(),
-        "aggregate_regions": reference.aggregate_regions(),
+        "municipalities": seeds.municipalities(),
+        "kostra_groups": seeds.kostra_groups(),
+        "asss_membership": seeds.asss_membership(),
+        "aggregate_regions": seeds.aggregate_regions(),
     }
     for name, df in frames.items():
         con.register(f"_{name}_df", df)

@@ -75,7 +75,7 @@ def _blank(value: Any) -> bool:
 
 def catalogue_rows(path: Path | None = None) -> list[dict[str, Any]]:
     """The catalogue's rows as dicts, each with a ``status`` (falling back to ``verified``)."""
-    from pipeline.catalogue import load_catalogue
+    from pipeline.reference.catalogue import load_catalogue
 
     df = load_catalogue(path) if path else load_catalogue()
     rows = []
@@ -138,7 +138,7 @@ class RecordedMetadata:
     complete = False
 
     def __init__(self, folder: Path | str) -> None:
-        from pipeline.jsonstat import JsonStatError, decode
+        from pipeline.raw.jsonstat import JsonStatError, decode
 
         self.folder = Path(folder)
         if not self.folder.is_dir():
@@ -197,7 +197,7 @@ class RowResult:
 def _row_wanted(row: Mapping[str, Any], spec) -> dict[str, dict[str, str | None]]:
     """{dimension: {code: catalogue label}} for one row: its filters, its contents code, and the codes of
     the dimensions the catalogue fetches whole and sums (e.g. Kjonn)."""
-    from pipeline.catalogue import cell_filters
+    from pipeline.reference.catalogue import cell_filters
 
     labels = (
         {dim: dict(zip(codes, lbls, strict=False)) for dim, codes, lbls in spec.dimensions} if spec else {}
@@ -217,7 +217,7 @@ def _row_wanted(row: Mapping[str, Any], spec) -> dict[str, dict[str, str | None]
 
 def check_catalogue(rows: Sequence[Mapping[str, Any]], metadata) -> list[RowResult]:
     """A verdict for every row (derived rows: not checked). Raises SsbUnreachable if the server is."""
-    from pipeline.catalogue import tables
+    from pipeline.reference.catalogue import tables
 
     specs = tables()
     results: list[RowResult] = []

@@ -26,7 +26,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from pipeline import config, timestamps
-from pipeline.jsonstat import JsonStatError, decode
+from pipeline.raw.jsonstat import JsonStatError, decode
 from pipeline.ssb.errors import (
     SsbBadResponse,
     SsbBadTableId,

@@ -1,6 +1,6 @@
 """Check what the catalogue wants from a table against what the table's metadata says it has.
 
-Pure functions (no I/O), used before every fetch (:func:`pipeline.ingest.ingest_table`) and by
+Pure functions (no I/O), used before every fetch (:func:`pipeline.landing.ingest.ingest_table`) and by
 ``kostra catalogue check``. The metadata comes as :class:`TableCodes`: every dimension with its codes and
 labels, from live metadata (``complete=True``: a code missing from it does not exist) or from recorded
 responses (``complete=False``: a response shows only the codes it was queried for, so a code missing from

@@ -18,9 +18,9 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.jsonstat import Dataset, decode
-from pipeline.landing import FetchRecord, LandingStore
-from pipeline.vintage import REVISED, UNREVISED, parse_updated, unrevised_year
+from pipeline.landing.store import FetchRecord, LandingStore
+from pipeline.raw.jsonstat import Dataset, decode
+from pipeline.ssb.vintage import REVISED, UNREVISED, parse_updated, unrevised_year
 
 # SSB dimension ids → the named columns of raw.cells. Anything else goes into other_dimensions, by its id.
 REGION_DIMS = ("KOKkommuneregion0000", "Region", "KOKbydelsregion0000", "KOKfylkesregion0000")

@@ -64,7 +64,7 @@ def parse_codes(body: dict, endpoint: str = "codesAt") -> list[KlassCode]:
     """The ``codes`` of a KLASS code-list body (``codesAt`` or ``codes``), as the client returns them.
 
     Public so that a recorded KLASS response (or a CSV export with the same column names) is read exactly
-    as a live one: ``pipeline.klass.build_reference`` uses it for the recorded code lists.
+    as a live one: ``pipeline.reference.klass.build_reference`` uses it for the recorded code lists.
     """
     if not isinstance(body, dict) or "codes" not in body:
         keys = sorted(body) if isinstance(body, dict) else type(body).__name__

@@ -11,7 +11,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from pipeline.config import Home
-from pipeline.publish import connect_published
+from pipeline.publish.warehouse import connect_published
 
 # What can be exported, and the column that holds the municipality.
 EXPORTABLE = {
@@ -162,7 +162,7 @@ def export(home: Home, what: str, municipality: str | None, fmt: str, out: Path)
         raise ExportError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
     out = target_path(home, out, what, municipality, fmt)
     table = fetch(home, what, municipality)
-    from pipeline.summary import is_demo
+    from pipeline.report.summary import is_demo
 
     note = (
         "DEMO DATA: syntetiske tall i SSBs virkelige struktur. Ikke siter tallene." if is_demo(home) else None

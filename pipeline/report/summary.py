@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline.config import Home
-from pipeline.publish import connect_published
+from pipeline.publish.warehouse import connect_published
 
 
 def summary_rows(home: Home) -> list[tuple]:

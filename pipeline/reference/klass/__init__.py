@@ -1,5 +1,5 @@
 """SSB's KLASS classification service: the client, and the script that derives the reference seeds."""
 
-from pipeline.klass.client import KlassChange, KlassClient, KlassCode, KlassError
+from pipeline.reference.klass.client import KlassChange, KlassClient, KlassCode, KlassError
 
 __all__ = ["KlassChange", "KlassClient", "KlassCode", "KlassError"]

@@ -60,7 +60,7 @@ def _table(name: str) -> pd.DataFrame:
     path = REFERENCE_DIR / f"{name}.csv"
     if not path.is_file():
         raise ReferenceError(
-            f"reference seed {path} is missing; run python -m pipeline.klass.build_reference"
+            f"reference seed {path} is missing; run python -m pipeline.reference.klass.build_reference"
         )
     dtypes = _COLUMNS[name]
     df = pd.read_csv(path, dtype="str", keep_default_na=False)

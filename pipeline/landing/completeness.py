@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 
 import pyarrow.compute as pc
 
-from pipeline import reference
-from pipeline.jsonstat import decode
-from pipeline.landing import FetchRecord, LandingStore
-from pipeline.load import REGION_DIMS, time_dimension
+from pipeline.landing.store import FetchRecord, LandingStore
+from pipeline.raw.jsonstat import decode
+from pipeline.raw.load import REGION_DIMS, time_dimension
+from pipeline.reference import seeds
 
 
 @dataclass
@@ -32,8 +32,8 @@ def expected_codes(year: int) -> dict[str, str]:
     """The code each ASSS member and comparator was published under in ``year`` → its municipality id."""
     return {
         code: mid
-        for mid in reference.asss_members(year, include_comparators=True)
-        for code in reference.codes_for(mid, year)
+        for mid in seeds.asss_members(year, include_comparators=True)
+        for code in seeds.codes_for(mid, year)
     }
 
 
@@ -68,7 +68,7 @@ def check_fetch(store: LandingStore, rec: FetchRecord) -> list[str]:
         for code, mid in expected_codes(year).items():
             if code not in seen[year]:
                 problems.append(
-                    f"{where}: {code} ({reference.name_in(code, year)}, municipality {mid}) is missing for {year}"
+                    f"{where}: {code} ({seeds.name_in(code, year)}, municipality {mid}) is missing for {year}"
                 )
             elif code not in with_number[year]:
                 # A member whose every cell in a valid year is '.' is also missing, only less visibly.

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline import timestamps
-from pipeline.jsonstat import JsonStatError, decode
-from pipeline.landing import FetchRecord, LandingStore, Part
-from pipeline.load import LoadError, table_id_of, time_dimension
+from pipeline.landing.store import FetchRecord, LandingStore, Part
+from pipeline.raw.jsonstat import JsonStatError, decode
+from pipeline.raw.load import LoadError, table_id_of, time_dimension
 from pipeline.ssb.errors import SsbCatalogueMismatch, SsbCatalogueTableMissing, SsbNoSuchTable
 from pipeline.ssb.validate import TableCodes, check_selection, failures, summarise
-from pipeline.vintage import parse_updated
+from pipeline.ssb.vintage import parse_updated
 
 
 class IngestError(RuntimeError):
@@ -205,7 +205,7 @@ def _wanted_labels(
 def _catalogue_spec(table_id: str):
     """The catalogue's TableSpec of ``table_id``, or None (a table outside the catalogue, a broken seed)."""
     try:
-        from pipeline.catalogue import tables
+        from pipeline.reference.catalogue import tables
 
         return tables().get(table_id)
     except Exception:  # noqa: BLE001 - the catalogue only adds labels here; a fetch must not depend on it
@@ -224,7 +224,7 @@ def catalogue_filters() -> dict[str, dict[str, list[str]]]:
     Dimensions without codes in the catalogue (region, time) are fetched whole. Derived rows have no
     table and are never fetched.
     """
-    from pipeline.catalogue import tables
+    from pipeline.reference.catalogue import tables
 
     return {
         table_id: {

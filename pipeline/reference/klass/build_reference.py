@@ -6,10 +6,10 @@ obtained. Offline it reads the shared SSB snapshots (``--snapshots DIR``, defaul
 lists and changes instead. ``--check`` compares the result with the committed files and exits non-zero on
 any difference, so CI can prove the seeds are reproducible.
 
-    python -m pipeline.klass.build_reference            # rewrite the seeds from the snapshots
-    python -m pipeline.klass.build_reference --check    # verify the committed seeds
-    python -m pipeline.klass.build_reference --online   # derive from KLASS (needs internet)
-    python -m pipeline.klass.build_reference --check --klass-list 2025-01-01=codesAt-2025.json
+    python -m pipeline.reference.klass.build_reference            # rewrite the seeds from the snapshots
+    python -m pipeline.reference.klass.build_reference --check    # verify the committed seeds
+    python -m pipeline.reference.klass.build_reference --online   # derive from KLASS (needs internet)
+    python -m pipeline.reference.klass.build_reference --check --klass-list 2025-01-01=codesAt-2025.json
 
 Inputs of the offline build (all under ``--snapshots``):
 
@@ -61,7 +61,7 @@ from pathlib import Path
 import orjson
 
 from pipeline.config import REPO_ROOT, SEEDS_DIR
-from pipeline.klass.client import KlassCode, KlassError, parse_codes
+from pipeline.reference.klass.client import KlassCode, KlassError, parse_codes
 
 FIRST_YEAR = 2015
 LAST_YEAR = 2024
@@ -553,7 +553,7 @@ def diff_rows(built: list[dict[str, str]], committed: list[dict[str, str]], key:
 
 def load_klass(client=None) -> CodeHistory:
     """Collect the same facts from KLASS 131: codes valid on 1 January of each year, and the changes."""
-    from pipeline.klass.client import KlassClient
+    from pipeline.reference.klass.client import KlassClient
 
     client = client or KlassClient()
     codes_by_year: dict[int, dict[str, str]] = {}

@@ -1,0 +1,1 @@
+"""Reference data: the indicator catalogue, municipality seeds, KLASS."""

@@ -1,0 +1,1 @@
+"""What the run tells a person: summaries and reports."""

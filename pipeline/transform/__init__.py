@@ -1,0 +1,1 @@
+"""The dbt build of staging, intermediate and mart models."""
