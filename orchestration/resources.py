@@ -23,11 +23,18 @@ class StatbankResource(dg.ConfigurableResource):
 
     The demo server can show the statbank as it was on a past release (``/asof/<release>/``), which the
     live API cannot: live, only the current release of a table can be fetched.
+
+    ``retries``, ``backoff_factor`` and ``backoff_max`` configure the client's urllib3 retries of single
+    requests (429 after ``Retry-After``, 5xx, time-outs); a whole step is retried by the ingest assets'
+    Dagster retry policy.
     """
 
     v0_root: str = SSB_V0_ROOT
     v2_root: str = SSB_V2_ROOT
     asof_root: str = ""  # e.g. http://127.0.0.1:8765 for the demo server; empty = live SSB
+    retries: int = 5
+    backoff_factor: float = 1.0
+    backoff_max: float = 120.0
 
     @property
     def is_live(self) -> bool:
@@ -44,4 +51,11 @@ class StatbankResource(dg.ConfigurableResource):
         from pipeline.ssb.client import SsbClient
 
         v0, v2 = self.roots_for(release_key)
-        return SsbClient(v0, v2, progress=False)
+        return SsbClient(
+            v0,
+            v2,
+            retries=self.retries,
+            backoff_factor=self.backoff_factor,
+            backoff_max=self.backoff_max,
+            progress=False,
+        )

@@ -17,9 +17,12 @@ from pipeline.landing.store import LandingStore
 from pipeline.raw.jsonstat import decode
 from pipeline.reference.catalogue import TableSpec, tables
 from pipeline.ssb.calendar import data_year_of
-from pipeline.ssb.errors import SsbError, SsbRateLimited, SsbUnavailable
+from pipeline.ssb.client import worth_another_run
+from pipeline.ssb.errors import SsbError
 from pipeline.ssb.vintage import is_march_release
 
+# The run layer's retries: a whole step again, minutes apart (an outage, a body cut off mid-transfer). Single
+# requests are retried by urllib3 inside the client (StatbankResource.retries); nothing retries in between.
 INGEST_RETRY = dg.RetryPolicy(
     max_retries=3, delay=20, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
@@ -67,9 +70,9 @@ def build_ingest_asset(table_id: str, filters: dict[str, list[str]], spec: Table
             client = statbank.client(key)
             try:
                 rec = ingest_table(client, store, table_id, filters, source=client.v0_root)
-            except (SsbUnavailable, SsbRateLimited):
-                raise  # transient: the retry policy tries again later
             except SsbError as exc:
+                if worth_another_run(exc):
+                    raise  # transient: the retry policy tries again later
                 # A wrong query stays wrong: fail now instead of retrying for minutes.
                 raise dg.Failure(description=str(exc), allow_retries=False) from exc
             if rec is None:

@@ -2,8 +2,10 @@
 
 One :class:`SsbClient` reads the API's limits, resolves a selection against the table's metadata, splits it
 into extracts under the cell limit, throttles every request (retries included) to the per-IP call limit,
-retries 5xx, 429 (after ``Retry-After``), timeouts and cut-off bodies, and returns every part of a fetch or
-raises: a fetch is never partial, and all its parts carry the same ``updated`` stamp.
+and returns every part of a fetch or raises: a fetch is never partial, and all its parts carry the same
+``updated`` stamp. Retries are urllib3's alone (5xx, 429 after ``Retry-After``, time-outs, dropped connections:
+the rule in :mod:`pipeline.http`); the client adds no loop of its own, and a body cut off after the headers
+fails the call at once (the orchestrator's retry policy runs the fetch again).
 
 The same client talks to the local PxWebApi server (:mod:`pipeline.demo.server`) in the demo and the tests:
 only the roots differ.
@@ -26,6 +28,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from pipeline import config, timestamps
+from pipeline.http import DEFAULT_BACKOFF_MAX, attempts_made, http_retry, mount_retry
 from pipeline.raw.jsonstat import JsonStatError, decode
 from pipeline.ssb.errors import (
     SsbBadResponse,
@@ -55,6 +58,7 @@ __all__ = [
     "live_roots",
     "parse_rate_policy",
     "parse_time",
+    "worth_another_run",
 ]
 
 # Environment overrides of SSB's roots (pipeline.config holds the defaults): a proxy, a mirror, a test.
@@ -64,7 +68,6 @@ V2_ROOT_ENV = "KOSTRA_SSB_V2_ROOT"
 DEFAULT_LIMITS = (800_000, 30, 60.0)
 # SSB answers 404 to GET URLs longer than about 2,100 characters; stay clear of it.
 MAX_GET_URL = 2000
-_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _USER_AGENT = "kostra-warehouse/0.1 (+https://github.com/; python-requests)"
 
 
@@ -204,7 +207,7 @@ class SsbClient:
         connect_timeout: float | None = None,
         retries: int = 5,
         backoff_factor: float = 1.0,
-        backoff_max: float = 120.0,
+        backoff_max: float = DEFAULT_BACKOFF_MAX,
         progress: bool | None = None,
         max_get_url: int = MAX_GET_URL,
         metadata_ttl: float = 120.0,
@@ -238,24 +241,15 @@ class SsbClient:
             if key in self._limiters:
                 continue
             limiter = self._limiters[key] = limiter_for(root)
-            retry = ThrottledRetry(
-                total=retries,
-                connect=retries,
-                read=retries,
-                status=retries,
-                other=0,
-                redirect=3,
-                # POST is how v0 (and long v2) queries are sent; they are reads, safe to repeat.
-                allowed_methods=frozenset({"GET", "POST"}),
-                status_forcelist=_RETRY_STATUSES,
+            # The one retry rule (pipeline.http), each retry waiting for a slot in the host's limiter.
+            retry = http_retry(
+                retries,
                 backoff_factor=backoff_factor,
                 backoff_max=backoff_max,
-                respect_retry_after_header=True,
-                # Hand the final error response back so it becomes a typed SsbError with the server's text.
-                raise_on_status=False,
+                retry_class=ThrottledRetry,
                 limiter=limiter,
             )
-            self._session.mount(key + "/", _ThrottledAdapter(limiter, retry))
+            mount_retry(self._session, retry, [key + "/"], _ThrottledAdapter(limiter, retry))
 
     # --- lifecycle ------------------------------------------------------------------------------------
 
@@ -282,58 +276,61 @@ class SsbClient:
     ) -> tuple[requests.Response, Any]:
         """One logical request; returns the response and its parsed JSON, or raises a typed SsbError.
 
-        urllib3 retries statuses, timeouts and connection errors. A body cut off mid-transfer or that is
-        not JSON is only visible here, so it gets the same number of retries at this level.
+        Every retry happens inside the session (urllib3's ``Retry``: statuses, time-outs, connection errors);
+        this method sends once and classifies what came back. A body cut off after the headers, or one that
+        is not JSON, is only visible here and fails at once as :class:`SsbBadResponse`.
         """
         shown_query = query if query is not None else (dict(params) if params else None)
-        problem = ""
-        for attempt in range(self.retries + 1):
-            if attempt:
-                time.sleep(min(self.backoff_max, self.backoff_factor * 2 ** (attempt - 1)))
-            try:
-                # Redirects are not followed: an answer from another host is not SSB's (see below).
-                resp = self._session.request(
-                    method, url, params=params, json=json_body, timeout=self.timeout, allow_redirects=False
-                )
-            except (
-                requests.exceptions.ChunkedEncodingError,
-                requests.exceptions.ContentDecodingError,
-            ) as exc:
-                problem = f"the response body was cut off ({exc.__class__.__name__})"
-                continue
-            except requests.exceptions.RequestException as exc:
-                unreachable = _unreachable_reason(exc)
-                if unreachable:
-                    raise SsbUnreachable(
-                        f"cannot reach {_host(url)}: {unreachable}. {_what_to_check(url)}",
-                        table_id=table_id,
-                        url=url,
-                    ) from exc
-                raise SsbUnavailable(
-                    f"no answer after {self.retries} retries: {_root_cause(exc)}",
+        try:
+            # Redirects are not followed: an answer from another host is not SSB's (see below).
+            resp = self._session.request(
+                method, url, params=params, json=json_body, timeout=self.timeout, allow_redirects=False
+            )
+        except (
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+        ) as exc:
+            raise SsbBadResponse(
+                f"the response body was cut off ({exc.__class__.__name__})",
+                table_id=table_id,
+                query=shown_query,
+                url=url,
+            ) from exc
+        except requests.exceptions.RequestException as exc:
+            unreachable = _unreachable_reason(exc)
+            if unreachable:
+                raise SsbUnreachable(
+                    f"cannot reach {_host(url)}: {unreachable}. {_what_to_check(url)}",
                     table_id=table_id,
-                    query=shown_query,
                     url=url,
                 ) from exc
-            self._note_rate_headers(resp)
-            if resp.is_redirect:
-                target = resp.headers.get("Location", "")
-                raise SsbBadResponse(
-                    f"the server redirected to {target!r} (HTTP {resp.status_code}); redirects are not "
-                    f"followed, so nothing is taken as SSB's answer that {_host(url)} did not send itself",
-                    table_id=table_id,
-                    query=shown_query,
-                    url=url,
-                )
-            if resp.status_code != 200:
-                raise _status_error(resp, table_id=table_id, query=shown_query, retries=self.retries)
-            try:
-                return resp, orjson.loads(resp.content)
-            except orjson.JSONDecodeError as exc:
-                problem = f"the response is not valid JSON ({len(resp.content)} bytes: {exc})"
-        raise SsbBadResponse(
-            f"{problem}, still after {self.retries} retries", table_id=table_id, query=shown_query, url=url
-        )
+            raise SsbUnavailable(
+                f"no answer after {self.retries} retries: {_root_cause(exc)}",
+                table_id=table_id,
+                query=shown_query,
+                url=url,
+            ) from exc
+        self._note_rate_headers(resp)
+        if resp.is_redirect:
+            target = resp.headers.get("Location", "")
+            raise SsbBadResponse(
+                f"the server redirected to {target!r} (HTTP {resp.status_code}); redirects are not "
+                f"followed, so nothing is taken as SSB's answer that {_host(url)} did not send itself",
+                table_id=table_id,
+                query=shown_query,
+                url=url,
+            )
+        if resp.status_code != 200:
+            raise _status_error(resp, table_id=table_id, query=shown_query, retries=self.retries)
+        try:
+            return resp, orjson.loads(resp.content)
+        except orjson.JSONDecodeError as exc:
+            raise SsbBadResponse(
+                f"the response is not valid JSON ({len(resp.content)} bytes: {exc})",
+                table_id=table_id,
+                query=shown_query,
+                url=url,
+            ) from exc
 
     # --- limits ---------------------------------------------------------------------------------------
 
@@ -785,6 +782,34 @@ def _is_html(resp: requests.Response) -> bool:
     return "html" in kind or head.startswith((b"<!doctype html", b"<html"))
 
 
+# What a body cut off after the headers looks like: the only failure urllib3's Retry cannot see.
+_BROKEN_BODY = (
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+    orjson.JSONDecodeError,
+)
+
+
+def worth_another_run(exc: BaseException) -> bool:
+    """Whether a failed call may succeed if the whole fetch runs again later (the orchestrator's retry).
+
+    True for a server that stayed busy or away through every urllib3 retry (:class:`SsbUnavailable`,
+    :class:`SsbRateLimited`) and for a body cut off mid-transfer; False for a wrong query, a missing table
+    or an answer that is whole but wrong, which another run would only repeat.
+    """
+    if isinstance(exc, (SsbUnavailable, SsbRateLimited)):
+        return True
+    return isinstance(exc, SsbBadResponse) and isinstance(exc.__cause__, _BROKEN_BODY)
+
+
+def _after_retries(resp: requests.Response, retries: int) -> str:
+    """'after 2 retries (3 attempts)': what urllib3 actually sent, the configured count if it cannot tell."""
+    attempts = attempts_made(resp)
+    if attempts is None:
+        return f"after {retries} retries"
+    return f"after {attempts - 1} retries ({attempts} attempt{'s' if attempts != 1 else ''})"
+
+
 def _status_error(resp: requests.Response, *, table_id: str | None, query: Any, retries: int) -> SsbError:
     status = resp.status_code
     url = resp.url
@@ -832,7 +857,7 @@ def _status_error(resp: requests.Response, *, table_id: str | None, query: Any, 
         return SsbNotFound(f"not found{said}", table_id=table_id, query=query, url=url, status=status)
     if status == 429:
         return SsbRateLimited(
-            f"still rate limited after {retries} retries{said}",
+            f"still rate limited {_after_retries(resp, retries)}{said}",
             table_id=table_id,
             query=query,
             url=url,
@@ -840,7 +865,7 @@ def _status_error(resp: requests.Response, *, table_id: str | None, query: Any, 
         )
     if status >= 500:
         return SsbUnavailable(
-            f"server error after {retries} retries{said}",
+            f"server error {_after_retries(resp, retries)}{said}",
             table_id=table_id,
             query=query,
             url=url,

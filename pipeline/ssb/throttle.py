@@ -1,8 +1,10 @@
 """Keep this process under the statbank's call limit: at most ``max_calls`` requests per rolling window.
 
 SSB counts calls per IP address, so every client in the process shares one :class:`RateLimiter` per API host
-(:func:`limiter_for`). Retries take a slot too: :class:`ThrottledRetry` is a urllib3 ``Retry`` whose
-``sleep`` (run before every retry, after any ``Retry-After`` wait) acquires a slot for the next attempt.
+(:func:`limiter_for`). This is pacing, not retrying: the limiter never sends a request again. The retries are
+urllib3's (the rule in :mod:`pipeline.http`), and they take a slot too: :class:`ThrottledRetry` is that
+``Retry`` whose ``sleep`` (run before every retry, after any ``Retry-After`` wait) acquires a slot for the
+next attempt.
 
 A slot counts from the moment it is taken until ``window`` seconds after its request *finished*. The server
 stamps a request somewhere between our send and the end of its response, so holding the slot until
@@ -18,8 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from urllib3.exceptions import MaxRetryError, NewConnectionError
-from urllib3.util.retry import Retry
+from pipeline.http import HttpRetry
 
 __all__ = ["RateLimiter", "ThrottledRetry", "host_key", "limiter_for"]
 
@@ -111,11 +112,13 @@ def limiter_for(url: str) -> RateLimiter:
         return limiter
 
 
-class ThrottledRetry(Retry):
-    """urllib3 ``Retry`` whose every retry first waits for (and takes) a slot in the host's limiter.
+class ThrottledRetry(HttpRetry):
+    """The retry rule of :mod:`pipeline.http` whose every retry first waits for (and takes) a slot in the
+    host's limiter.
 
     ``sleep`` runs after the failed attempt has completed, so it finishes that attempt's slot, waits the
-    backoff or the server's ``Retry-After``, then takes a slot for the attempt that follows.
+    backoff or the server's ``Retry-After``, then takes a slot for the attempt that follows. It decides
+    nothing about whether to retry: urllib3 does.
     """
 
     def __init__(self, *args: Any, limiter: RateLimiter | None = None, **kwargs: Any) -> None:
@@ -125,18 +128,6 @@ class ThrottledRetry(Retry):
     def new(self, **kw: Any) -> ThrottledRetry:
         kw.setdefault("limiter", self.limiter)
         return super().new(**kw)
-
-    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # noqa: ANN001
-        """As urllib3's, except that a failed connection (DNS, refused) is retried at most once.
-
-        Such a failure is not a busy server: backing off for minutes will not make a wrong host name or a
-        missing network come back, so the caller gets a clear error within seconds instead.
-        """
-        if isinstance(error, NewConnectionError) and any(
-            isinstance(h.error, NewConnectionError) for h in self.history
-        ):
-            raise MaxRetryError(_pool, url, error) from error
-        return super().increment(method, url, response, error, _pool, _stacktrace)
 
     def sleep(self, response: Any = None) -> None:
         if self.limiter is not None:

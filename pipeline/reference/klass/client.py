@@ -4,8 +4,9 @@ Endpoints used (``{root}/classifications/{id}/...``):
 ``codesAt?date=YYYY-MM-DD`` (codes valid on a date), ``codes?from=&to=`` (codes valid in a range) and
 ``changes?from=&to=`` (code changes). Responses are JSON: ``{"codes": [{code, parentCode, level, name,
 shortName, presentationName, validFrom, validTo, notes}]}`` and ``{"codeChanges": [{oldCode, oldName,
-newCode, newName, changeOccurred}]}``. Transient failures (429, 5xx, dropped connections) are retried
-with backoff by urllib3's Retry, honouring Retry-After.
+newCode, newName, changeOccurred}]}``. Transient failures (429, 5xx, time-outs, dropped connections) are
+retried with backoff by urllib3's Retry, honouring Retry-After: the same rule as the statbank client's
+(:mod:`pipeline.http`).
 """
 
 from __future__ import annotations
@@ -15,10 +16,9 @@ from dataclasses import dataclass
 
 import orjson
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 from pipeline.config import KLASS_ROOT
+from pipeline.http import http_retry, mount_retry
 
 MUNICIPALITIES = 131
 
@@ -104,18 +104,9 @@ class KlassClient:
         self.classification_id = classification_id
         self.language = language
         self.timeout = timeout
-        self.session = session or requests.Session()
-        retry = Retry(
-            total=retries,
-            backoff_factor=backoff_factor,
-            status_forcelist=(429, 500, 502, 503, 504),
-            allowed_methods=frozenset({"GET"}),
-            respect_retry_after_header=True,
-            raise_on_status=False,
+        self.session = mount_retry(
+            session or requests.Session(), http_retry(retries, backoff_factor=backoff_factor)
         )
-        adapter = HTTPAdapter(max_retries=retry)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
         self.session.headers.setdefault("Accept", "application/json")
 
     def _get(self, endpoint: str, params: dict[str, str]) -> dict:
