@@ -69,7 +69,7 @@ def _build(first: int, last: int, keep_build: Path | None = None) -> dict[str, f
 
         gx_context = Path(tmp) / "gx"
         shutil.copytree(EXPECTATIONS_DIR, gx_context, ignore=shutil.ignore_patterns("uncommitted"))
-        run_quality(home.build_db, out_dir=Path(tmp) / "quality", context_root=gx_context)
+        run_quality(home.build_db, run_dir=Path(tmp) / "quality", context_root=gx_context)
         times["checks (quality + GX)"] = time.perf_counter() - t
 
         t = time.perf_counter()

@@ -13,8 +13,8 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from orchestration.dbt.assets import dbt_project, kostra_dbt_models
-from orchestration.quality.assets import DQ_FINDINGS, dq_findings_asset, quality_report_asset
+from orchestration.dbt.assets import dbt_project, kostra_dbt_models, kostra_dbt_quality_models
+from orchestration.quality.assets import DQ_FINDINGS, quality_findings_asset, quality_report_asset
 from orchestration.resources import HomeResource, StatbankResource
 from orchestration.schedules import (
     build_after_ingest,
@@ -28,13 +28,22 @@ from orchestration.warehouse.assets import publish_asset, raw_tables_asset
 
 ingest_assets, ingest_checks = ingest_definitions()
 raw_tables = raw_tables_asset([a.key for a in ingest_assets])
-dq_findings = dq_findings_asset(list(kostra_dbt_models.keys))
-# The publish waits for the quality checks: a FATAL finding fails dq_findings' blocking check.
-published = publish_asset([*kostra_dbt_models.keys, DQ_FINDINGS])
+quality_findings = quality_findings_asset(list(kostra_dbt_models.keys))
+# The publish waits for the quality models, which wait for the checks: a FATAL finding fails the findings'
+# blocking check and nothing after it runs.
+published = publish_asset([*kostra_dbt_models.keys, *kostra_dbt_quality_models.keys])
 quality_report = quality_report_asset([published.key, DQ_FINDINGS])
 
 defs = dg.Definitions(
-    assets=[*ingest_assets, raw_tables, kostra_dbt_models, dq_findings, published, quality_report],
+    assets=[
+        *ingest_assets,
+        raw_tables,
+        kostra_dbt_models,
+        quality_findings,
+        kostra_dbt_quality_models,
+        published,
+        quality_report,
+    ],
     asset_checks=ingest_checks,
     jobs=[ingest_release_job, build_job],
     schedules=[publication_day_schedule],

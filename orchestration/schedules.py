@@ -36,7 +36,8 @@ build_job = dg.define_asset_job(
     - dg.AssetSelection.key_prefixes("ssb"),
     description="Load landed releases, build and test the dbt models, check quality and publish the warehouse. "
     "Run config: the focus municipality, comparators and comparison group of the dbt step "
-    "(ops.kostra_dbt_models.config; defaults from KOSTRA_FOCUS, KOSTRA_COMPARATORS, KOSTRA_COMPARISON_GROUP).",
+    "(ops.kostra_dbt_models.config and ops.kostra_dbt_quality_models.config, the same for both; defaults from "
+    "KOSTRA_FOCUS, KOSTRA_COMPARATORS, KOSTRA_COMPARISON_GROUP).",
 )
 
 

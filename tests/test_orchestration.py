@@ -72,7 +72,9 @@ def test_groups_follow_the_pipeline_stages(defs):
     assert groups["intermediate/int_indicator_values__harmonised"] == "staging"
     assert groups["marts/service_profile"] == "marts"
     assert groups["warehouse/published"] == "publish"
+    assert groups["quality/findings"] == "quality"
     assert groups["marts/dq_findings"] == "quality"
+    assert groups["marts/dq_indicator_flags"] == "quality"
     assert groups["reports/quality_report"] == "reports"
 
 
@@ -89,9 +91,15 @@ def test_dbt_build_args_carry_the_comparison_parameters():
 
 
 def test_every_writer_of_the_build_file_shares_one_pool(defs):
-    from orchestration.definitions import dq_findings, kostra_dbt_models, published, raw_tables
+    from orchestration.definitions import (
+        kostra_dbt_models,
+        kostra_dbt_quality_models,
+        published,
+        quality_findings,
+        raw_tables,
+    )
 
-    for assets_def in (raw_tables, kostra_dbt_models, dq_findings, published):
+    for assets_def in (raw_tables, kostra_dbt_models, quality_findings, kostra_dbt_quality_models, published):
         assert assets_def.op.pool == "duckdb_build", assets_def.node_def.name
 
 

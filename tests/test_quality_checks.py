@@ -119,28 +119,6 @@ def test_region_code_outside_validity():
     ) == ["9999"]
 
 
-def test_duplicate_cells_conflicting_is_fatal_identical_is_not():
-    a = ind_cell("11975", "0301", 2023, "gs_elever", 10.0)
-    b = dict(a, value=11.0)
-    f = findings([a, b], "duplicate_cells")
-    assert list(f["severity"]) == ["FATAL"] and f["observed"].iloc[0] == 2
-    assert findings([a, dict(a)], "duplicate_cells").empty
-
-
-def test_duplicate_cells_in_population_by_sex_and_single_year():
-    """07459's cells differ by sex and single year: men and women of one age are two cells, not a duplicate."""
-    men = ind_cell("07459", "0301", 2023, "pop_total", 4000.0, alder="045", kjonn="1")
-    women = dict(men, kjonn="2", value=3900.0)
-    other_age = dict(men, alder="046", value=4100.0)
-    assert findings([men, women, other_age], "duplicate_cells").empty
-    f = findings([men, women, dict(women, value=3950.0)], "duplicate_cells")
-    assert list(f["severity"]) == ["FATAL"] and list(f["table_id"]) == ["07459"]
-    assert "045|2" in f["message"].iloc[0]
-
-
-# ---------------------------------------------------------------- status symbols
-
-
 def test_status_with_value():
     f = findings([ind_cell("12210", "0301", 2021, "sos_mottakere", 2.0, ":")], "status_value_not_null")
     assert list(f["severity"]) == ["ERROR"] and list(f["sector"]) == ["sosiale_tjenester"]
@@ -540,121 +518,11 @@ def test_denominator_zero_from_raw_cells_sums_the_numerators_functions():
     assert list(findings(zero + nothing, "denominator_zero")["severity"]) == ["WARNING"]
 
 
-# ---------------------------------------------------------------- quality flags
-
-
-def test_quality_flags_follow_the_findings_cells(tmp_path):
-    """marts.dq_indicator_flags: an IPLOS finding flags its own age group's indicator (and the ratios built on
-    it), a finding on a whole table flags the rows that table serves in that year."""
-    import duckdb
-
-    from pipeline.quality.checks import FINDING_COLUMNS
-    from pipeline.quality.run import write_findings
-
-    db = tmp_path / "build.duckdb"
-    con = duckdb.connect(str(db))
-    con.execute("create schema reference")
-    con.register("_cat", catalogue.load_catalogue())
-    con.execute("create table reference.indicator_catalogue as select * from _cat")
-    con.close()
-
-    def finding(check, severity, table_id, contents_code=None, indicator_id=None, year=2023, mid="0301"):
-        return {
-            "check": check,
-            "severity": severity,
-            "table_id": table_id,
-            "contents_code": contents_code,
-            "indicator_id": indicator_id,
-            "municipality_id": mid,
-            "region_code": mid,
-            "year": year,
-            "sector": "annet",
-            "run_id": "t",
-        }
-
-    t, code = source("po_timer_uke_67_pluss")
-    rows = [
-        finding("iplos_hours_negative", "ERROR", t, code, "po_timer_uke_67_pluss"),
-        finding("values_identical_to_previous_year", "ERROR", "12292", mid="4601"),
-        finding("completeness_members", "ERROR", "12210", year=2020, mid="5001"),
-        finding("completeness_members", "ERROR", "13995", year=2020, mid="1103"),  # 13995 serves 2022 on
-        finding("relative_change", "WARNING", "07459", "Personer1", "pop_67_pluss", mid="1103"),
-    ]
-    write_findings(db, pd.DataFrame(rows).reindex(columns=FINDING_COLUMNS))
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        flags = con.execute(
-            "select municipality_id, year, indicator_id, quality_flag from marts.dq_indicator_flags"
-        ).df()
-    finally:
-        con.close()
-    by = {
-        m: dict(zip(g["indicator_id"], g["quality_flag"], strict=True))
-        for m, g in flags.groupby("municipality_id")
-    }
-    assert by["0301"] == {
-        "po_timer_uke_67_pluss": "unreliable",
-        "po_timer_per_bruker_67_pluss": "unreliable",
-    }
-    ids_12292 = set(catalogue.load_catalogue().query("table_id == '12292'")["indicator_id"])
-    assert ids_12292 <= set(by["4601"]) and "po_timer_uke_0_66" in by["4601"]
-    assert {"sos_mottakere", "sos_andel_langtid"} <= set(by["5001"])
-    assert by["1103"] == {"pop_67_pluss": "use_with_care"}
-
-
-# ---------------------------------------------------------------- index sanity
-
-
-def _profile(indexes) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "municipality_id": [f"m{i}" for i in range(len(indexes))],
-            "indicator_id": "gs_grunnskolepoeng",
-            "sector": "grunnskole",
-            "year": 2023,
-            "is_asss_member": True,
-            "index_asss": indexes,
-        }
-    )
-
-
-def test_asss_index_mean():
-    rows = [ind_cell("11975", "0301", 2023, "gs_elever", 1.0)]
-    f = findings(rows, "asss_index_mean", service_profile=_profile([90.0, 110.0, 103.0]))
-    assert list(f["severity"]) == ["FATAL"]
-    assert findings(rows, "asss_index_mean", service_profile=_profile([90.0, 110.0, 100.0])).empty
-
-
-def test_sector_index_weights_and_mean():
-    rows = [ind_cell("11975", "0301", 2023, "gs_elever", 1.0)]
-    idx = pd.DataFrame(
-        {
-            "municipality_id": ["0301", "0301", "4601", "4601"],
-            "year": 2023,
-            "sector": "grunnskole",
-            "production_index": [95.0, 95.0, 105.0, 105.0],
-            "weight": [0.5, 0.5, 0.5, 0.6],
-        }
-    )
-    f = findings(rows, "asss_index_mean", sector_indices=idx)
-    assert list(f["check"]) == ["index_weights_sum_to_one"] and f["region_code"].iloc[0] == "4601"
-    f = findings(
-        rows,
-        "asss_index_mean",
-        sector_indices=idx.assign(production_index=[90.0, 90.0, 105.0, 105.0], weight=0.5),
-    )
-    assert list(f["check"]) == ["asss_index_mean"]
-    # E = 100·P/U is a ratio, not centred on 100: a members' mean of 108 is no finding.
-    centred = idx.assign(weight=0.5, expenditure_index=[100.0, 100.0, 100.0, 100.0], efficiency_index=108.0)
-    assert findings(rows, "asss_index_mean", sector_indices=centred).empty
-
-
 def test_every_check_is_tested_here():
     tested = {
         "completeness_members",
         "completeness_table_landed",
         "region_code_valid_for_year",
-        "duplicate_cells",
         "status_value_not_null",
         "status_share_missing",
         "iplos_hours_negative",
@@ -672,7 +540,6 @@ def test_every_check_is_tested_here():
         "net_le_gross",
         "function_total_equals_sum",
         "denominator_zero",
-        "asss_index_mean",
     }
     assert tested == set(CHECKS)
 

@@ -22,6 +22,8 @@ dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_D
 
 # dbt folder → Dagster group; seeds are reference data the staging layer reads.
 GROUP_BY_FOLDER = {"staging": "staging", "intermediate": "staging", "marts": "marts"}
+# Deeper folders that are a system of their own: marts/quality holds the data-quality marts.
+GROUP_BY_SUBFOLDER = {("marts", "quality"): "quality"}
 
 
 class KostraDbtTranslator(DagsterDbtTranslator):
@@ -31,6 +33,8 @@ class KostraDbtTranslator(DagsterDbtTranslator):
         if dbt_resource_props["resource_type"] == "seed":
             return "staging"
         fqn = dbt_resource_props.get("fqn", [])
+        if tuple(fqn[1:3]) in GROUP_BY_SUBFOLDER:
+            return GROUP_BY_SUBFOLDER[tuple(fqn[1:3])]
         for part in fqn[1:]:
             if part in GROUP_BY_FOLDER:
                 return GROUP_BY_FOLDER[part]
@@ -85,19 +89,19 @@ class ComparisonConfig(dg.Config):
 
 
 def dbt_build_args(comparison: Comparison) -> list[str]:
-    """The one dbt invocation of a pipeline run: build everything with the (validated) comparison parameters."""
+    """The dbt command of both dbt steps: build with the (validated) comparison parameters; dagster-dbt adds
+    each step's selection."""
     return ["build", *vars_args(comparison)]
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    dagster_dbt_translator=KostraDbtTranslator(),
-    pool="duckdb_build",
-)
-def kostra_dbt_models(
+# The models built from the quality stage's findings (marts.dq_findings, the flags and every flagged mart)
+# run after it; everything else runs before it. One selection string serves dbt and Dagster.
+QUALITY_MODELS = "source:quality+"
+
+
+def _run_dbt(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, home: HomeResource, config: ComparisonConfig
 ):
-    """Seeds, staging, intermediate and marts built and tested on the private build file."""
     h = home.home()
     # The profile reads the build file's path from the environment, so every home builds its own file.
     os.environ.update(dbt_env(h.build_db))
@@ -107,3 +111,31 @@ def kostra_dbt_models(
     args = [*dbt_build_args(config.comparison()), "--log-path", str(log_dir)]
     target = h.dbt_target_dir / f"{context.op_execution_context.op.name}-{context.run.run_id[:8]}"
     yield from dbt.cli(args, context=context, target_path=target).stream()
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    dagster_dbt_translator=KostraDbtTranslator(),
+    exclude=QUALITY_MODELS,
+    pool="duckdb_build",
+)
+def kostra_dbt_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, home: HomeResource, config: ComparisonConfig
+):
+    """Seeds, staging, intermediate and marts built and tested on the private build file, before the quality
+    stage reads them."""
+    yield from _run_dbt(context, dbt, home, config)
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    dagster_dbt_translator=KostraDbtTranslator(),
+    select=QUALITY_MODELS,
+    pool="duckdb_build",
+)
+def kostra_dbt_quality_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, home: HomeResource, config: ComparisonConfig
+):
+    """marts.dq_findings, marts.dq_indicator_flags and the marts that carry a quality_flag (service_profile,
+    production_contributions, sector_indices and what reads them), built from the quality stage's findings."""
+    yield from _run_dbt(context, dbt, home, config)

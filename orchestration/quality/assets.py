@@ -1,22 +1,25 @@
-"""The ``dq_findings`` asset: run the quality checks and GX suites on the build file after dbt.
+"""The quality stage as Dagster assets: the checks' findings, and the report of what dbt built from them.
 
-A thin wrapper over :func:`pipeline.quality.run.run_quality` (``dagster-ge`` supports only GX < 1). It
-writes ``marts.dq_findings`` and the quality flags into the build file and carries one blocking asset check,
-``no_fatal_findings``: a FATAL finding fails it, so the publish downstream does not run and the previous
-analyst warehouse stays.
+``quality/findings`` runs the Python checks and GX suites (:func:`pipeline.quality.run.run_quality`;
+``dagster-ge`` supports only GX < 1) on the build file after the first dbt step and writes the stage's one
+table, ``quality.findings``. dbt reads it as a source (``source:quality+``) and builds marts.dq_findings, the
+flags and the flagged marts; no code outside dbt writes a dbt model. The asset carries one blocking check,
+``no_fatal_findings``: a FATAL finding fails it, so nothing downstream (the quality models, the publish)
+runs and the previous analyst warehouse stays.
 """
 
 import dagster as dg
 
 from orchestration.resources import HomeResource
 
+QUALITY_FINDINGS = dg.AssetKey(["quality", "findings"])
 DQ_FINDINGS = dg.AssetKey(["marts", "dq_findings"])
 NO_FATAL = "no_fatal_findings"
 
 
-def dq_findings_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
+def quality_findings_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
     @dg.asset(
-        key=DQ_FINDINGS,
+        key=QUALITY_FINDINGS,
         deps=upstream,
         group_name="quality",
         kinds={"duckdb", "python"},
@@ -24,33 +27,37 @@ def dq_findings_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
         check_specs=[
             dg.AssetCheckSpec(
                 NO_FATAL,
-                asset=DQ_FINDINGS,
+                asset=QUALITY_FINDINGS,
                 blocking=True,
-                description="No FATAL finding (missing ASSS member, conflicting duplicate cells, broken index "
-                "or GX contract); a failure stops the publish.",
+                description="No FATAL finding (a missing ASSS member's table, a broken GX contract); a failure "
+                "stops the quality models and the publish.",
             )
         ],
         description=(
-            "marts.dq_findings: every finding of the data-quality checks (completeness, status symbols, IPLOS, "
-            "Hidiroglou–Berthelot, revisions, accounting identities, index sanity) and the GX suites, with "
-            "severity FATAL/ERROR/WARNING/INFO; also sets quality_flag in marts.service_profile. The report is "
-            "written to <home>/reports/quality/<run id>/."
+            "quality.findings: every finding of the Python checks (completeness, status symbols, IPLOS, "
+            "Hidiroglou–Berthelot, year-on-year, revisions, accounting identities) and the GX contracts, with "
+            "severity FATAL/ERROR/WARNING/INFO. dbt builds marts.dq_findings and the quality flags from it. The "
+            "GX results go to <home>/reports/quality/<run id>/ for the report."
         ),
     )
-    def dq_findings(context: dg.AssetExecutionContext, home: HomeResource):
+    def quality_findings(context: dg.AssetExecutionContext, home: HomeResource):
+        from pipeline.quality import gx_suites
         from pipeline.quality.run import new_run_id, run_quality
 
         h = home.home()
         run_id = new_run_id()
-        result = run_quality(h.build_db, out_dir=h.reports_dir / "quality" / run_id, run_id=run_id)
-        counts = result.counts()
+        result = run_quality(
+            h.build_db,
+            run_dir=h.reports_dir / "quality" / run_id,
+            run_id=run_id,
+            context_root=gx_suites.working_context(h.root),
+        )
         yield dg.MaterializeResult(
             metadata={
                 "run_id": result.run_id,
                 "dagster/row_count": len(result.findings),
-                "findings_by_severity": dg.MetadataValue.json(counts),
+                "findings_by_severity": dg.MetadataValue.json(result.counts()),
                 "seconds": round(result.seconds, 2),
-                "report": dg.MetadataValue.path(str(result.report)) if result.report else "",
             }
         )
         fatal = result.findings[result.findings["severity"] == "FATAL"]
@@ -64,7 +71,7 @@ def dq_findings_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
             },
         )
 
-    return dq_findings
+    return quality_findings
 
 
 QUALITY_REPORT = dg.AssetKey(["reports", "quality_report"])
@@ -77,15 +84,27 @@ def quality_report_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
         group_name="reports",
         kinds={"html"},
         description=(
-            "The data-quality report the ASSS network reviews, for the warehouse that was just published: the "
-            "newest run's report copied to <home>/reports/quality/latest/ (index.html, findings.json, GX Data "
-            "Docs; opens offline)."
+            "The data-quality report the ASSS network reviews, of the warehouse just published: marts.dq_findings "
+            "rendered with the run's GX results into <home>/reports/quality/<run id>/, and copied to "
+            "<home>/reports/quality/latest/ (index.html, findings.json; opens offline)."
         ),
     )
     def quality_report(context: dg.AssetExecutionContext, home: HomeResource) -> dg.MaterializeResult:
         from pipeline.quality.report import publish_latest
+        from pipeline.quality.run import write_report_of
 
-        latest = publish_latest(home.home().reports_dir / "quality")
-        return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(latest / "index.html"))})
+        h = home.home()
+        runs = h.reports_dir / "quality"
+        # The quality run whose findings were just published: its folder holds the run's GX results.
+        checked = context.instance.get_latest_materialization_event(QUALITY_FINDINGS)
+        run_id = checked.asset_materialization.metadata["run_id"].value if checked else context.run.run_id
+        path = write_report_of(h.published_db, runs / run_id)
+        latest = publish_latest(runs)
+        return dg.MaterializeResult(
+            metadata={
+                "report": dg.MetadataValue.path(str(path)),
+                "latest": dg.MetadataValue.path(str(latest)),
+            }
+        )
 
     return quality_report

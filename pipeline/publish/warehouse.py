@@ -23,9 +23,10 @@ import duckdb
 from pipeline.config import Home
 
 DEFAULT_KEEP = 5
-# dbt's working layers: the analyst's file holds raw, reference and marts only (dbt Labs' guide: intermediate
-# models are not exposed). The private build file keeps them for the quality checks and the next build.
-PRIVATE_SCHEMAS = ("staging", "intermediate")
+# dbt's working layers and the quality stage's own output: the analyst's file holds raw, reference and marts
+# only (dbt Labs' guide: intermediate models are not exposed; the findings are in marts.dq_findings). The
+# private build file keeps them for the quality checks and the next build.
+PRIVATE_SCHEMAS = ("staging", "intermediate", "quality")
 
 
 class PublishError(RuntimeError):

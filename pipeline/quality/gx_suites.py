@@ -1,17 +1,17 @@
 """Great Expectations 1.x suites for the warehouse's contracts, run on pandas frames read from DuckDB.
 
 GX 1.x has no DuckDB datasource, so each suite validates a DataFrame (``frames``) through a pandas
-datasource in the file-based context committed in ``expectations/`` (results and Data Docs go to its
-gitignored ``uncommitted/``). Every expectation carries ``meta.severity`` (FATAL/ERROR/WARNING/INFO); a
-failed expectation becomes one finding. :func:`sanitize_data_docs` strips the CDN links GX writes into Data
-Docs so they open offline.
+datasource in the file-based context committed in ``expectations/``; a run works in a copy under the home
+(:func:`working_context`), where GX stores its validation results. Every expectation carries
+``meta.severity`` (FATAL/ERROR/WARNING/INFO); a failed expectation becomes one finding. GX's Data Docs are
+not built: they load their styles and tables from CDNs and list nothing offline; the quality report lists
+every suite and expectation result instead.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +21,7 @@ import pandas as pd
 
 from pipeline.config import EXPECTATIONS_DIR
 from pipeline.quality.checks import iplos_frame
-from pipeline.quality.workspace import has_relation
+from pipeline.quality.config import IPLOS_AGE_GROUPS
 
 DATASOURCE = "kostra_frames"
 CHECKPOINT = "kostra_quality"
@@ -29,7 +29,12 @@ SSB_STATUS = [".", "..", "...", ":", "-", "*", "|"]
 
 
 def _suite_definitions() -> dict[str, list[tuple[str, dict, str]]]:
-    """Suite → [(expectation class name, kwargs, severity)]. The committed JSON is written from this."""
+    """Suite → [(expectation class name, kwargs, severity)]. The committed JSON is written from this.
+
+    The suites are the contracts of the frames the checks are given (keys present and unique, codes in
+    their domains); a rule about the numbers has one owner elsewhere: IPLOS plausibility and status/value
+    agreement in the Python checks, identities and index means in dbt's tests.
+    """
     return {
         "cells": [
             ("ExpectColumnValuesToNotBeNull", {"column": "table_id"}, "FATAL"),
@@ -45,46 +50,27 @@ def _suite_definitions() -> dict[str, list[tuple[str, dict, str]]]:
                 "FATAL",
             ),
             ("ExpectColumnValuesToBeInSet", {"column": "status", "value_set": SSB_STATUS}, "ERROR"),
+        ],
+        "indicator_cells": [
+            ("ExpectColumnValuesToNotBeNull", {"column": "indicator_id"}, "FATAL"),
+            ("ExpectColumnValuesToNotBeNull", {"column": "region_code"}, "FATAL"),
+            ("ExpectColumnValuesToNotBeNull", {"column": "year"}, "FATAL"),
             (
-                "ExpectColumnValuesToBeNull",
-                {"column": "value", "row_condition": "status.notnull()", "condition_parser": "pandas"},
-                "ERROR",
+                "ExpectCompoundColumnsToBeUnique",
+                {"column_list": ["indicator_id", "region_code", "year"]},
+                "FATAL",
             ),
         ],
         "iplos": [
-            ("ExpectColumnValuesToBeBetween", {"column": "hours", "min_value": 0}, "ERROR"),
+            ("ExpectColumnValuesToNotBeNull", {"column": "region_code"}, "ERROR"),
             (
-                "ExpectColumnValuesToBeBetween",
-                {"column": "hours_per_user", "min_value": 0, "max_value": 168},
+                "ExpectColumnValuesToBeInSet",
+                {"column": "age_group", "value_set": list(IPLOS_AGE_GROUPS)},
                 "ERROR",
             ),
-            (
-                "ExpectColumnPairValuesAToBeGreaterThanB",
-                {
-                    "column_A": "users_year",
-                    "column_B": "users_year_end",
-                    "or_equal": True,
-                    "ignore_row_if": "either_value_is_missing",
-                },
-                "ERROR",
-            ),
-        ],
-        "service_profile": [
-            ("ExpectColumnValuesToNotBeNull", {"column": "municipality_id"}, "FATAL"),
-            ("ExpectColumnValuesToNotBeNull", {"column": "indicator_id"}, "FATAL"),
             (
                 "ExpectCompoundColumnsToBeUnique",
-                {"column_list": ["municipality_id", "indicator_id", "year"]},
-                "FATAL",
-            ),
-            (
-                "ExpectColumnPairValuesAToBeGreaterThanB",
-                {
-                    "column_A": "asss_members_expected",
-                    "column_B": "asss_member_count",
-                    "or_equal": True,
-                    "ignore_row_if": "either_value_is_missing",
-                },
+                {"column_list": ["region_code", "year", "age_group"]},
                 "ERROR",
             ),
         ],
@@ -107,6 +93,14 @@ def get_context(root: Path = EXPECTATIONS_DIR):
             f"no GX context in {root}: run `python -m pipeline.quality.gx_suites` to create it"
         )
     return gx.get_context(mode="file", context_root_dir=str(root))
+
+
+def working_context(home_dir: Path, source: Path = EXPECTATIONS_DIR) -> Path:
+    """A copy of the committed context under ``home_dir`` to run in: GX stores every validation result in its
+    context, and results belong to the home, never the repository."""
+    target = Path(home_dir) / "gx"
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("uncommitted"), dirs_exist_ok=True)
+    return target
 
 
 def write_context(root: Path = EXPECTATIONS_DIR):
@@ -136,7 +130,7 @@ def write_context(root: Path = EXPECTATIONS_DIR):
         gx.Checkpoint(
             name=CHECKPOINT,
             validation_definitions=definitions,
-            actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")],
+            actions=[],
             result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5},
         )
     )
@@ -151,15 +145,10 @@ def frames_for(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
             "where status is distinct from '.'"
         ).df()
     }
-    ip = iplos_frame(con)
-    ip["hours_per_user"] = ip["hours"] / ip["users"].where(ip["users"] > 0)
-    frames["iplos"] = ip[
-        ["region_code", "year", "age_group", "hours", "hours_per_user", "users_year", "users_year_end"]
-    ]
-    if has_relation(con, "service_profile"):
-        frames["service_profile"] = con.execute(
-            "select municipality_id, indicator_id, year, asss_member_count, asss_members_expected from service_profile"
-        ).df()
+    frames["indicator_cells"] = con.execute(
+        "select indicator_id, region_code, year from indicator_cells"
+    ).df()
+    frames["iplos"] = iplos_frame(con)[["region_code", "year", "age_group"]]
     return frames
 
 
@@ -168,13 +157,10 @@ class GxOutcome:
     success: bool
     expectations: pd.DataFrame  # suite, expectation, column, severity, success, unexpected_count, examples
     findings: pd.DataFrame  # one row per failed expectation, in the findings' columns
-    docs_index: Path | None
 
 
-def validate(
-    con: duckdb.DuckDBPyConnection, *, context_root: Path = EXPECTATIONS_DIR, docs_dir: Path | None = None
-) -> GxOutcome:
-    """Run every suite on the workspace's frames; optionally copy the (sanitized) Data Docs to ``docs_dir``."""
+def validate(con: duckdb.DuckDBPyConnection, *, context_root: Path = EXPECTATIONS_DIR) -> GxOutcome:
+    """Run every suite on the workspace's frames; results are returned, not stored."""
     ctx = get_context(context_root)
     frames = frames_for(con)
     rows = []
@@ -204,16 +190,6 @@ def validate(
                     ),
                 }
             )
-    docs_index = None
-    ctx.build_data_docs()
-    site = Path(context_root) / "uncommitted" / "data_docs" / "local_site"
-    if docs_dir is not None and site.exists():
-        docs_dir = Path(docs_dir)
-        if docs_dir.exists():
-            shutil.rmtree(docs_dir)
-        shutil.copytree(site, docs_dir)
-        sanitize_data_docs(docs_dir)
-        docs_index = docs_dir / "index.html"
     table = pd.DataFrame(rows)
     failed = table[~table["success"]] if not table.empty else table
     findings = pd.DataFrame(
@@ -230,35 +206,7 @@ def validate(
             for r in failed.itertuples()
         ]
     )
-    return GxOutcome(bool(table["success"].all()) if not table.empty else True, table, findings, docs_index)
-
-
-_EXTERNAL_TAG = re.compile(
-    r"<(script|link)\b[^>]*\b(?:src|href)\s*=\s*[\"']https?://[^\"']*[\"'][^>]*>(?:\s*</script>)?",
-    re.IGNORECASE,
-)
-_EXTERNAL_IMG = re.compile(r"(<img\b[^>]*\bsrc\s*=\s*)[\"']https?://[^\"']*[\"']", re.IGNORECASE)
-_EXTERNAL_HREF = re.compile(r"\bhref\s*=\s*[\"']https?://[^\"']*[\"']", re.IGNORECASE)
-EXTERNAL_URL = re.compile(r"\b(?:src|href)\s*=\s*[\"'](?:https?:)?//", re.IGNORECASE)
-
-
-def sanitize_data_docs(site: Path) -> int:
-    """Make GX Data Docs open offline: drop CDN scripts and styles, use the local logo, unlink web links.
-
-    Returns the number of HTML files changed. The pages lose Bootstrap's styling but keep every table.
-    """
-    changed = 0
-    for path in Path(site).rglob("*.html"):
-        html = path.read_text(encoding="utf-8")
-        depth = len(path.relative_to(site).parts) - 1
-        logo = "../" * depth + "static/images/logo-long.png"
-        new = _EXTERNAL_TAG.sub("", html)
-        new = _EXTERNAL_IMG.sub(lambda m, logo=logo: f'{m.group(1)}"{logo}"', new)
-        new = _EXTERNAL_HREF.sub('href="#"', new)
-        if new != html:
-            path.write_text(new, encoding="utf-8")
-            changed += 1
-    return changed
+    return GxOutcome(bool(table["success"].all()) if not table.empty else True, table, findings)
 
 
 if __name__ == "__main__":

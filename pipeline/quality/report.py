@@ -120,7 +120,6 @@ def context(
     run_id: str,
     demo: bool,
     gx_expectations: pd.DataFrame | None = None,
-    data_docs_href: str | None = None,
     seconds: float | None = None,
     detail_min_severity: str = "WARNING",
 ) -> dict:
@@ -197,7 +196,6 @@ def context(
         "hidden_by_check": hidden_by_check,
         "detail_min_severity_nb": SEVERITY_NB[detail_min_severity].lower(),
         "gx": gx_rows,
-        "data_docs_href": data_docs_href,
         "seconds": seconds,
     }
 

@@ -1,7 +1,9 @@
-"""One data-quality run over a build file: checks + GX suites → marts.dq_findings, quality flags, report.
+"""One data-quality run over a build file: the checks and GX suites → ``quality.findings``, and the report.
 
-Used by the Dagster ``dq_findings`` asset and by ``kostra quality --out DIR``. FATAL findings are the
-caller's signal to stop the publish; this module only records them.
+The stage writes one table of its own, ``quality.findings``; dbt reads it as a source and builds
+marts.dq_findings, marts.dq_indicator_flags and the quality_flag of every flagged mart, so no code outside
+dbt writes a dbt model. Used by the Dagster ``quality/findings`` asset; the report of what dbt built is
+:func:`write_report_of`. FATAL findings are the caller's signal to stop the publish.
 """
 
 from __future__ import annotations
@@ -16,13 +18,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from pipeline.config import EXPECTATIONS_DIR
+from pipeline.config import Home
 from pipeline.quality import gx_suites, report, workspace
 from pipeline.quality.checks import FINDING_COLUMNS, finalize, run_checks
 from pipeline.quality.config import QualityConfig
-
-# Quality flag of an indicator value from its worst finding (INFO findings do not flag a value).
-FLAG_BY_SEVERITY = {"FATAL": "unreliable", "ERROR": "unreliable", "WARNING": "use_with_care"}
 
 
 @dataclass
@@ -31,7 +30,6 @@ class QualityRun:
     findings: pd.DataFrame
     gx: gx_suites.GxOutcome | None
     seconds: float
-    report: Path | None = None
 
     @property
     def fatal(self) -> int:
@@ -63,16 +61,16 @@ def is_demo(build_db: Path) -> bool:
 def run_quality(
     build_db: Path,
     *,
-    out_dir: Path | None = None,
+    run_dir: Path | None = None,
     cfg: QualityConfig | None = None,
     run_id: str | None = None,
-    context_root: Path = EXPECTATIONS_DIR,
+    context_root: Path | None = None,
     with_gx: bool = True,
     write_table: bool = True,
-    demo: bool | None = None,
 ) -> QualityRun:
-    """Check ``build_db``; write marts.dq_findings and the quality flags into it unless ``write_table`` is
-    False; with ``out_dir``, also write ``findings.json``, GX Data Docs (``data_docs/``) and ``index.html``."""
+    """Check ``build_db`` and write the findings to ``quality.findings`` unless ``write_table`` is False; with
+    ``run_dir``, the GX expectation results (``gx_expectations.json``) go there
+    for the report, which is written after dbt has built marts.dq_findings (:func:`write_report_of`)."""
     cfg = cfg or QualityConfig.from_env()
     run_id = run_id or new_run_id()
     started = time.perf_counter()
@@ -81,33 +79,21 @@ def run_quality(
         findings = run_checks(con, cfg)
         gx = None
         if with_gx:
-            gx = gx_suites.validate(
-                con, context_root=context_root, docs_dir=Path(out_dir) / "data_docs" if out_dir else None
-            )
+            # GX writes results into its context: run in a copy under the home unless told where.
+            root = context_root or gx_suites.working_context(Home.from_env().root)
+            gx = gx_suites.validate(con, context_root=root)
             if not gx.findings.empty:
                 findings = pd.concat([findings, finalize(gx.findings, con)], ignore_index=True)
     finally:
         workspace.close(con)
     findings["run_id"] = run_id
     findings = findings[FINDING_COLUMNS]
-    seconds = time.perf_counter() - started
     if write_table:
         write_findings(build_db, findings)
-    result = QualityRun(run_id, findings, gx, seconds)
-    if out_dir is not None:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "findings.json").write_text(findings_json(findings), encoding="utf-8")
-        result.report = report.write_report(
-            out,
-            findings,
-            run_id=run_id,
-            demo=is_demo(build_db) if demo is None else demo,
-            gx_expectations=gx.expectations if gx else None,
-            data_docs_href="data_docs/index.html" if gx and gx.docs_index else None,
-            seconds=seconds,
-        )
-    return result
+    if run_dir is not None and gx is not None:
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+        (Path(run_dir) / GX_RESULTS).write_text(gx.expectations.to_json(orient="records", force_ascii=False))
+    return QualityRun(run_id, findings, gx, time.perf_counter() - started)
 
 
 def findings_json(findings: pd.DataFrame) -> str:
@@ -118,80 +104,66 @@ def findings_json(findings: pd.DataFrame) -> str:
     return json.dumps(rows, ensure_ascii=False, indent=1) + "\n"
 
 
-_FLAGS_SQL = """
-create or replace table marts.dq_indicator_flags as
-with f as (
-    select * from marts.dq_findings where severity in ('FATAL', 'ERROR', 'WARNING') and municipality_id is not null
-),
-cat as (select * from reference.indicator_catalogue),
-direct as (
-    -- A finding on one indicator (IPLOS measures, denominators, population age groups) flags that indicator.
-    select f.municipality_id, f.year, f.indicator_id, f.severity, f."check"
-    from f where f.indicator_id is not null
-    union all
-    -- A finding on a cell flags the catalogue rows read from that cell in that year (each IPLOS age group has
-    -- its own contents code in 12292); a finding on a whole table (no contents code) flags every row of the
-    -- table serving that year. Accounts findings flag the sector's expenditure indicators.
-    select f.municipality_id, f.year, cat.indicator_id, f.severity, f."check"
-    from f join cat on cat.table_id = f.table_id
-     and (f.contents_code is null or cat.contents_code = f.contents_code)
-     and (f.year is null or f.year between coalesce(cat.first_year, 0) and coalesce(cat.last_year, 9999))
-     and f.table_id <> '12367'
-    where f.indicator_id is null
-    union all
-    select f.municipality_id, f.year, cat.indicator_id, f.severity, f."check"
-    from f join cat on f.table_id = '12367' and cat.kind = 'expenditure' and starts_with(cat.sector, f.sector)
-    where f.indicator_id is null
-),
-derived as (
-    -- A ratio inherits the flags of its numerator and denominator.
-    select d.municipality_id, d.year, cat.indicator_id, d.severity, d."check"
-    from direct d join cat on d.indicator_id in (cat.numerator_id, cat.denominator_id)
-),
-allf as (select * from direct union all select * from derived)
-select municipality_id, year, indicator_id,
-       case max(case severity when 'FATAL' then 3 when 'ERROR' then 2 else 1 end)
-            when 1 then 'use_with_care' else 'unreliable' end as quality_flag,
-       list(distinct "check" order by "check") as checks
-from allf group by all
-"""
+FINDINGS_TABLE = "quality.findings"
+GX_RESULTS = "gx_expectations.json"
 
 
 def write_findings(build_db: Path, findings: pd.DataFrame) -> None:
-    """Replace marts.dq_findings, derive marts.dq_indicator_flags, and set service_profile.quality_flag."""
+    """Replace the rows of ``quality.findings``, the stage's only output; dbt defines the table (macro
+    ``create_quality_findings_source``) and builds marts.dq_findings, the per-value quality flags and the
+    flagged marts from it (``dbt build --select source:quality+``)."""
     con = duckdb.connect(str(build_db))
     try:
-        con.execute("create schema if not exists marts")
-        con.register("_findings", findings)
-        con.execute(
-            'create or replace table marts.dq_findings as select run_id, "check", severity, sector, table_id, '
-            "contents_code, indicator_id, region_code, municipality_id, cast(year as integer) as year, vintage, "
-            "cast(observed as double) as observed, expected as expected_range, message, cells from _findings"
-        )
-        con.unregister("_findings")
-        tables = {
-            f"{s}.{t}"
-            for s, t in con.execute(
-                "select schema_name, table_name from duckdb_tables() where database_name = current_database()"
-            ).fetchall()
-        }
-        if "reference.indicator_catalogue" not in tables:
-            return
-        con.execute(_FLAGS_SQL)
-        for mart in ("marts.service_profile", "marts.sector_indices"):
-            if mart not in tables:
-                continue
-            cols = {r[0] for r in con.execute(f"describe {mart}").fetchall()}
-            if not {"municipality_id", "indicator_id", "year"} <= cols:
-                continue
-            con.execute(f"alter table {mart} add column if not exists quality_flag varchar")
-            con.execute(
-                f"""
-                update {mart} as m set quality_flag = coalesce(
-                    (select q.quality_flag from marts.dq_indicator_flags q
-                     where q.municipality_id = m.municipality_id and q.indicator_id = m.indicator_id
-                       and q.year = m.year), 'ok')
-                """
+        exists = con.execute(
+            "select count(*) from duckdb_tables() where schema_name = 'quality' and table_name = 'findings' "
+            "and database_name = current_database()"
+        ).fetchall()[0][0]
+        if not exists:
+            raise FileNotFoundError(
+                f"data quality: {build_db} has no {FINDINGS_TABLE}; run `kostra build` first"
             )
+        con.register("_findings", findings.reindex(columns=FINDING_COLUMNS))
+        # One transaction: a reader of the build file sees the old findings or the new ones. DuckDB wants
+        # each statement's result consumed before the next.
+        for sql in (
+            "begin",
+            f"delete from {FINDINGS_TABLE}",
+            f"insert into {FINDINGS_TABLE} by name select * from _findings",
+            "commit",
+        ):
+            con.execute(sql).fetchall()
+        con.unregister("_findings")
     finally:
         con.close()
+
+
+def read_findings(db: Path) -> pd.DataFrame:
+    """marts.dq_findings of a built or published warehouse, in the checks' column names."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        df = con.execute("select * from marts.dq_findings").df()
+    except duckdb.CatalogException as exc:
+        raise FileNotFoundError(f"{db} has no marts.dq_findings: run `kostra build` first") from exc
+    finally:
+        con.close()
+    return df.rename(columns={"expected_range": "expected"}).reindex(columns=FINDING_COLUMNS)
+
+
+def write_report_of(db: Path, out_dir: Path) -> Path:
+    """The HTML report and findings.json of the findings dbt built into ``db`` (marts.dq_findings), with the
+    GX results the checks left in ``out_dir`` (their run folder), if any."""
+    findings = read_findings(db)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    gx_file = out / GX_RESULTS
+    gx_expectations = pd.read_json(gx_file, orient="records", dtype=False) if gx_file.exists() else None
+    (out / "findings.json").write_text(findings_json(findings), encoding="utf-8")
+    run_ids = findings["run_id"].dropna().unique().tolist()
+    return report.write_report(
+        out,
+        findings,
+        run_id=run_ids[0] if run_ids else out.name,
+        demo=is_demo(db),
+        gx_expectations=gx_expectations,
+        seconds=None,
+    )

@@ -1,7 +1,7 @@
 """The relations every check reads, gathered in one in-memory DuckDB connection (the "workspace").
 
 Checks never open the build file themselves: they query fixed relation names (``raw_cells``, ``cells``,
-``indicator_cells``, ``revisions``, ``service_profile``, ``sector_indices``, ``catalogue``,
+``indicator_cells``, ``revisions``, ``catalogue``,
 ``municipalities``, ``kostra_groups``, ``asss_membership``, ``aggregate_regions``), so a test can build the
 same workspace from small DataFrames with :func:`from_frames` and a run builds it from the build DuckDB with
 :func:`from_build_db`.
@@ -170,10 +170,9 @@ from indicator_cells_all
 qualify row_number() over (partition by indicator_id, region_code, year order by release_updated desc) = 1
 """
 
+# What the first dbt step built that the checks read; the flagged marts come after the checks.
 OPTIONAL_MARTS = {
     "revisions": "marts.revisions",
-    "service_profile": "marts.service_profile",
-    "sector_indices": "marts.sector_indices",
     "indicator_cells_all": "intermediate.int_cells__catalogue_matched",
 }
 

@@ -150,17 +150,21 @@ profile as (
 )
 
 select
-    *,
+    profile.*,
     -- The comparison group is configurable (comparison_group): these names say what the columns are; the
     -- asss_* names above stay, documented as aliases, for the queries analysts already have.
-    asss_mean as group_mean,
-    asss_min as group_min,
-    asss_max as group_max,
-    asss_member_count as group_member_count,
-    asss_members_expected as group_members_expected,
-    index_asss as index_group,
-    is_asss_member as is_group_member,
-    index_asss - 100 as deviation_pct,
-    -- Set by the data-quality run that follows every build (pipeline.quality); NULL until it has run.
-    cast(null as varchar) as quality_flag
+    profile.asss_mean as group_mean,
+    profile.asss_min as group_min,
+    profile.asss_max as group_max,
+    profile.asss_member_count as group_member_count,
+    profile.asss_members_expected as group_members_expected,
+    profile.index_asss as index_group,
+    profile.is_asss_member as is_group_member,
+    profile.index_asss - 100 as deviation_pct,
+    coalesce(flags.quality_flag, 'ok') as quality_flag
 from profile
+left join {{ ref('dq_indicator_flags') }} as flags
+    on
+        profile.municipality_id = flags.municipality_id
+        and profile.indicator_id = flags.indicator_id
+        and profile.year = flags.year

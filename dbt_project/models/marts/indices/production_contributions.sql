@@ -80,37 +80,48 @@ with_production as (
         end as production_index
     from indexed
     window municipality_sector_year as (partition by municipality_id, sector, year)
+),
+
+contributions as (
+    select
+        municipality_id,
+        sector,
+        year,
+        weights_version,
+        indicator_id,
+        label_nb,
+        unit,
+        polarity,
+        measure,
+        weight,
+        weight_basis,
+        weight_source,
+        raw_value,
+        need_adjusted_population,
+        measured_value,
+        '{{ comparison_group() }}' as comparison_group,
+        reference_mean,
+        reference_member_count,
+        indicator_index,
+        contribution,
+        production_index,
+        contribution / nullif(production_index, 0) as contribution_share,
+        production_index is not null as complete,
+        index_missing_reason as missing_reason,
+        vintage,
+        release_updated,
+        is_asss_member,
+        municipality_id = '{{ focus_municipality() }}' as is_focus
+    from with_production
 )
 
+-- The flag of the value the contribution rests on (marts.dq_indicator_flags; 'ok' when it has no finding).
 select
-    municipality_id,
-    sector,
-    year,
-    weights_version,
-    indicator_id,
-    label_nb,
-    unit,
-    polarity,
-    measure,
-    weight,
-    weight_basis,
-    weight_source,
-    raw_value,
-    need_adjusted_population,
-    measured_value,
-    '{{ comparison_group() }}' as comparison_group,
-    reference_mean,
-    reference_member_count,
-    indicator_index,
-    contribution,
-    production_index,
-    contribution / nullif(production_index, 0) as contribution_share,
-    production_index is not null as complete,
-    index_missing_reason as missing_reason,
-    vintage,
-    release_updated,
-    is_asss_member,
-    municipality_id = '{{ focus_municipality() }}' as is_focus,
-    -- Set by the data-quality run that follows every build (pipeline.quality); NULL until it has run.
-    cast(null as varchar) as quality_flag
-from with_production
+    contributions.*,
+    coalesce(flags.quality_flag, 'ok') as quality_flag
+from contributions
+left join {{ ref('dq_indicator_flags') }} as flags
+    on
+        contributions.municipality_id = flags.municipality_id
+        and contributions.indicator_id = flags.indicator_id
+        and contributions.year = flags.year

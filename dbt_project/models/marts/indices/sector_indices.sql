@@ -45,9 +45,28 @@ production as (
         nullif(string_agg(distinct missing_reason, '; ' order by missing_reason), '') as production_missing_reason,
         bool_or(vintage = 'unrevised') as any_unrevised,
         bool_or(vintage is not null) as any_vintage,
-        max(release_updated) as inputs_release_updated
+        max(release_updated) as inputs_release_updated,
+        max(case quality_flag when 'unreliable' then 2 when 'use_with_care' then 1 else 0 end)
+            as production_flag_rank
     from contributions
     group by municipality_id, sector, year
+),
+
+-- U rests on the sector's net expenditure and its target population: their flags count as P's do.
+expenditure_flags as (
+    select
+        expenditure.municipality_id,
+        expenditure.sector,
+        expenditure.year,
+        max(case flags.quality_flag when 'unreliable' then 2 when 'use_with_care' then 1 else 0 end)
+            as expenditure_flag_rank
+    from expenditure
+    inner join {{ ref('dq_indicator_flags') }} as flags
+        on
+            expenditure.municipality_id = flags.municipality_id
+            and expenditure.year = flags.year
+            and flags.indicator_id in (expenditure.expenditure_indicator_id, expenditure.target_population_indicator_id)
+    group by expenditure.municipality_id, expenditure.sector, expenditure.year
 ),
 
 combined as (
@@ -57,6 +76,9 @@ combined as (
         expenditure.year,
         production.weights_version,
         production.production_index,
+        greatest(
+            coalesce(production.production_flag_rank, 0), coalesce(expenditure_flags.expenditure_flag_rank, 0)
+        ) as flag_rank,
         100 * expenditure.expenditure_per_need_adjusted_inhabitant
         / nullif(expenditure_reference.expenditure_reference_mean, 0) as expenditure_index,
         expenditure.net_expenditure,
@@ -90,6 +112,11 @@ combined as (
         greatest(expenditure.inputs_release_updated, production.inputs_release_updated) as inputs_release_updated,
         members.municipality_id is not null as is_asss_member
     from expenditure
+    left join expenditure_flags
+        on
+            expenditure.municipality_id = expenditure_flags.municipality_id
+            and expenditure.sector = expenditure_flags.sector
+            and expenditure.year = expenditure_flags.year
     left join production
         on
             expenditure.municipality_id = production.municipality_id
@@ -135,5 +162,7 @@ select
     production_indicator_count,
     production_indicators_with_index,
     is_asss_member,
-    municipality_id = '{{ focus_municipality() }}' as is_focus
+    municipality_id = '{{ focus_municipality() }}' as is_focus,
+    -- The worst flag of the values P and U rest on (marts.dq_indicator_flags).
+    case flag_rank when 2 then 'unreliable' when 1 then 'use_with_care' else 'ok' end as quality_flag
 from combined
