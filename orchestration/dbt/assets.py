@@ -2,7 +2,7 @@
 
 The comparison parameters are the run config of the dbt step (:class:`ComparisonConfig`), so every run records
 the focus municipality it was built for; they reach dbt as ``--vars`` through ``pipeline.transform.dbt_runner.vars_args``.
-dbt's target and logs go under the home (``<home>/dbt/target/<run>``, ``<home>/dbt/logs``), never into the
+dbt's target and logs go under the home (``<home>/dbt/target/build``, ``<home>/dbt/logs``), never into the
 repository; only the parsed manifest (``dbt_project/target/manifest.json``, ``make dbt-parse``) is read there.
 """
 
@@ -97,6 +97,7 @@ def dbt_build_args(comparison: Comparison) -> list[str]:
 # The models built from the quality stage's findings (marts.dq_findings, the flags and every flagged mart)
 # run after it; everything else runs before it. One selection string serves dbt and Dagster.
 QUALITY_MODELS = "source:quality+"
+BUILD_TARGET = "build"
 
 
 def _run_dbt(
@@ -109,8 +110,9 @@ def _run_dbt(
     log_dir = h.dbt_log_dir
     log_dir.mkdir(parents=True, exist_ok=True)
     args = [*dbt_build_args(config.comparison()), "--log-path", str(log_dir)]
-    target = h.dbt_target_dir / f"{context.op_execution_context.op.name}-{context.run.run_id[:8]}"
-    yield from dbt.cli(args, context=context, target_path=target).stream()
+    # One target folder per home, shared by both steps and every run: dbt's partial parse in it saves the
+    # parse of the next step (seconds each), and nothing piles up run after run.
+    yield from dbt.cli(args, context=context, target_path=h.dbt_target_dir / BUILD_TARGET).stream()
 
 
 @dbt_assets(
