@@ -367,6 +367,159 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- landing store
+
+
+def _landing_loaded(home: Home) -> set[str] | None:
+    """The landed objects already loaded into the build file; None when the file cannot be read now (a build
+    is writing it)."""
+    import duckdb
+
+    from pipeline.raw.load import loaded_objects
+
+    if not home.build_db.exists():
+        return set()
+    try:
+        con = duckdb.connect(str(home.build_db), read_only=True)
+    except duckdb.Error:
+        return None
+    try:
+        return loaded_objects(con)
+    except duckdb.CatalogException:  # a build file without raw.landing_objects has loaded nothing
+        return set()
+    finally:
+        con.close()
+
+
+def cmd_landing_list(args: argparse.Namespace) -> int:
+    """One line per landed object: release, table, updated, sha256, bytes, state (and why, if quarantined)."""
+    from pipeline.landing.store import LandingStore
+    from pipeline.ssb.calendar import release_for
+    from pipeline.ssb.vintage import parse_updated
+
+    home = _home()
+    store = LandingStore(home.landing)
+    held = store.quarantined()
+    loadable: set[str] = set()
+    blocked: set[str] = set()
+    for rec in store.fetches(include_quarantined=True):
+        (blocked if held.keys() & set(rec.objects) else loadable).update(rec.objects)
+    loaded = _landing_loaded(home)
+    if loaded is None:
+        console.print(
+            f"[yellow]the build file {escape(str(home.build_db))} is in use by a build: objects not "
+            "quarantined show as 'landed' (loaded or pending)[/yellow]"
+        )
+    counts: dict[str, int] = {}
+    print(f"{'release':<7}  {'table':<6}  {'updated':<20}  {'sha256':<64}  {'bytes':>11}  state")
+    for row in store.objects():
+        sha = row.sha256
+        if sha in held:
+            state = "quarantined"
+        elif loaded is not None and sha in loaded:
+            state = "loaded"
+        elif sha in loadable:
+            state = "pending" if loaded is not None else "landed"
+        elif sha in blocked:
+            state = "blocked"  # another part of its fetch is quarantined
+        else:
+            state = "incomplete"  # its fetch never finished: no build loads it
+        if args.state and state != args.state:
+            continue
+        counts[state] = counts.get(state, 0) + 1
+        try:
+            moment = parse_updated(row.updated)
+        except ValueError:
+            moment = None
+        publication = release_for(moment) if moment else None
+        size = store.object_size(sha)
+        line = (
+            f"{publication.key if publication else '-':<7}  {row.table_id:<6}  {row.updated or '-':<20}  "
+            f"{sha}  {size if size is not None else 'missing':>11}  {state}"
+        )
+        if state == "quarantined":
+            q = held[sha]
+            line += f"  {q.reason} ({q.quarantined_at[:19]}Z, {q.quarantined_by}, {q.command})"
+            if loaded and sha in loaded:
+                line += "; its cells loaded before stay in raw.cells"
+        elif state == "blocked":
+            line += "  another part of its fetch is quarantined"
+        print(line)
+    total = sum(counts.values())
+    console.print(
+        f"{total} landed object{'s' if total != 1 else ''}"
+        + (": " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) if counts else "")
+    )
+    return 0
+
+
+def cmd_landing_quarantine(args: argparse.Namespace) -> int:
+    """Take landed objects out of what builds load, keeping their bytes, with the reason."""
+    from pipeline.landing.store import LandingStore
+
+    home = _home()
+    store = LandingStore(home.landing)
+    shas = store.resolve(args.ref)
+    held = store.quarantined()
+    loaded = _landing_loaded(home) or set()
+    command = f"kostra landing quarantine {args.ref}"
+    for sha in shas:
+        if sha in held:
+            q = held[sha]
+            console.print(f"{sha}: already quarantined since {q.quarantined_at[:19]}Z: {escape(q.reason)}")
+            continue
+        q = store.quarantine(sha, args.reason, command=command)
+        kept = " (its cells already in raw.cells stay there)" if sha in loaded else ""
+        console.print(
+            f"quarantined {sha}: table {q.table_id}, release {q.updated or '-'}{kept}. Builds leave it out; "
+            "the next `kostra fetch` or `kostra run` fetches the release again."
+        )
+    return 0
+
+
+def cmd_landing_release(args: argparse.Namespace) -> int:
+    """Take quarantined objects back into what builds load."""
+    from pipeline.landing.store import LandingStore
+
+    store = LandingStore(_home().landing)
+    for sha in store.resolve(args.ref, among=store.quarantined()):
+        q = store.release(sha, command=f"kostra landing release {args.ref}")
+        console.print(
+            f"released {sha}: table {q.table_id}, release {q.updated or '-'} (quarantined "
+            f"{q.quarantined_at[:19]}Z: {escape(q.reason)}). Builds take it again: the next one loads it (unless it "
+            "was loaded before) if it passes the load's checks."
+        )
+    return 0
+
+
+def _add_landing_parser(sub) -> None:
+    ref_help = (
+        "a sha256, a unique sha256 prefix (4+ hex digits), or a release key TABLE@UPDATED "
+        "(e.g. 13502@2024-06 or 13502@2024-06-17T06:00:00Z)"
+    )
+    la = sub.add_parser("landing", help="the landing store: list landed objects, quarantine or release them")
+    lsub = la.add_subparsers(dest="landing_command", required=True)
+    ll = lsub.add_parser(
+        "list", help="one line per landed object: release, table, updated, sha256, bytes, state"
+    )
+    ll.add_argument(
+        "--state",
+        choices=["loaded", "pending", "landed", "quarantined", "blocked", "incomplete"],
+        help="only objects in this state",
+    )
+    ll.set_defaults(func=cmd_landing_list)
+    lq = lsub.add_parser(
+        "quarantine",
+        help="take a landed object out of what builds load (its bytes are kept) so its release is fetched again",
+    )
+    lq.add_argument("ref", help=ref_help)
+    lq.add_argument("--reason", required=True, help="why (kept with the quarantine, reported by the build)")
+    lq.set_defaults(func=cmd_landing_quarantine)
+    lr = lsub.add_parser("release", help="take a quarantined object back into what builds load")
+    lr.add_argument("ref", help=ref_help)
+    lr.set_defaults(func=cmd_landing_release)
+
+
 # ---------------------------------------------------------------- entry point
 
 
@@ -452,6 +605,8 @@ def parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("summary", help="what the published warehouse holds")
     m.set_defaults(func=cmd_summary)
+
+    _add_landing_parser(sub)
     return p
 
 

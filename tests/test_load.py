@@ -3,7 +3,7 @@
 import pytest
 
 from pipeline.landing.store import LandingStore, Part
-from pipeline.raw.load import LoadError, connect, load_pending
+from pipeline.raw.load import LoadError, connect, load_fetch, load_pending
 from tests.jsonstat_factory import make_doc
 
 DIMS = {
@@ -100,7 +100,7 @@ def test_reloading_is_idempotent(tmp_path):
 def test_a_fetch_that_cannot_be_decoded_loads_nothing(tmp_path):
     store = LandingStore(tmp_path / "landing")
     good = make_doc("12367", DIMS)
-    store.land(
+    rec = store.land(
         "12367",
         [Part(body=good, query=None, cells=12), Part(body=b'{"class": "collection"}', query=None, cells=0)],
         updated="2024-06-17T06:00:00Z",
@@ -108,5 +108,7 @@ def test_a_fetch_that_cannot_be_decoded_loads_nothing(tmp_path):
     )
     con = connect(tmp_path / "b.duckdb")
     with pytest.raises(LoadError, match="table 12367: landing object"):
-        load_pending(con, store)
+        load_fetch(con, store, rec)
+    # The build goes on: the undecodable part is quarantined (tests/test_quarantine.py) and its fetch skipped.
+    assert [q.sha256 for q in load_pending(con, store).quarantined] == [rec.objects[1]]
     assert con.execute("select count(*) from raw.cells").fetchone()[0] == 0

@@ -32,15 +32,28 @@ def raw_tables_asset(ingest_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
                 description="raw.releases: one row per table release (table id + `updated`) loaded into the build file.",
             ),
         ],
+        description=(
+            "Load every landed fetch not loaded before into the build file. A landed object that cannot be "
+            "loaded is quarantined in the landing store (recorded in raw.quarantined) and the others are loaded."
+        ),
         name="raw_tables",
         pool="duckdb_build",
     )
     def raw_tables(context: dg.AssetExecutionContext, home: HomeResource):
-        """Load every landed fetch not loaded before into the build file (idempotent)."""
+        """Load every landed fetch not loaded before into the build file (idempotent); quarantine what cannot be."""
         h = home.home()
         con = connect(h.build_db)
         try:
-            result = load_pending(con, LandingStore(h.landing))
+            result = load_pending(
+                con, LandingStore(h.landing), command=f"Dagster asset raw_tables, run {context.run.run_id}"
+            )
+            for q in result.quarantined:
+                context.log.warning(
+                    f"table {q.table_id}: landing object {q.sha256} quarantined, not loaded: {q.reason}"
+                )
+            in_quarantine = con.execute(
+                "select count(*) from raw.quarantined where released_at is null"
+            ).fetchone()[0]
             total, releases, tables = con.execute(
                 "select count(*), count(distinct (table_id, release_updated)), count(distinct table_id) from raw.cells"
             ).fetchone()
@@ -58,6 +71,14 @@ def raw_tables_asset(ingest_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
             metadata={
                 "fetches_loaded_now": result.fetches_loaded,
                 "cells_loaded_now": result.cells_loaded,
+                "objects_quarantined_now": len(result.quarantined),
+                "objects_in_quarantine": in_quarantine,
+                "quarantined_now": dg.MetadataValue.md(
+                    "\n".join(
+                        f"- table {q.table_id}, `{q.sha256[:12]}`: {q.reason}" for q in result.quarantined
+                    )
+                    or "none"
+                ),
                 "dagster/row_count": total,
                 "tables": tables,
                 "cells_by_status": dg.MetadataValue.json(by_status),

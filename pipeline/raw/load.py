@@ -3,11 +3,20 @@
 Loading is idempotent: a fetch is loaded once, keyed by its content-derived fetch id, and the objects of
 one fetch go in inside one transaction, so ``raw.cells`` never holds half a release. Decoding stays
 columnar (Arrow) from the landed bytes to DuckDB.
+
+A landed object that cannot be loaded does not stop the build: every object of a fetch is checked before its
+transaction (strict decoding by :func:`pipeline.raw.jsonstat.decode`; for a table the catalogue fetches also
+the fetch-time checks of :func:`pipeline.ssb.client.answer_mismatch`: the table named, plausible periods), and
+an object that fails is quarantined in the landing store with the reason, its fetch skipped and every other
+fetch loaded. ``raw.quarantined`` mirrors the store's quarantine history for the data-quality stage. Cells
+already in ``raw.cells`` are never deleted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import shlex
+import sys
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,8 +27,8 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.landing.store import FetchRecord, LandingStore
-from pipeline.raw.jsonstat import Dataset, decode
+from pipeline.landing.store import FetchRecord, LandingError, LandingStore, Quarantine
+from pipeline.raw.jsonstat import Dataset, JsonStatError, decode, max_cells
 from pipeline.ssb.vintage import REVISED, UNREVISED, parse_updated, unrevised_year
 
 # SSB dimension ids → the named columns of raw.cells. Anything else goes into other_dimensions, by its id.
@@ -87,6 +96,20 @@ create table if not exists raw.landing_objects (
     rows_loaded bigint,
     loaded_at timestamp
 );
+create table if not exists raw.quarantined (
+    sha256 varchar not null,
+    fetch_id varchar,
+    table_id varchar not null,
+    release_updated timestamp,
+    reason varchar not null,
+    quarantined_at timestamp not null,
+    quarantined_by varchar,
+    command varchar,
+    released_at timestamp,
+    released_by varchar,
+    rows_in_raw_cells bigint not null,
+    primary key (sha256, quarantined_at)
+);
 """
 
 # raw.cells as Arrow, in column order; the loader builds exactly this, and test fixtures reuse it.
@@ -127,11 +150,25 @@ class LoadError(RuntimeError):
     """A landed response could not be loaded; the message names the table and landing object."""
 
 
+class UnloadableFetch(LoadError):
+    """Objects of one fetch failed their checks; ``bad`` is (sha256, reason) of each. Nothing was loaded."""
+
+    def __init__(self, rec: FetchRecord, bad: list[tuple[str, str]]) -> None:
+        self.record = rec
+        self.bad = bad
+        first_sha, first_reason = bad[0]
+        more = f" (and {len(bad) - 1} more of its parts)" if len(bad) > 1 else ""
+        super().__init__(
+            f"table {rec.table_id}: landing object {first_sha} cannot be loaded: {first_reason}{more}"
+        )
+
+
 @dataclass(frozen=True)
 class LoadResult:
     fetches_loaded: int
     cells_loaded: int
     tables: tuple[str, ...]
+    quarantined: tuple[Quarantine, ...] = ()  # the objects this load quarantined
 
 
 def connect(db_path: Path) -> duckdb.DuckDBPyConnection:
@@ -263,19 +300,70 @@ def is_loaded(con: duckdb.DuckDBPyConnection, fetch_id: str) -> bool:
     )
 
 
-def load_fetch(con: duckdb.DuckDBPyConnection, store: LandingStore, rec: FetchRecord) -> int | None:
-    """Load one complete fetch in one transaction: the cells loaded, or None if it was loaded before."""
+def catalogue_table_ids() -> frozenset[str] | None:
+    """The tables the catalogue fetches (held to the fetch-time checks when loaded), or None if unreadable."""
+    try:
+        from pipeline.reference.catalogue import tables
+
+        return frozenset(t for t in tables() if t)
+    except Exception:  # noqa: BLE001 - a broken catalogue fails the build elsewhere, with its own message
+        return None
+
+
+def _check_object(store: LandingStore, sha: str, rec: FetchRecord, fetch_checks: bool) -> Dataset | str:
+    """The decoded object, or why it cannot be loaded (the existing strict checks, nothing new)."""
+    try:
+        body = store.read_object(sha)
+    except LandingError as exc:  # missing, or not the bytes its sha256 names
+        return str(exc)
+    try:
+        ds = decode(body)
+    except JsonStatError as exc:  # not JSON, value array length, non-numbers, booleans, structure
+        return str(exc)
+    if fetch_checks:
+        # What a fetched part must pass before it counts (the table named, plausible periods), applied again:
+        # the object may have landed before the check existed, or from a file.
+        from pipeline.ssb.client import answer_mismatch
+
+        time_dim = time_dimension(ds)
+        own = {d.id: d.codes for d in ds.dimensions}
+        problem = answer_mismatch(orjson.loads(body), rec.table_id, own, time_dim.id if time_dim else None)
+        if problem:
+            return problem
+    return ds
+
+
+def load_fetch(
+    con: duckdb.DuckDBPyConnection,
+    store: LandingStore,
+    rec: FetchRecord,
+    *,
+    fetch_checks: bool | None = None,
+) -> int | None:
+    """Load one complete fetch in one transaction: the cells loaded, or None if it was loaded before.
+
+    Every object is checked first; :class:`UnloadableFetch` names the ones that fail, and nothing is loaded.
+    ``fetch_checks`` applies the fetch-time checks too (default: when the catalogue fetches the table)."""
     if is_loaded(con, rec.fetch_id):
         return None
-    datasets = []
+    if fetch_checks is None:
+        fetch_checks = rec.table_id in (catalogue_table_ids() or ())
+    try:
+        updated = parse_updated(rec.updated)
+        problem = None if updated is not None else f"fetch {rec.fetch_id} has no 'updated' timestamp"
+    except ValueError as exc:
+        updated, problem = None, f"fetch {rec.fetch_id}: {exc}"
+    if problem:
+        raise UnloadableFetch(rec, [(sha, problem) for sha in dict.fromkeys(rec.objects)])
+    datasets, bad = [], []
     for sha in rec.objects:
-        try:
-            datasets.append((sha, decode(store.read_object(sha))))
-        except Exception as exc:  # the message must name the table and the object
-            raise LoadError(f"table {rec.table_id}: landing object {sha} cannot be decoded: {exc}") from exc
-    updated = parse_updated(rec.updated)
-    if updated is None:
-        raise LoadError(f"table {rec.table_id}: fetch {rec.fetch_id} has no 'updated' timestamp")
+        checked = _check_object(store, sha, rec, fetch_checks)
+        if isinstance(checked, str):
+            bad.append((sha, checked))
+        else:
+            datasets.append((sha, checked))
+    if bad:
+        raise UnloadableFetch(rec, bad)
     release_ts = updated.astimezone(UTC).replace(tzinfo=None)
     newest = _newest_year(ds for _, ds in datasets)
     if rec.newest_period and rec.newest_period[:4].isdigit():
@@ -347,18 +435,100 @@ def load_fetch(con: duckdb.DuckDBPyConnection, store: LandingStore, rec: FetchRe
     return total
 
 
+def _default_command() -> str:
+    argv = [Path(sys.argv[0]).name, *sys.argv[1:]] if sys.argv and sys.argv[0] else []
+    return "raw load" + (f" ({shlex.join(argv)})" if argv else "")
+
+
 def load_pending(
-    con: duckdb.DuckDBPyConnection, store: LandingStore, table_ids: Iterable[str] | None = None
+    con: duckdb.DuckDBPyConnection,
+    store: LandingStore,
+    table_ids: Iterable[str] | None = None,
+    *,
+    command: str | None = None,
+    catalogue: Collection[str] | None = None,
 ) -> LoadResult:
-    """Load every complete fetch not yet in raw.cells, oldest release first."""
+    """Load every complete fetch not yet in raw.cells, oldest release first.
+
+    An object that cannot be loaded is quarantined in the landing store (the reason, and ``command`` as what
+    did it) and its fetch skipped; every other fetch is loaded. ``raw.quarantined`` is brought up to date with
+    the store's quarantine history (manual quarantines included). ``catalogue`` is the set of tables held to
+    the fetch-time checks (default: the catalogue's tables)."""
     ensure_schema(con)
+    max_cells()  # a bad KOSTRA_MAX_CELLS is the user's setting, not a fault of every object: fail on it here
+    checked = frozenset(catalogue) if catalogue is not None else (catalogue_table_ids() or frozenset())
+    command = command or _default_command()
     fetches = cells = 0
     tables: set[str] = set()
+    quarantined: dict[str, Quarantine] = {}
     for rec in store.fetches(table_ids):
-        n = load_fetch(con, store, rec)
+        try:
+            n = load_fetch(con, store, rec, fetch_checks=rec.table_id in checked)
+        except UnloadableFetch as exc:
+            for sha, reason in exc.bad:
+                if sha not in quarantined:
+                    quarantined[sha] = store.quarantine(sha, reason, command=command)
+            continue
         if n is None:
             continue
         fetches += 1
         cells += n
         tables.add(rec.table_id)
-    return LoadResult(fetches, cells, tuple(sorted(tables)))
+    record_quarantines(con, store)
+    return LoadResult(fetches, cells, tuple(sorted(tables)), tuple(quarantined.values()))
+
+
+def _utc_naive(stamp: str | None) -> datetime | None:
+    try:
+        at = parse_updated(stamp)
+    except ValueError:
+        return None
+    return at.astimezone(UTC).replace(tzinfo=None) if at else None
+
+
+def record_quarantines(con: duckdb.DuckDBPyConnection, store: LandingStore) -> int:
+    """Bring ``raw.quarantined`` up to date with the landing store's quarantine history: one row per
+    quarantine of an object, with its release if it was taken back. Returns how many are in force."""
+    ensure_schema(con)
+    history = store.quarantine_history()
+    rows = [
+        [
+            q.sha256,
+            q.fetch_id,
+            q.table_id,
+            _utc_naive(q.updated),
+            q.reason,
+            _utc_naive(q.quarantined_at),
+            q.quarantined_by,
+            q.command,
+            _utc_naive(q.released_at),
+            q.released_by,
+            q.sha256,
+        ]
+        for q in history
+    ]
+    if rows:
+        con.execute("begin transaction")
+        try:
+            con.executemany(
+                """
+                insert into raw.quarantined
+                select ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+                    (select coalesce(sum(rows_loaded), 0) from raw.landing_objects where sha256 = ?)
+                on conflict (sha256, quarantined_at) do update set
+                    released_at = excluded.released_at,
+                    released_by = excluded.released_by,
+                    rows_in_raw_cells = excluded.rows_in_raw_cells
+                """,
+                rows,
+            )
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+    return sum(q.active for q in history)
+
+
+def loaded_objects(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The sha256 of every landed object already loaded into this build file."""
+    return {sha for (sha,) in con.execute("select distinct sha256 from raw.landing_objects").fetchall()}
