@@ -163,6 +163,7 @@ def write_seeds(seeds_dir: Path) -> Path:
     (indices / "barometer_sectors.csv").write_text(BAROMETER_SECTORS, encoding="utf-8")
     (indices / "barometer_key_figures.csv").write_text(BAROMETER_KEY_FIGURES, encoding="utf-8")
     (indices / "barometer_parameters.csv").write_text(BAROMETER_PARAMETERS, encoding="utf-8")
+    _copy_function_totals(indices)
     return seeds_dir
 
 
@@ -247,4 +248,10 @@ def write_empty_index_seeds(seeds_dir: Path) -> Path:
     indices.mkdir(parents=True, exist_ok=True)
     for name, header in INDEX_SEED_HEADERS.items():
         (indices / name).write_text(header + "\n", encoding="utf-8")
+    _copy_function_totals(indices)
     return seeds_dir
+
+
+def _copy_function_totals(indices: Path) -> None:
+    """SSB's function hierarchy is a fact, not fixture data: the fixture projects use the real seed."""
+    shutil.copy(DBT_PROJECT_DIR / "seeds" / "indices" / "function_totals.csv", indices / "function_totals.csv")

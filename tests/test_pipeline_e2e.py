@@ -93,8 +93,40 @@ def test_the_quality_report_for_the_published_warehouse_is_in_place(demo_home):
     html = report.read_text(encoding="utf-8")
     assert "DEMO" in html
     assert "https://" not in html and "http://" not in html  # opens offline
+    # The report is of marts.dq_findings: the SQL rules' findings are in it beside the Python checks'.
+    assert "net_le_gross" in html and "iplos_hours_per_user_implausible" in html
+    assert "Great Expectations" in html and "indicator_cells" in html  # every GX suite is listed
     flags = _q(demo_home, "select distinct quality_flag from marts.service_profile")
     assert {f for (f,) in flags} <= {"ok", "use_with_care", "unreliable"} and ("ok",) in flags
+
+
+def test_the_planted_accounts_and_denominator_errors_are_in_dq_findings(demo_home):
+    """The rules that are SQL (dbt's intermediate/quality models) find the demo's planted anomalies of their
+    kind in the published marts.dq_findings, beside the Python stage's findings."""
+    import json
+
+    anomalies = json.loads((demo_home.demo_dir / "anomalies.json").read_text(encoding="utf-8"))
+    years = {
+        t: (lo, hi)
+        for t, lo, hi in _q(demo_home, "select table_id, min(year), max(year) from raw.cells group by 1")
+    }
+    sql_owned = [
+        a
+        for a in anomalies
+        if a["expected_check"] in {"net_le_gross", "function_total_equals_sum", "denominator_zero"}
+        and a["table_id"] in years
+        and years[a["table_id"]][0] <= a["year"] <= years[a["table_id"]][1]
+    ]
+    assert sql_owned, "the demo plants no accounts or denominator anomaly in the landed years"
+    for a in sql_owned:
+        hits = _q(
+            demo_home,
+            'select severity, message from marts.dq_findings where "check" = ? and region_code = ? and year = ?',
+            (a["expected_check"], a["region_code"], a["year"]),
+        )
+        assert hits, a
+    checks = {c for (c,) in _q(demo_home, 'select distinct "check" from marts.dq_findings')}
+    assert "iplos_hours_per_user_implausible" in checks  # and the Python stage's, in the same mart
 
 
 def test_the_demo_is_labelled_and_reingesting_lands_nothing_new(own_demo_home):

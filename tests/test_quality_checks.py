@@ -445,77 +445,24 @@ def test_status_changed_between_vintages():
     assert findings(rows, "status_changed_between_vintages", revisions=_revisions(41.0, 41.0)).empty
 
 
-# ---------------------------------------------------------------- accounts
-
-
-def accounts(net254=900.0, fgk13=None) -> list[dict]:
-    dims = {"regnskapsomfang": "A"}
-    rows = [
-        cell("12367", "1234", 2023, "KOSbelop0000", net254, funksjon="254", art="AGD2", **dims),
-        cell("12367", "1234", 2023, "KOSbelop0000", 1000.0, funksjon="254", art="AGD10", **dims),
-    ]
-    parts = {"244": 100.0, "251": 200.0, "252": 300.0}
-    for f, v in parts.items():
-        rows.append(cell("12367", "1234", 2023, "KOSbelop0000", v, funksjon=f, art="AGD2", **dims))
-    total = sum(parts.values()) if fgk13 is None else fgk13
-    rows.append(cell("12367", "1234", 2023, "KOSbelop0000", total, funksjon="FGK13", art="AGD2", **dims))
-    return rows
-
-
-def test_net_le_gross():
-    f = findings(accounts(net254=1300.0), "net_le_gross")
-    assert list(f["severity"]) == ["ERROR"] and f["sector"].iloc[0] == "pleie_omsorg"
-    assert findings(accounts(), "net_le_gross").empty
-
-
-def test_function_total_equals_sum():
-    f = findings(accounts(fgk13=600.0 + 4321.0), "function_total_equals_sum")
-    assert len(f) == 1 and f["sector"].iloc[0] == "barnevern"
-    assert findings(accounts(), "function_total_equals_sum").empty
-
-
-def test_denominator_zero():
-    def ind(iid, table, code, value):
-        return {
-            "indicator_id": iid,
-            "table_id": table,
-            "contents_code": code,
-            "region_code": "1234",
-            "year": 2023,
-            "vintage": "revised",
-            "release_updated": pd.Timestamp("2024-06-15"),
-            "value": value,
-            "status": None,
+def test_a_quarantined_answer_is_one_error_until_released():
+    rows = [cell("13502", "0301", 2023, "KOSandel120000", 1.0)]
+    q = pd.DataFrame(
+        {
+            "sha256": ["ab" * 32, "ab" * 32, "cd" * 32],
+            "table_id": ["13502", "13502", "12367"],
+            "release_updated": pd.to_datetime(["2025-03-17 07:00", "2025-03-17 07:00", "2025-06-16 06:00"]),
+            "reason": ["value array has 7 values, size says 8", "value array has 7 values, size says 8", "x"],
+            "quarantined_at": pd.to_datetime(["2026-11-30 10:00", "2026-12-01 09:00", "2026-12-01 09:00"]),
+            "command": ["kostra build"] * 3,
+            "released_at": pd.to_datetime([None, None, "2026-12-01 10:00"]),
+            "rows_in_raw_cells": [0, 0, 0],
         }
-
-    rows = [ind_cell("11975", "1234", 2023, "gs_elever", 0.0)]
-    bad = pd.DataFrame(
-        [ind("gs_elever", "11975", "KOSelever0000", 0.0), ind("nde_grunnskole", "12367", "KOSbelop0000", 5e4)]
     )
-    f = findings(rows, "denominator_zero", indicator_cells_all=bad)
-    assert list(f["severity"]) == ["ERROR"] and f["indicator_id"].iloc[0] == "gs_elever"
-    assert (f["table_id"].iloc[0], f["contents_code"].iloc[0]) == source("gs_elever")
-    good = bad.assign(value=[800.0, 5e4])
-    assert findings(rows, "denominator_zero", indicator_cells_all=good).empty
-
-
-def test_denominator_zero_from_raw_cells_sums_the_numerators_functions():
-    """Without dbt's matched cells the workspace matches the catalogue itself: nde_grunnskole sums 5 functions."""
-    functions = catalogue.split_codes(
-        catalogue.indicators().set_index("indicator_id").loc["nde_grunnskole", "funksjon"]
-    )
-    accounts = [
-        cell("12367", "1234", 2023, "KOSbelop0000", 1e4, funksjon=f, art="AGD2", regnskapsomfang="A")
-        for f in functions
-    ]
-    zero = [ind_cell("11975", "1234", 2023, "gs_elever", 0.0)]
-    f = findings(zero + accounts, "denominator_zero")
-    assert list(f["severity"]) == ["ERROR"] and f["indicator_id"].iloc[0] == "gs_elever"
-    assert "gs_nde_per_elev" in f["message"].iloc[0]
-    assert '"største teller": 50000' in f["cells"].iloc[0]
-    # No spending either (every function '-', SSB's zero): nothing to divide, a WARNING only.
-    nothing = [dict(r, value=None, status="-") for r in accounts]
-    assert list(findings(zero + nothing, "denominator_zero")["severity"]) == ["WARNING"]
+    f = findings(rows, "landing_quarantined", quarantined=q)
+    assert list(f["severity"]) == ["ERROR"] and list(f["table_id"]) == ["13502"]
+    assert "size says 8" in f["message"].iloc[0] and "2025-03-17" in f["message"].iloc[0]
+    assert findings(rows, "landing_quarantined").empty
 
 
 def test_every_check_is_tested_here():
@@ -523,6 +470,7 @@ def test_every_check_is_tested_here():
         "completeness_members",
         "completeness_table_landed",
         "region_code_valid_for_year",
+        "landing_quarantined",
         "status_value_not_null",
         "status_share_missing",
         "iplos_hours_negative",
@@ -537,9 +485,6 @@ def test_every_check_is_tested_here():
         "values_identical_to_previous_year",
         "large_revision",
         "status_changed_between_vintages",
-        "net_le_gross",
-        "function_total_equals_sum",
-        "denominator_zero",
     }
     assert tested == set(CHECKS)
 

@@ -91,9 +91,17 @@ def planted(demo_built_home: Path, tmp_path_factory) -> tuple[Path, dict]:
 
 def test_the_findings_table_is_the_source_of_marts_dq_findings(planted):
     db, _ = planted
-    found = _q(db, 'select "check", severity, run_id from marts.dq_findings')
-    assert set(found["run_id"]) == {"planted"} and len(found) == 6
-    assert list(found["severity"])[:4] == ["ERROR"] * 4  # worst first
+    found = _q(db, 'select "check", severity, run_id, message from marts.dq_findings')
+    # The planted Python findings, beside the SQL rules' own (accounts, denominators), all under one run id.
+    assert set(found["run_id"]) == {"planted"}
+    assert (found["message"].str.startswith("planted ")).sum() == 6
+    sql_checks = set(found["check"]) - {
+        r for r in found["check"][found["message"].str.startswith("planted ")]
+    }
+    assert sql_checks <= {"net_le_gross", "function_total_equals_sum", "denominator_zero"}
+    order = {"FATAL": 0, "ERROR": 1, "WARNING": 2, "INFO": 3}
+    ranks = [order[s] for s in found["severity"]]
+    assert ranks == sorted(ranks)  # worst first
 
 
 def test_a_planted_flag_reaches_service_profile_production_contributions_and_sector_indices(planted):

@@ -111,7 +111,6 @@ ACCOUNT_SECTORS = {
 }
 PO_SHARES = {"253": 0.46, "254": 0.48, "261": 0.06}
 PO_GROSS = {"253": 1.3, "254": 1.2, "261": 1.05}
-FUNCTION_TOTALS = {"FGK7": ["201", "211", "221"], "FGK13": ["244", "251", "252"]}
 
 # Base counts: driver series, rate, effect sd, yearly trend.
 RATES = {
@@ -454,7 +453,7 @@ class _Builder:
 
     def derive_sums(self) -> None:
         """Catalogue accounts rows and function totals from the atomic function cells, per vintage."""
-        for total, parts in FUNCTION_TOTALS.items():
+        for total, parts in seeds.function_totals().items():
             for art in ("AGD2", "AGD10"):
                 self.atomic[(total, art)] = {
                     v: sum(self.atomic[(p, art)][v] for p in parts) for v in VINTAGES

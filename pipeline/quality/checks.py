@@ -18,8 +18,6 @@ import numpy as np
 import pandas as pd
 
 from pipeline.quality.config import (
-    FUNCTION_SECTORS,
-    FUNCTION_TOTALS,
     IPLOS_INDICATORS,
     IPLOS_MEASURE_INDICATORS,
     QualityConfig,
@@ -234,6 +232,40 @@ def region_code_valid_for_year(con, cfg):
             }
         )
     return _frame(rows)
+
+
+@check("landing_quarantined", "completeness")
+def landing_quarantined(con, cfg):
+    """A landed SSB answer that could not be loaded is quarantined (kept, not loaded): its release of the table
+    is missing from the build until it is fetched again (ERROR; `kostra landing list` shows why)."""
+    if not has_relation(con, "quarantined"):
+        return _frame([])
+    df = _q(
+        con,
+        """
+        select sha256, table_id, release_updated, reason, quarantined_at, command, rows_in_raw_cells
+        from quarantined where released_at is null
+        qualify row_number() over (partition by sha256 order by quarantined_at desc) = 1
+        order by table_id, release_updated, sha256
+        """,
+    )
+    return _frame(
+        [
+            {
+                "check": "landing_quarantined",
+                "severity": Severity.ERROR,
+                "table_id": r.table_id,
+                "observed": float(r.rows_in_raw_cells),
+                "expected": "svaret kan lastes inn",
+                "message": f"Et svar fra SSB for tabell {r.table_id}"
+                + (f" (publisering {r.release_updated:%Y-%m-%d})" if pd.notna(r.release_updated) else "")
+                + f" er satt i karantene og ikke lastet inn: {r.reason} (objekt {r.sha256[:12]}, "
+                f"{r.quarantined_at:%Y-%m-%d %H:%M}). Hent tabellen på nytt med `kostra fetch`.",
+                "cells": json.dumps({"sha256": r.sha256, "kommando": r.command}, ensure_ascii=False),
+            }
+            for r in df.itertuples()
+        ]
+    )
 
 
 # ---------------------------------------------------------------- status symbols
@@ -666,8 +698,8 @@ def yoy_pairs(con: duckdb.DuckDBPyConnection, cfg: QualityConfig | None = None) 
 
 
 def _sector(table_id: str, contents_code: str | None, alder: str | None, funksjon: str | None, cat) -> str:
-    if funksjon in FUNCTION_SECTORS and table_id == "12367":
-        return FUNCTION_SECTORS[funksjon]
+    if funksjon in seeds.function_sectors() and table_id == "12367":
+        return seeds.function_sectors()[funksjon]
     return (
         cat.get((table_id, contents_code, alder))
         or cat.get((table_id, contents_code, None))
@@ -871,141 +903,6 @@ def status_changed_between_vintages(con, cfg):
     return _frame(rows)
 
 
-# ---------------------------------------------------------------- accounting identities
-
-
-@check("net_le_gross", "accounts")
-def net_le_gross(con, cfg):
-    """Net operating expenditure (AGD2) above gross (AGD10) means negative revenue: an accounts error."""
-    df = _q(
-        con,
-        f"""
-        select region_code, year, funksjon, regnskapsomfang, any_value(vintage) as vintage,
-               max(value) filter (where art = 'AGD2') as net,
-               max(value) filter (where art = 'AGD10') as gross
-        from cells
-        where table_id = '12367' and contents_code = 'KOSbelop0000' and status is null and {MUNICIPALITY}
-        group by all
-        having net > gross + ? and gross >= 0
-        order by 1, 2, 3
-        """,
-        [cfg.accounts_tolerance],
-    )
-    return _frame(
-        [
-            {
-                "check": "net_le_gross",
-                "severity": Severity.ERROR,
-                "sector": FUNCTION_SECTORS.get(r.funksjon, "regnskap"),
-                "table_id": "12367",
-                "contents_code": "KOSbelop0000",
-                "region_code": r.region_code,
-                "year": r.year,
-                "vintage": r.vintage,
-                "observed": r.net,
-                "expected": f"≤ {r.gross:g} (brutto)",
-                "message": f"Netto driftsutgifter på funksjon {r.funksjon} ({r.net:g}) er høyere enn brutto "
-                f"({r.gross:g}), regnskapsomfang {r.regnskapsomfang}.",
-                "cells": _cells_json([("netto (AGD2)", r.net), ("brutto (AGD10)", r.gross)]),
-                "_funksjon": r.funksjon,
-            }
-            for r in df.itertuples()
-        ]
-    )
-
-
-@check("function_total_equals_sum", "accounts")
-def function_total_equals_sum(con, cfg):
-    """A published function group (FGK7, FGK13) must equal the sum of its functions."""
-    rows = []
-    for total, parts in FUNCTION_TOTALS.items():
-        plist = ", ".join(f"'{p}'" for p in parts)
-        df = _q(
-            con,
-            f"""
-            with acc as (
-                select region_code, year, art, regnskapsomfang, funksjon, vintage, value from cells
-                where table_id = '12367' and contents_code = 'KOSbelop0000' and status is null
-                  and funksjon in ('{total}', {plist}) and {MUNICIPALITY}
-            )
-            select region_code, year, art, regnskapsomfang, any_value(vintage) as vintage,
-                   max(value) filter (where funksjon = '{total}') as total,
-                   sum(value) filter (where funksjon <> '{total}') as parts,
-                   count(*) filter (where funksjon <> '{total}') as n_parts
-            from acc group by all
-            having total is not null and n_parts = {len(parts)} and abs(total - parts) > ?
-            order by 1, 2
-            """,
-            [cfg.accounts_tolerance * len(parts)],
-        )
-        for r in df.itertuples():
-            rows.append(
-                {
-                    "check": "function_total_equals_sum",
-                    "severity": Severity.ERROR,
-                    "sector": FUNCTION_SECTORS.get(total, "regnskap"),
-                    "table_id": "12367",
-                    "contents_code": "KOSbelop0000",
-                    "region_code": r.region_code,
-                    "year": r.year,
-                    "vintage": r.vintage,
-                    "observed": r.total,
-                    "expected": f"= {r.parts:g} (sum {' + '.join(parts)})",
-                    "message": f"{total} ({r.art}) er {r.total:g}, men summen av funksjon "
-                    f"{', '.join(parts)} er {r.parts:g} (avvik {r.total - r.parts:+g}).",
-                    "cells": _cells_json([(total, r.total), ("sum funksjoner", r.parts)]),
-                    "_funksjon": total,
-                }
-            )
-    return _frame(rows)
-
-
-@check("denominator_zero", "accounts")
-def denominator_zero(con, cfg):
-    """A ratio's denominator (pupils, inhabitants, users…) must be > 0 where the ratio is meant to exist."""
-    if not has_relation(con, "indicator_cells"):
-        return _frame([])
-    df = _q(
-        con,
-        f"""
-        with ratios as (
-            select indicator_id as ratio_id, numerator_id, denominator_id from catalogue
-            where coalesce(numerator_id, '') <> '' and coalesce(denominator_id, '') <> ''
-        )
-        select d.indicator_id, d.table_id, d.contents_code, d.region_code, d.year, d.vintage, d.value,
-               list(distinct r.ratio_id order by r.ratio_id) as ratios,
-               max(abs(n.value)) as numerator_abs
-        from ratios r
-        join indicator_cells d on d.indicator_id = r.denominator_id
-        left join indicator_cells n
-          on n.indicator_id = r.numerator_id and n.region_code = d.region_code and n.year = d.year
-        where d.value <= 0 and d.status is null and {MUNICIPALITY.replace("region_code", "d.region_code")}
-        group by all
-        order by 1, 4, 5
-        """,
-    )
-    return _frame(
-        [
-            {
-                "check": "denominator_zero",
-                "severity": Severity.ERROR if (r.numerator_abs or 0) > 0 else Severity.WARNING,
-                "indicator_id": r.indicator_id,
-                "table_id": r.table_id,
-                "contents_code": r.contents_code,
-                "region_code": r.region_code,
-                "year": r.year,
-                "vintage": r.vintage,
-                "observed": r.value,
-                "expected": "> 0",
-                "message": f"Nevneren {r.indicator_id} er {r.value:g}, så {', '.join(r.ratios)} kan ikke beregnes"
-                + (" selv om telleren ikke er 0." if (r.numerator_abs or 0) > 0 else "."),
-                "cells": _cells_json([(r.indicator_id, r.value), ("største teller", r.numerator_abs)]),
-            }
-            for r in df.itertuples()
-        ]
-    )
-
-
 # ---------------------------------------------------------------- running
 
 
@@ -1024,7 +921,7 @@ def _catalogue_sectors(con) -> dict:
         by_table.setdefault(r.table_id, []).append(r.sector)
     for table_id, sectors in by_table.items():
         common = os.path.commonprefix(sorted(set(sectors))).rstrip("_")
-        shared = len(set(sectors)) > 1 and common in set(FUNCTION_SECTORS.values())
+        shared = len(set(sectors)) > 1 and common in set(seeds.function_sectors().values())
         out[(table_id, None, None)] = common if shared else sectors[0]
     return out
 

@@ -20,23 +20,6 @@ class Severity(IntEnum):
     FATAL = 3
 
 
-# Function groups that SSB publishes as totals of their functions (SSB's funksjonshierarki, as in the
-# indicator catalogue's notes: statisticsnorway/ssb-kostra data, 2016).
-FUNCTION_TOTALS: dict[str, tuple[str, ...]] = {
-    "FGK7": ("201", "211", "221"),
-    "FGK13": ("244", "251", "252"),
-}
-
-# KOSTRA functions by ASSS sector (docs/domain-notes.md "ASSS"), to file accounts findings under a sector.
-FUNCTION_SECTORS: dict[str, str] = {
-    **dict.fromkeys(("202", "213", "215", "222", "223"), "grunnskole"),
-    **dict.fromkeys(("201", "211", "221", "FGK7"), "barnehage"),
-    **dict.fromkeys(("244", "251", "252", "FGK13"), "barnevern"),
-    **dict.fromkeys(("253", "254", "261"), "pleie_omsorg"),
-    **dict.fromkeys(("232", "233", "241"), "kommunehelse"),
-    **dict.fromkeys(("242", "243", "273", "276", "281"), "sosiale_tjenester"),
-}
-
 # IPLOS (pleie og omsorg): each measure the checks compare, as the catalogue indicator that holds it in each
 # age group. The one place that knows the names: the checks read these indicators (summed over ages and
 # sexes by the catalogue matching) and look up their table and contents code in the catalogue, so a table

@@ -38,7 +38,8 @@ EXPLANATIONS_NB = {
     "være med vilje (én tabell lastet for analyse).",
     "region_code_valid_for_year": "Tall under en kommunekode utenfor gyldighetsperioden kan telle to ganger når "
     "seriene slås sammen over kommunereformer.",
-    "duplicate_cells": "To ulike tall for samme celle i samme publisering: vi vet ikke hvilket som er riktig.",
+    "landing_quarantined": "Et svar fra SSB som ikke kunne lastes inn, er satt til side (ikke slettet); tabellen "
+    "mangler den publiseringen til den er hentet på nytt.",
     "status_value_not_null": "En celle med symbol (':' prikket, '..' mangler) skal være tom; et tall der blir "
     "ellers brukt som om det var publisert.",
     "status_share_missing": "Mangler en indikator i mange år for en kommune, blir tidsserien og "
@@ -69,9 +70,6 @@ EXPLANATIONS_NB = {
     "function_total_equals_sum": "En funksjonsgruppe skal være summen av sine funksjoner; ellers gir to "
     "veier til samme utgift ulike svar.",
     "denominator_zero": "Med nevner 0 kan nøkkeltallet ikke beregnes, og kommunen faller ut av snittet.",
-    "asss_index_mean": "Profilen er indeksert slik at ASSS-snittet er 100; et annet snitt betyr feil i "
-    "beregningen.",
-    "index_weights_sum_to_one": "Vektene i en sammensatt indeks skal summere til 1.",
 }
 GX_EXPLANATION_NB = "Kontrakt i Great Expectations-suiten: datastrukturen er ikke som forventet."
 

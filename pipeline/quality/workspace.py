@@ -172,6 +172,7 @@ qualify row_number() over (partition by indicator_id, region_code, year order by
 
 # What the first dbt step built that the checks read; the flagged marts come after the checks.
 OPTIONAL_MARTS = {
+    "quarantined": "raw.quarantined",
     "revisions": "marts.revisions",
     "indicator_cells_all": "intermediate.int_cells__catalogue_matched",
 }

@@ -228,3 +228,26 @@ def ssb_label(code: str, as_of: int | None = None, with_code: bool = True) -> st
         known = start >= SSB_LABEL_FIRST_START_YEAR and "floored" not in row["source"]
         label += f" ({start}-{to})" if known else f" (-{to})"
     return f"{code} {label}" if with_code else label
+
+
+INDICES_DIR = SEEDS_DIR / "indices"
+
+
+@cache
+def function_totals() -> dict[str, tuple[str, ...]]:
+    """The function groups 12367 publishes as totals of their functions (seed indices/function_totals.csv)."""
+    df = pd.read_csv(INDICES_DIR / "function_totals.csv", dtype="str", keep_default_na=False)
+    return {total: tuple(sorted(g["function"])) for total, g in df.groupby("total_function", sort=True)}
+
+
+@cache
+def function_sectors() -> dict[str, str]:
+    """KOSTRA function (and function group) → ASSS sector, from seeds indices/sector_functions.csv and
+    indices/function_totals.csv: the sectors the indices and the accounts findings use."""
+    df = pd.read_csv(INDICES_DIR / "sector_functions.csv", dtype="str", keep_default_na=False)
+    out = {f: r["sector"] for r in df.to_dict("records") for f in r["funksjoner"].split(";")}
+    for total, parts in function_totals().items():
+        sectors = {out[p] for p in parts if p in out}
+        if len(sectors) == 1:
+            out[total] = sectors.pop()
+    return out

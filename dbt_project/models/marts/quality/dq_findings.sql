@@ -1,4 +1,60 @@
--- Every data-quality finding of the build, for the network's review and the report.
+-- Every data-quality finding of the build, worst first, for the network's review and the report: the
+-- Python stage's (source quality.findings) and the rules that are SQL (intermediate/quality), under one run id.
+with
+
+python_findings as (
+    select * from {{ ref('stg_quality__findings') }}
+),
+
+sql_findings as (
+    select * from {{ ref('int_quality__accounts') }}
+    union all by name
+    select * from {{ ref('int_quality__denominators') }}
+),
+
+run as (
+    select coalesce(max(run_id), '{{ invocation_id }}') as run_id from python_findings
+),
+
+findings as (
+    select
+        run_id,
+        check_name,
+        severity,
+        sector,
+        table_id,
+        contents_code,
+        indicator_id,
+        region_code,
+        municipality_id,
+        year,
+        vintage,
+        observed,
+        expected_range,
+        message,
+        cells
+    from python_findings
+    union all
+    select
+        run.run_id,
+        sql_findings.check_name,
+        sql_findings.severity,
+        sql_findings.sector,
+        sql_findings.table_id,
+        sql_findings.contents_code,
+        sql_findings.indicator_id,
+        sql_findings.region_code,
+        sql_findings.municipality_id,
+        sql_findings.year,
+        sql_findings.vintage,
+        sql_findings.observed,
+        sql_findings.expected_range,
+        sql_findings.message,
+        sql_findings.cells
+    from sql_findings
+    cross join run
+)
+
 select
     run_id,
     check_name as "check",
@@ -15,7 +71,7 @@ select
     expected_range,
     message,
     cells
-from {{ ref('stg_quality__findings') }}
+from findings
 order by
     case severity when 'FATAL' then 0 when 'ERROR' then 1 when 'WARNING' then 2 else 3 end,
     "check", table_id, region_code, year, contents_code, indicator_id, message
