@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export KOSTRA_HOME ?= $(CURDIR)/warehouse
 
-.PHONY: setup demo test test-fast lint bench dbt-parse docs dev
+.PHONY: setup demo test test-fast lint bench proof dbt-parse docs dev
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ lint: $(STAMP)
 
 bench: setup
 	$(BIN)/python -m bench.run
+
+# The proof suites of issue 11 (faults, crashes, fuzzing, idempotency, the sandbox, interrupts) at full size;
+# each writes its tried/handled row into bench/RESULTS.md. About 15 minutes on two cores.
+proof: setup
+	$(BIN)/python -m bench.proof all --size full
 
 # Dagster's UI on the same graph, with the instance settings that keep one writer on DuckDB.
 dev: setup

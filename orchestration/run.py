@@ -1,6 +1,6 @@
 """Run the Dagster jobs in-process, without a Dagster server: what `kostra run` and `kostra build` do.
 
-Both execute the jobs defined in ``orchestration.schedules`` (``ingest_release``, ``build_and_publish``), the
+Both execute the jobs defined in ``orchestration.defs.schedules.jobs_and_triggers`` (``ingest_release``, ``build_and_publish``), the
 same jobs the schedule, the sensors and the UI launch, so a CLI run is a run of the job like any other: with
 ``DAGSTER_HOME`` set it is recorded in that instance (and listed in the UI's run history), otherwise in an
 ephemeral instance that is gone afterwards.
@@ -24,10 +24,10 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration import definitions as d
-from orchestration.dbt.assets import ComparisonConfig
+from orchestration.defs.dbt.assets import ComparisonConfig
 from orchestration.partitions import release_partition_range
 from orchestration.resources import HomeResource, StatbankResource
-from orchestration.schedules import BUILD_JOB_NAME, INGEST_JOB_NAME
+from orchestration.defs.schedules.jobs_and_triggers import BUILD_JOB_NAME, INGEST_JOB_NAME
 from pipeline.config import Comparison, Home
 from pipeline.errors import RunFailed, TablesFailed
 

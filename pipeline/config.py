@@ -93,7 +93,7 @@ COMPARISON_GROUP_ENV = "KOSTRA_COMPARISON_GROUP"
 class Comparison:
     """Focus and comparison parameters; passed to dbt as vars so SQL never hard-codes a municipality.
 
-    A pipeline run takes them as run config (``orchestration.dbt.assets.ComparisonConfig``), whose defaults
+    A pipeline run takes them as run config (``orchestration.defs.dbt.assets.ComparisonConfig``), whose defaults
     come from :meth:`from_env`: ``KOSTRA_FOCUS`` (a municipality code), ``KOSTRA_COMPARATORS`` (codes,
     comma-separated) and ``KOSTRA_COMPARISON_GROUP`` (``ASSS`` or a KOSTRA group such as ``EKG13``).
     """

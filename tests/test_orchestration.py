@@ -79,7 +79,7 @@ def test_groups_follow_the_pipeline_stages(defs):
 
 
 def test_dbt_build_args_carry_the_comparison_parameters():
-    from orchestration.dbt.assets import dbt_build_args
+    from orchestration.defs.dbt.assets import dbt_build_args
 
     args = dbt_build_args(Comparison(focus_municipality="4601", extra_comparators=("3203", "3205")))
     assert args[0] == "build"

@@ -338,8 +338,8 @@ def test_every_bad_reference_is_one_line_and_a_non_zero_exit(h):
 def test_the_raw_tables_asset_reports_how_many_were_quarantined(h):
     import dagster as dg
 
+    from orchestration.defs.warehouse.assets import RAW_CELLS, raw_tables_asset
     from orchestration.resources import HomeResource
-    from orchestration.warehouse.assets import RAW_CELLS, raw_tables_asset
 
     store = LandingStore(h.landing)
     _land(store, _doc(updated=MARCH), MARCH)

@@ -135,7 +135,7 @@ def test_the_definitions_load_and_validate(defs):
 
 def test_every_ingest_asset_and_the_ingest_job_accept_a_future_release(defs):
     from orchestration.definitions import ingest_assets
-    from orchestration.schedules import INGEST_JOB_NAME
+    from orchestration.defs.schedules.jobs_and_triggers import INGEST_JOB_NAME
 
     job = defs.resolve_job_def(INGEST_JOB_NAME)
     with dg.partition_loading_context(effective_dt=datetime(2027, 6, 15, 9, tzinfo=OSLO)):

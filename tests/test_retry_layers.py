@@ -156,7 +156,7 @@ def test_klass_client_retries_a_429_after_retry_after(busy_klass):
 
 
 def test_ingest_assets_carry_a_retry_policy_with_backoff():
-    from orchestration.ssb.assets import INGEST_RETRY, ingest_definitions
+    from orchestration.defs.ssb.assets import INGEST_RETRY, ingest_definitions
 
     assets, _checks = ingest_definitions()
     assert assets
@@ -188,7 +188,7 @@ def _doc_13502() -> bytes:
 def test_dagster_retries_the_ingest_step_that_failed_for_a_transient_reason(
     tmp_path, monkeypatch, fault, retried
 ):
-    import orchestration.ssb.assets as ingest_assets
+    import orchestration.defs.ssb.assets as ingest_assets
 
     # The real policy waits 20 s and more; the same rule without the wait.
     monkeypatch.setattr(ingest_assets, "INGEST_RETRY", dg.RetryPolicy(max_retries=1))

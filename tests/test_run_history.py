@@ -14,7 +14,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.schedules import BUILD_JOB_NAME, INGEST_JOB_NAME
+from orchestration.defs.schedules.jobs_and_triggers import BUILD_JOB_NAME, INGEST_JOB_NAME
 from pipeline.config import DBT_PROJECT_DIR, REPO_ROOT, Home
 from tests.jsonstat_factory import make_doc
 

@@ -7,13 +7,13 @@ from datetime import datetime
 import dagster as dg
 import pytest
 
-from orchestration.resources import StatbankResource
-from orchestration.schedules import (
+from orchestration.defs.schedules.jobs_and_triggers import (
     changed_tables,
     new_release_sensor,
     publication_day_schedule,
     publication_partition,
 )
+from orchestration.resources import StatbankResource
 from pipeline.ssb.calendar import OSLO, publication_date
 from tests.pxweb_fixtures import recorded_server, synthetic_doc
 

@@ -16,8 +16,10 @@ SSB's JSON body ``{"type": "Parameter error", "title": "Non-existent value", "st
 table: ``"title": "Non-existent table", "status": 404`` inside the 400), a GET URL over ``max_url_length``
 characters gets IIS's HTML 404 page, every answer carries the call limit in ``x-ratelimit-*`` headers
 (``x-ratelimit-policy: 30;w=60s``) while v2 ``/config`` reports the call limit as 0, as SSB's does. v0 answers
-403 above the cell limit, and both answer 429 with ``Retry-After`` above the per-IP call limit. Tests can queue faults (5xx, hangs, cut-off bodies, a changed ``updated``) from Python
-or through ``POST /_control/faults``, and read every request it saw.
+403 above the cell limit, and both answer 429 with ``Retry-After`` above the per-IP call limit. Tests can
+queue faults (5xx, hangs, cut-off bodies, resets, HTML or non-JSON-stat answers, changed documents,
+redirects, a changed ``updated``; see :class:`Fault`) from Python or through ``POST /_control/faults``, and
+read every request it saw.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ import calendar
 import fnmatch
 import math
 import re
+import socket
+import struct
 import threading
 import time
 from collections import OrderedDict, deque
@@ -52,6 +56,7 @@ __all__ = [
     "CubeDimension",
     "DemoSource",
     "Fault",
+    "MUTATIONS",
     "PxWebServer",
     "RecordedSource",
     "RequestRecord",
@@ -768,14 +773,65 @@ class RequestRecord:
     error: str | None = None  # the detailed reason of an error answer (SSB's v2 bodies carry only a title)
 
 
+FAULT_KINDS = ("status", "hang", "truncate", "updated", "reset", "html", "redirect", "body", "mutate")
+# What a ``mutate`` fault does to a dataset document: fewer values than ``size`` gives, another table's id,
+# a dimension under another id, a region code that was not asked for, a value that is a string.
+MUTATIONS = ("short_values", "other_table", "renamed_dimension", "changed_codes", "string_value")
+HTML_200_PAGE = (
+    b"<!DOCTYPE html>\r\n<html><head><title>Velkommen</title></head><body><h1>Logg inn</h1>"
+    b"<p>Du m\xc3\xa5 logge inn p\xc3\xa5 nettverket f\xc3\xb8r du kan bruke Internett.</p></body></html>\r\n"
+)
+
+
+def mutate(doc: Any, mutation: str) -> Any:
+    """``doc`` (a dataset document) changed as the ``mutate`` fault ``mutation`` says; anything else as is."""
+    if not isinstance(doc, dict) or doc.get("class") != "dataset":
+        return doc
+    doc = dict(doc)
+    ids = list(doc.get("id") or [])
+    if mutation == "short_values" and isinstance(doc.get("value"), list) and doc["value"]:
+        doc["value"] = doc["value"][:-1]
+    elif mutation == "other_table":
+        other = "12209" if (doc.get("extension") or {}).get("px", {}).get("tableid") != "12209" else "12210"
+        doc["extension"] = {**(doc.get("extension") or {}), "px": {"tableid": other, "decimals": 0}}
+        label = str(doc.get("label") or "")
+        doc["label"] = f"{other}: {label.split(':', 1)[-1].strip()}"
+    elif mutation == "renamed_dimension" and ids:
+        old = ids[0]
+        doc["id"] = ["Region" if d == old else d for d in ids]
+        doc["dimension"] = {("Region" if k == old else k): v for k, v in doc["dimension"].items()}
+        doc["role"] = {
+            k: ["Region" if d == old else d for d in v] for k, v in (doc.get("role") or {}).items()
+        }
+    elif mutation == "changed_codes" and ids:
+        dim = doc["dimension"][ids[0]]
+        category = dict(dim["category"])
+        index = dict(category["index"])
+        last = max(index, key=index.__getitem__)
+        index["9999"] = index.pop(last)
+        category["index"] = index
+        category["label"] = {("9999" if c == last else c): t for c, t in category.get("label", {}).items()}
+        doc["dimension"] = {**doc["dimension"], ids[0]: {**dim, "category": category}}
+    elif mutation == "string_value" and isinstance(doc.get("value"), list):
+        values = list(doc["value"])
+        at = next((i for i, v in enumerate(values) if v is not None), 0)
+        values[at] = "1,5"
+        doc["value"] = values
+    return doc
+
+
 @dataclass
 class Fault:
     """A planned misbehaviour for the next matching requests.
 
     kind: ``status`` (answer ``status``, with ``Retry-After`` if ``retry_after`` is set), ``hang`` (wait
     ``seconds`` before answering), ``truncate`` (send half the body, then drop the connection; with
-    ``length="short"`` announce only the half, so the body is well-delimited but broken JSON) or
-    ``updated`` (answer normally but stamp the document with ``updated``).
+    ``length="short"`` announce only the half, so the body is well-delimited but broken JSON),
+    ``updated`` (answer normally but stamp the document with ``updated``), ``reset`` (close the connection
+    with a TCP reset instead of answering), ``html`` (HTTP 200 with an HTML page, as a captive portal or a
+    misrouted proxy sends), ``redirect`` (HTTP 302 to ``location``, by default on another host), ``body``
+    (HTTP 200 with ``body`` as the JSON body: malformed, or valid JSON that is not JSON-stat) or ``mutate``
+    (answer with the document changed by ``mutation``, one of :data:`MUTATIONS`).
     ``path`` is a substring of the request path, ``method`` an HTTP method; ``skip`` matching requests pass
     untouched before the fault hits ``count`` of them.
     """
@@ -790,12 +846,19 @@ class Fault:
     seconds: float = 5.0
     length: str = "full"
     updated: str | None = None
+    location: str = "http://kostra-elsewhere.invalid/api/v0/no/table/00000"
+    body: str | None = None
+    mutation: str | None = None
 
     def __post_init__(self) -> None:
-        if self.kind not in ("status", "hang", "truncate", "updated"):
-            raise ValueError(f"fault kind must be status, hang, truncate or updated, not {self.kind!r}")
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"fault kind must be one of {', '.join(FAULT_KINDS)}, not {self.kind!r}")
         if self.kind == "updated" and not self.updated:
             raise ValueError("an 'updated' fault needs the updated stamp to send")
+        if self.kind == "body" and self.body is None:
+            raise ValueError("a 'body' fault needs the body to send")
+        if self.kind == "mutate" and self.mutation not in MUTATIONS:
+            raise ValueError(f"a 'mutate' fault needs a mutation, one of {', '.join(MUTATIONS)}")
         if self.length not in ("full", "short"):
             raise ValueError(f"fault length must be 'full' or 'short', not {self.length!r}")
         if self.count < 1 or self.skip < 0:
@@ -971,6 +1034,25 @@ class _Handler(BaseHTTPRequestHandler):
                 fault.status, orjson.dumps({"status": fault.status, "title": message}), {**limits, **headers}
             )
             return
+        if fault and fault.kind == "reset":
+            # SO_LINGER 0: close() sends a TCP RST, so the client sees "connection reset by peer".
+            record.status = None
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.connection.close()
+            return
+        if fault and fault.kind == "html":
+            record.status = 200
+            self._send(200, HTML_200_PAGE, limits, content_type="text/html; charset=utf-8")
+            return
+        if fault and fault.kind == "redirect":
+            record.status = 302
+            self._send(302, b"", {**limits, "Location": fault.location}, content_type="text/plain")
+            return
+        if fault and fault.kind == "body":
+            record.status = 200
+            self._send(200, str(fault.body).encode(), limits)
+            return
         if fault and fault.kind == "hang":
             srv._stopping.wait(fault.seconds)
         try:
@@ -999,6 +1081,8 @@ class _Handler(BaseHTTPRequestHandler):
         record.status, record.cells = status, cells
         if fault and fault.kind == "updated" and isinstance(doc, dict) and "updated" in doc:
             doc["updated"] = fault.updated
+        if fault and fault.kind == "mutate" and status == 200:
+            doc = mutate(doc, str(fault.mutation))
         payload = orjson.dumps(doc)
         if fault and fault.kind == "truncate":
             half = payload[: max(1, len(payload) // 2)]

@@ -331,18 +331,30 @@ def _values(value: Any, n: int, where: str) -> pa.Array:
         if isinstance(value, list):
             if len(value) != n:
                 raise JsonStatError(f"{where}: 'value' has {len(value)} entries, but 'size' gives {n} cells")
-            return pa.array(value, type=pa.float64())
+            return _floats(value)
         if isinstance(value, dict):
             positions = _flat_keys(list(value), n, "'value'", where)
-            given = pa.array(list(value.values()), type=pa.float64())
+            given = _floats(list(value.values()))
             data = np.zeros(n, dtype=np.float64)
             present = np.zeros(n, dtype=bool)
             data[positions] = given.to_numpy(zero_copy_only=False)
             present[positions] = given.is_valid().to_numpy(zero_copy_only=False)
             return pa.array(data, type=pa.float64(), mask=~present)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError) as exc:
         raise JsonStatError(f"{where}: 'value' holds something that is not a number or null: {exc}") from exc
     raise JsonStatError(f"{where}: 'value' must be an array or an object, got a JSON {_json_type(value)}")
+
+
+def _floats(values: list) -> pa.Array:
+    """JSON numbers (or nulls) as float64. An integer beyond 2**53 is a JSON number too, but pyarrow refuses
+    it (no double holds it exactly); it is read as the nearest double, as JSON readers do (orjson already
+    does for integers beyond 64 bits). Only that rare case walks the values in Python."""
+    try:
+        return pa.array(values, type=pa.float64())
+    except pa.ArrowInvalid:
+        if not any(type(v) is int and abs(v) > 2**53 for v in values):
+            raise
+        return pa.array([float(v) if type(v) is int else v for v in values], type=pa.float64())
 
 
 def _status(status: Any, n: int, where: str) -> pa.Array:

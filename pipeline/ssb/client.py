@@ -325,8 +325,13 @@ class SsbClient:
         try:
             return resp, orjson.loads(resp.content)
         except orjson.JSONDecodeError as exc:
+            what = (
+                "an HTML page, not JSON (a login page or a proxy between us and the statbank?)"
+                if _is_html(resp)
+                else "not valid JSON"
+            )
             raise SsbBadResponse(
-                f"the response is not valid JSON ({len(resp.content)} bytes: {exc})",
+                f"the response is {what} ({len(resp.content)} bytes: {exc})",
                 table_id=table_id,
                 query=shown_query,
                 url=url,

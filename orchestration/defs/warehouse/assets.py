@@ -2,6 +2,8 @@
 
 import dagster as dg
 
+from orchestration.defs.dbt.assets import kostra_dbt_models, kostra_dbt_quality_models
+from orchestration.defs.ssb.assets import ingest_assets
 from orchestration.resources import HomeResource
 from pipeline.landing.store import LandingStore
 from pipeline.publish.warehouse import publish
@@ -116,3 +118,9 @@ def publish_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
         )
 
     return published
+
+
+# Module-level definitions, found by dg.load_defs: raw tables after every ingest asset; the publish after both
+# dbt steps, so after the quality findings' blocking check (a FATAL finding stops everything after it).
+raw_tables = raw_tables_asset([a.key for a in ingest_assets])
+published = publish_asset([*kostra_dbt_models.keys, *kostra_dbt_quality_models.keys])

@@ -132,3 +132,7 @@ def ingest_definitions() -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecks
         assets.append(asset)
         checks.append(check)
     return assets, checks
+
+
+# One asset and one blocking completeness check per catalogue table (read from the catalogue at load time).
+ingest_assets, ingest_checks = ingest_definitions()

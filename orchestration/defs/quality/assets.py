@@ -10,6 +10,8 @@ runs and the previous analyst warehouse stays.
 
 import dagster as dg
 
+from orchestration.defs.dbt.assets import kostra_dbt_models
+from orchestration.defs.warehouse.assets import published
 from orchestration.resources import HomeResource
 
 QUALITY_FINDINGS = dg.AssetKey(["quality", "findings"])
@@ -108,3 +110,8 @@ def quality_report_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
         )
 
     return quality_report
+
+
+# Module-level definitions, found by dg.load_defs.
+quality_findings = quality_findings_asset(list(kostra_dbt_models.keys))
+quality_report = quality_report_asset([published.key, DQ_FINDINGS])

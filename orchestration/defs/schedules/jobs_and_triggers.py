@@ -91,7 +91,7 @@ def new_release_sensor(context: dg.SensorEvaluationContext, statbank: StatbankRe
     whose ``updated`` maps to no release partition yet (before the first release, or SSB's clock ahead of
     ours) keeps its old cursor value, is logged, and is tried again on the next tick.
     """
-    from orchestration.ssb.assets import asset_key_for
+    from orchestration.defs.ssb.assets import asset_key_for
     from pipeline.landing.ingest import catalogue_filters
 
     previous = json.loads(context.cursor) if context.cursor else {}

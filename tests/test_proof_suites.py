@@ -1,0 +1,63 @@
+"""The proof suites of bench/proof at their small size: every trial handled (``make proof`` runs them in full).
+
+The suites that run dbt and Dagster (crashes, idempotency, interrupts) are marked slow; they start from the
+run's shared tiny home (tests/demo_build.py), which they copy before writing.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.proof import SuiteResult, crashes, faults, fuzz, idempotency, interrupts, record, sandbox
+
+
+def _all_handled(result: SuiteResult) -> None:
+    assert result.tried > 0, result.summary()
+    assert result.handled == result.tried, "\n".join([result.summary(), *result.failures])
+
+
+def test_faults_end_in_correct_data_or_a_clear_error(tmp_path):
+    _all_handled(faults.run("small", workdir=tmp_path))
+
+
+def test_the_fault_suite_sees_an_answer_that_is_not_checked(tmp_path, monkeypatch):
+    """The suite is not blind: with the client's answer check switched off, another table's document and
+    changed dimensions are taken as data, and the suite says so."""
+    monkeypatch.setattr("pipeline.ssb.client.answer_mismatch", lambda *args, **kwargs: "")
+    result = faults.run("small", workdir=tmp_path, only=["another table's document", "changed dimensions"])
+    assert result.tried == 2 and result.handled == 0, result.failures
+
+
+def test_fuzzed_documents_decode_or_are_refused(tmp_path):
+    _all_handled(fuzz.run("small", workdir=tmp_path))
+
+
+def test_the_sandbox_refuses_every_listed_statement_and_owned_export(tmp_path):
+    _all_handled(sandbox.run("small", workdir=tmp_path))
+
+
+@pytest.mark.slow
+def test_kills_leave_the_warehouse_whole_and_the_next_run_completes(tmp_path, tiny_built_home):
+    _all_handled(crashes.run("small", workdir=tmp_path, tiny=tiny_built_home))
+
+
+@pytest.mark.slow
+def test_a_rebuild_publishes_the_same_marts(tmp_path, tiny_built_home):
+    _all_handled(idempotency.run("small", workdir=tmp_path, tiny=tiny_built_home))
+
+
+@pytest.mark.slow
+def test_sigint_and_sigterm_end_the_run_within_seconds(tmp_path, tiny_built_home):
+    _all_handled(interrupts.run("small", workdir=tmp_path, tiny=tiny_built_home))
+
+
+def test_results_keep_one_row_per_suite_and_size(tmp_path):
+    path = tmp_path / "RESULTS.md"
+    first = SuiteResult("faults", "full", tried=3, handled=3, seconds=1.0, kinds={"data": [3, 3]})
+    record(first, path)
+    record(SuiteResult("faults", "small", tried=1, handled=0, failures=["data: lost"]), path)
+    record(SuiteResult("faults", "full", tried=5, handled=5, seconds=2.0), path)
+    text = path.read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| faults |")]
+    assert len(rows) == 2 and "| small |" in rows[0] and "| full | 5 | 5 |" in rows[1]
+    assert "- not handled: data: lost" in text and "nproc" in text
