@@ -67,7 +67,11 @@ def build_run_config(home: Home, comparison: Comparison) -> dict:
     return {
         **QUIET,
         "resources": {"home": _resource_config(HomeResource(root=str(home.root)))},
-        "ops": {d.kostra_dbt_models.op.name: {"config": config.model_dump()}},
+        # Both dbt steps build with the same parameters (the quality models read the first step's marts).
+        "ops": {
+            dbt_step.op.name: {"config": config.model_dump()}
+            for dbt_step in (d.kostra_dbt_models, d.kostra_dbt_quality_models)
+        },
     }
 
 
