@@ -19,6 +19,7 @@ from orchestration.defs.quality.assets import quality_findings, quality_report
 from orchestration.defs.ssb.assets import ingest_assets, ingest_checks
 from orchestration.defs.warehouse.assets import published, raw_tables
 
+
 def _once(objects) -> list:
     # A system module that imports another's asset (to depend on its keys) shows it to the loader again.
     return list({id(o): o for o in objects or []}.values())

@@ -254,4 +254,6 @@ def write_empty_index_seeds(seeds_dir: Path) -> Path:
 
 def _copy_function_totals(indices: Path) -> None:
     """SSB's function hierarchy is a fact, not fixture data: the fixture projects use the real seed."""
-    shutil.copy(DBT_PROJECT_DIR / "seeds" / "indices" / "function_totals.csv", indices / "function_totals.csv")
+    shutil.copy(
+        DBT_PROJECT_DIR / "seeds" / "indices" / "function_totals.csv", indices / "function_totals.csv"
+    )

@@ -81,7 +81,9 @@ def test_kostra_build_is_in_the_run_history_with_the_focus_municipality_in_its_c
     # dbt's target and log are the home's, not the repository's.
     target = home.root / "dbt" / "target" / "build"
     assert (target / "run_results.json").is_file() and (target / "partial_parse.msgpack").is_file()
-    assert [p.name for p in (home.root / "dbt" / "target").iterdir()] == ["build"]  # one folder, not one per run
+    assert [p.name for p in (home.root / "dbt" / "target").iterdir()] == [
+        "build"
+    ]  # one folder, not one per run
     assert (home.root / "dbt" / "logs" / "dbt.log").is_file()
     assert not list((DBT_PROJECT_DIR / "target").glob(f"*{run.run_id[:7]}*"))
 
