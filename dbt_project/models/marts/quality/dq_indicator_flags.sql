@@ -17,7 +17,12 @@ indicators as (
 
 -- A finding on one indicator (IPLOS measures, denominators) flags that indicator.
 on_indicator as (
-    select municipality_id, year, indicator_id, severity, "check"
+    select
+        municipality_id,
+        year,
+        indicator_id,
+        severity,
+        "check"
     from findings
     where indicator_id is not null
 ),
