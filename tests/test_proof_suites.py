@@ -61,3 +61,20 @@ def test_results_keep_one_row_per_suite_and_size(tmp_path):
     rows = [line for line in text.splitlines() if line.startswith("| faults |")]
     assert len(rows) == 2 and "| small |" in rows[0] and "| full | 5 | 5 |" in rows[1]
     assert "- not handled: data: lost" in text and "nproc" in text
+
+
+def test_a_publish_killed_while_stripping_leaves_no_wal_behind(home):
+    """What the crash suite found: a kill while the copy's private schemas are dropped leaves the copy's
+    DuckDB write-ahead log (``.kostra.*.duckdb.tmp.wal``); the next publish removes it with the copy."""
+    import duckdb
+
+    from pipeline.publish.warehouse import publish
+
+    con = duckdb.connect(str(home.build_db))
+    con.execute("create schema raw; create table raw.cells as select range as x from range(3)")
+    con.close()
+    killed = home.root / ".kostra.killed123.duckdb.tmp"
+    killed.write_bytes(b"x" * 100)
+    (home.root / (killed.name + ".wal")).write_bytes(b"y" * 100)
+    publish(home)
+    assert not list(home.root.glob(".kostra.*"))

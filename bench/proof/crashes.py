@@ -8,8 +8,8 @@ The moments are spread over every stage (:data:`PLANS`):
 - *ingest-file*: ``kostra ingest-file`` killed at a random moment after its object first appears in the
   landing store (landing, manifest, fetch record, the load into the build file);
 - *load*, *dbt*, *quality*, *publish*: ``kostra build`` killed at a random moment inside that step of the
-  Dagster run (``raw_tables``, ``kostra_dbt_models``/``kostra_dbt_quality_models``, ``quality_findings``,
-  ``published``): the step is seen starting in the run's event log and the kill falls uniformly within the
+  Dagster run (``raw_tables``, ``kostra_dbt_models``/``kostra_dbt_quality_models``, ``quality__findings``,
+  ``warehouse__published``): the step is seen starting in the run's event log and the kill falls uniformly within the
   step's length in the last build that completed. The stage counted is the one the event log shows running at
   the kill.
 
@@ -46,12 +46,29 @@ PLANS = {
     "full": {
         "between parts": 6,
         "landing parts": 3,
-        "ingest-file": 5,
+        "ingest-file": 6,
         "rounds": [
-            ["raw_tables", "kostra_dbt_models", "quality__findings", "warehouse__published"],
-            ["kostra_dbt_models", "warehouse__published", "raw_tables", "quality__findings"],
-            ["quality__findings", "raw_tables", "kostra_dbt_quality_models", "warehouse__published"],
-            ["warehouse__published", "kostra_dbt_models", "quality__findings", "warehouse__published"],
+            [
+                "raw_tables",
+                "kostra_dbt_models",
+                "quality__findings",
+                "kostra_dbt_quality_models",
+                "warehouse__published",
+            ],
+            [
+                "warehouse__published",
+                "quality__findings",
+                "raw_tables",
+                "kostra_dbt_models",
+                "warehouse__published",
+            ],
+            [
+                "kostra_dbt_models",
+                "warehouse__published",
+                "quality__findings",
+                "raw_tables",
+                "kostra_dbt_models",
+            ],
         ],
     },
 }

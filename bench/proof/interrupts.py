@@ -26,19 +26,17 @@ LIMIT = 10.0  # seconds from the signal to the last process gone; pipeline.inter
 PLANS = {
     "small": {"fetch": [signal.SIGTERM], "rounds": [[("kostra_dbt_models", signal.SIGINT)]]},
     "full": {
-        "fetch": [signal.SIGINT, signal.SIGTERM, signal.SIGINT, signal.SIGTERM],
+        "fetch": [signal.SIGINT, signal.SIGTERM],
         "rounds": [
             [
                 ("raw_tables", signal.SIGINT),
                 ("kostra_dbt_models", signal.SIGTERM),
                 ("quality__findings", signal.SIGINT),
-                ("warehouse__published", signal.SIGTERM),
             ],
             [
-                ("kostra_dbt_models", signal.SIGINT),
                 ("kostra_dbt_quality_models", signal.SIGTERM),
-                ("raw_tables", signal.SIGTERM),
                 ("warehouse__published", signal.SIGINT),
+                ("kostra_dbt_models", signal.SIGINT),
             ],
         ],
     },

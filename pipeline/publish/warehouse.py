@@ -79,9 +79,10 @@ def publish(home: Home, *, keep: int = DEFAULT_KEEP) -> Published:
     home.ensure()
     dest = home.published_db
     with open(dest.parent / ".publish.lock", "w") as lock:
-        # One publisher at a time; whoever holds the lock knows every leftover copy is a killed run's.
+        # One publisher at a time; whoever holds the lock knows every leftover copy is a killed run's, with
+        # its DuckDB write-ahead log (``….duckdb.tmp.wal``: a kill while the private schemas were dropped).
         fcntl.flock(lock, fcntl.LOCK_EX)
-        for stale in dest.parent.glob(".kostra.*.duckdb.tmp"):
+        for stale in dest.parent.glob(".kostra.*.duckdb.tmp*"):
             stale.unlink(missing_ok=True)
         return _publish_locked(home, src, dest, keep)
 
@@ -112,6 +113,7 @@ def _publish_locked(home: Home, src: Path, dest: Path, keep: int) -> Published:
         os.replace(tmp, dest)
     except BaseException:
         tmp.unlink(missing_ok=True)
+        tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
         raise
     _prune(home.versions_dir, keep)
     return Published(dest, previous, dest.stat().st_size)
