@@ -25,6 +25,8 @@ from bench.proof import Clock, SuiteResult, copy_home, env_for, kostra, tiny_hom
 
 # Columns that say when the build ran, not what it computed.
 BUILD_TIME_COLUMNS = {"built_at", "checked_at", "loaded_at", "first_loaded_at", "published_at", "run_at"}
+# Columns that name the build itself (the quality run's id), not what it computed.
+BUILD_ID_COLUMNS = {"run_id"}
 
 
 def _snapshots() -> list[Path]:
@@ -55,7 +57,7 @@ def mart_hashes(path: Path) -> dict[str, tuple[str, int, dict[str, str]]]:
                     "and table_name = ? order by ordinal_position",
                     [mart],
                 ).fetchall()
-                if c not in BUILD_TIME_COLUMNS
+                if c not in BUILD_TIME_COLUMNS | BUILD_ID_COLUMNS
             ]
             shown = ", ".join(f'"{c}"' for c in columns)
             row = " || chr(31) || ".join(f'coalesce("{c}"::varchar, chr(0))' for c in columns) or "''"
@@ -75,7 +77,45 @@ def mart_hashes(path: Path) -> dict[str, tuple[str, int, dict[str, str]]]:
         con.close()
 
 
-def compare(a: dict, b: dict, result: SuiteResult, label: str) -> None:
+def how_far(path_a: Path, path_b: Path, mart: str, changed: list[str]) -> str:
+    """How far the changed numeric columns of ``mart`` are apart, matching rows on every other column."""
+    con = duckdb.connect(str(path_a), read_only=True)
+    try:
+        con.execute(f"attach '{path_b}' as other (read_only)")
+        columns = [
+            (c, t)
+            for c, t in con.execute(
+                "select column_name, data_type from information_schema.columns where table_catalog = ? "
+                "and table_schema = 'marts' and table_name = ? order by ordinal_position",
+                [path_a.stem, mart],
+            ).fetchall()
+            if c not in BUILD_TIME_COLUMNS | BUILD_ID_COLUMNS
+        ]
+        keys = [c for c, _ in columns if c not in changed]
+        numeric = [
+            c for c, t in columns if c in changed and t in ("DOUBLE", "FLOAT") or t.startswith("DECIMAL")
+        ]
+        if not keys or not numeric:
+            return ""
+        on = " and ".join(f'a."{k}" is not distinct from b."{k}"' for k in keys)
+        parts = []
+        for c in numeric:
+            rows, worst, relative = con.execute(
+                f'select count(*) filter (where a."{c}" is distinct from b."{c}"), max(abs(a."{c}" - b."{c}")), '
+                f'max(abs(a."{c}" - b."{c}") / nullif(greatest(abs(a."{c}"), abs(b."{c}")), 0)) '
+                f'from marts."{mart}" a join other.marts."{mart}" b on {on}'
+            ).fetchone()
+            parts.append(f"{c}: {rows} rows apart, at most {worst:.3g} ({relative:.2g} relative)")
+        return "; ".join(parts)
+    except duckdb.Error as exc:
+        return f"(not compared: {str(exc).splitlines()[0]})"
+    finally:
+        con.close()
+
+
+def compare(
+    a: dict, b: dict, result: SuiteResult, label: str, paths: tuple[Path, Path] | None = None
+) -> None:
     for mart in sorted(set(a) | set(b)):
         if mart not in a or mart not in b:
             result.count(label, False, f"marts.{mart} is in one build only")
@@ -89,6 +129,8 @@ def compare(a: dict, b: dict, result: SuiteResult, label: str) -> None:
             why = f"{na} rows vs {nb}"
         elif changed:
             why = f"values differ in columns {changed}"
+            if paths and (far := how_far(*paths, mart, changed)):
+                why += f" ({far})"
         else:
             why = (
                 "the same values in every column, paired differently across rows (an unstable rank or order)"
@@ -138,13 +180,15 @@ def run(
             a = _build_home(work / "a", inputs)
             b = _build_home(work / "b", inputs)
             ha, hb = mart_hashes(a / "kostra.duckdb"), mart_hashes(b / "kostra.duckdb")
-            compare(ha, hb, result, "two fresh homes")
+            compare(ha, hb, result, "two fresh homes", (a / "kostra.duckdb", b / "kostra.duckdb"))
             done = kostra(env_for(a), "build")
             if done.returncode != 0:
                 result.count("rebuild", False, f"kostra build failed: {done.stderr[-1000:]}")
             else:
                 compare(ha, mart_hashes(a / "kostra.duckdb"), result, "rebuild")
             shutil.rmtree(b, ignore_errors=True)
-        result.notes.append(f"left out as build time: {', '.join(sorted(BUILD_TIME_COLUMNS))}")
+        result.notes.append(
+            f"left out as the build's own time or id: {', '.join(sorted(BUILD_TIME_COLUMNS | BUILD_ID_COLUMNS))}"
+        )
     result.seconds = clock()
     return result
