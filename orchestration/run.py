@@ -25,9 +25,9 @@ import dagster as dg
 
 from orchestration import definitions as d
 from orchestration.defs.dbt.assets import ComparisonConfig
+from orchestration.defs.schedules.jobs_and_triggers import BUILD_JOB_NAME, INGEST_JOB_NAME
 from orchestration.partitions import release_partition_range
 from orchestration.resources import HomeResource, StatbankResource
-from orchestration.defs.schedules.jobs_and_triggers import BUILD_JOB_NAME, INGEST_JOB_NAME
 from pipeline.config import Comparison, Home
 from pipeline.errors import RunFailed, TablesFailed
 
