@@ -39,7 +39,12 @@ def main(argv: list[str] | None = None) -> int:
             tiny = tiny_home(workdir)
         for name in names:
             print(f"{name} ({args.size}) …", flush=True)
-            result = runners[name](args.size, workdir=workdir, tiny=tiny)
+            started_suite = time.monotonic()
+            try:
+                result = runners[name](args.size, workdir=workdir, tiny=tiny)
+            except Exception as exc:  # noqa: BLE001 - one broken suite must not hide the others' results
+                result = SuiteResult(name, args.size, seconds=time.monotonic() - started_suite)
+                result.failures.append(f"the suite itself failed: {type(exc).__name__}: {exc}")
             results.append(result)
             print(result.summary(), flush=True)
             for line in result.failures:
