@@ -11,12 +11,18 @@ start once per call, never per table.
 
 A backfill of every release and the one new publication take the same path: one run over the partition range
 from the oldest to the newest key asked for (a single release is the run of that one partition).
+
+A run stopped by SIGINT or SIGTERM (``pipeline.interrupt``: Dagster's handler interrupts the step, dagster-dbt
+forwards the signal to dbt) returns here as a failed result; the run is then marked CANCELED in the instance
+and :class:`~pipeline.interrupt.Stopped` raised, so the CLI says it stopped rather than that the run failed.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +34,7 @@ from orchestration.defs.dbt.assets import ComparisonConfig
 from orchestration.defs.schedules.jobs_and_triggers import BUILD_JOB_NAME, INGEST_JOB_NAME
 from orchestration.partitions import release_partition_range
 from orchestration.resources import HomeResource, StatbankResource
+from pipeline import interrupt
 from pipeline.config import Comparison, Home
 from pipeline.errors import RunFailed, TablesFailed
 
@@ -116,6 +123,54 @@ def fail_abandoned_runs(inst: dg.DagsterInstance) -> list[str]:
     return failed
 
 
+# A run the CLI stopped is marked CANCELED from any of these (FAILURE: Dagster's verdict on an interrupted step).
+_STOPPABLE_STATUSES = (
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+    dg.DagsterRunStatus.FAILURE,
+)
+
+
+def mark_stopped(inst: dg.DagsterInstance, run_id: str, signal_name: str) -> bool:
+    """Mark the run CANCELED (a stop asked for, not a failure) and free its pool slots; True when marked."""
+    run = inst.get_run_by_id(run_id)
+    if run is None or run.status not in _STOPPABLE_STATUSES:
+        return False
+    inst.report_run_canceled(run, message=f"stopped by {signal_name} (kostra, pid {os.getpid()})")
+    if inst.event_log_storage.supports_global_concurrency_limits:
+        inst.event_log_storage.free_concurrency_slots_for_run(run_id)
+    return True
+
+
+def _execute(job_name: str, inst: dg.DagsterInstance, **kwargs) -> dg.ExecuteInProcessResult:
+    """``execute_in_process`` of the job; a stop signal during it marks the run CANCELED and raises
+    :class:`~pipeline.interrupt.Stopped` (``published`` when the run had finished: the build published)."""
+    run_id = str(uuid.uuid4())
+
+    def cancel() -> None:
+        # From the watchdog thread, ending the process: only a run store other processes read is worth it.
+        if not inst.is_ephemeral:
+            mark_stopped(inst, run_id, interrupt.Stopped(interrupt.requested() or signal.SIGTERM).name)
+
+    job = d.defs.resolve_job_def(job_name)
+    with interrupt.at_force_exit(cancel):
+        try:
+            result = job.execute_in_process(instance=inst, run_id=run_id, raise_on_error=False, **kwargs)
+        except KeyboardInterrupt as exc:  # before Dagster took over the signals (the run being created)
+            signum = getattr(exc, "signum", None) or interrupt.requested() or 2
+            mark_stopped(inst, run_id, interrupt.Stopped(signum).name)
+            raise interrupt.Stopped(signum) from None
+    signum = interrupt.requested()
+    if signum is not None:
+        if not result.success:
+            mark_stopped(inst, run_id, interrupt.Stopped(signum).name)
+        raise interrupt.Stopped(signum, published=result.success and job_name == BUILD_JOB_NAME)
+    return result
+
+
 @contextmanager
 def instance() -> Iterator[dg.DagsterInstance]:
     """The instance at ``$DAGSTER_HOME`` (the UI's, when ``make dev`` runs on the same home) or an ephemeral one."""
@@ -156,13 +211,13 @@ def ingest(
     # The selected tables' completeness checks come with them (a job subset keeps the checks of its assets).
     single = key_range.start == key_range.end
     with instance() as inst:
-        result = d.defs.resolve_job_def(INGEST_JOB_NAME).execute_in_process(
+        result = _execute(
+            INGEST_JOB_NAME,
+            inst,
             run_config=ingest_run_config(home, statbank),
-            instance=inst,
             partition_key=key_range.start if single else None,
             tags={**_cli_tags(), **({} if single else partition_range_tags(key_range))},
             asset_selection=None if table_ids is None else [a.key for a in assets],
-            raise_on_error=False,
         )
     if not result.success:
         failed = _failed_tables(result)
@@ -229,12 +284,7 @@ def build(home: Home, comparison: Comparison | None = None) -> dg.ExecuteInJobRe
     except ValueError as exc:  # a bad municipality or group code
         raise RunFailed(str(exc)) from None
     with instance() as inst:
-        result = d.defs.resolve_job_def(BUILD_JOB_NAME).execute_in_process(
-            run_config=run_config,
-            instance=inst,
-            tags=_cli_tags(),
-            raise_on_error=False,
-        )
+        result = _execute(BUILD_JOB_NAME, inst, run_config=run_config, tags=_cli_tags())
     if not result.success:
         raise RunFailed(f"build failed, nothing was published: {_first_error(result)}")
     return result

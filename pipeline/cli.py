@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import logging
+import os
+import re
+import signal
 import sys
 from collections.abc import Sequence
 from contextlib import ExitStack, suppress
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 
+from pipeline import interrupt
 from pipeline.config import Home
 from pipeline.errors import TablesFailed
+from pipeline.runlog import RunLog
 
 console = Console(stderr=True, soft_wrap=True)  # never break a path or SQL across lines
 
@@ -50,8 +58,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         else:
             server, keys = _start_demo(home, stack)
             statbank = StatbankResource(asof_root=server.url)
-        if args.releases:
-            keys = [k for k in keys if k in set(args.releases.split(","))]
+        if args.release_keys:
+            # Checked before anything started (_check_run). The ingest runs the range oldest..newest.
+            first, last = args.release_keys[0], args.release_keys[-1]
+            keys = [k for k in keys if first <= k <= last]
             if not keys:
                 raise SystemExit(f"--releases {args.releases}: none of these releases exist")
         console.print(f"Ingesting releases {keys[0]} … {keys[-1]} ({len(keys)} publications)")
@@ -520,6 +530,114 @@ def _add_landing_parser(sub) -> None:
     lr.set_defaults(func=cmd_landing_release)
 
 
+# ---------------------------------------------------------------- checking the arguments
+
+
+class UsageError(Exception):
+    """A command-line value that cannot be right: one line and exit code 2, before any work starts."""
+
+
+# orchestration.partitions.FIRST_RELEASE (a test keeps them equal), without importing Dagster for a check.
+FIRST_DATA_YEAR = 2015
+FIRST_RELEASE = "2016-03"
+_RELEASE_KEY = re.compile(r"\d{4}-\d{2}")
+
+
+def published_releases(now: datetime | None = None) -> list[str]:
+    """Every KOSTRA publication out by ``now`` (default: now), oldest first, by the publication calendar."""
+    from pipeline.ssb import calendar
+
+    now = now or datetime.now(UTC)
+    last = max(FIRST_DATA_YEAR, now.year - 1)
+    return [r.key for r in calendar.releases(FIRST_DATA_YEAR, last) if r.updated <= now]
+
+
+def parse_releases(arg: str, now: datetime | None = None) -> list[str]:
+    """The releases ``--releases`` names, oldest first: comma-separated release keys and ranges FROM..TO
+    (inclusive), each a KOSTRA publication (YYYY-03 or YYYY-06) from 2016-03 to the current release.
+
+    Anything else is a :class:`UsageError` naming ``--releases`` and the bad value."""
+    from pipeline.ssb import calendar
+
+    out = published_releases(now)
+    current = out[-1]
+    items = [item.strip() for item in arg.split(",")]
+    if not any(items):
+        raise UsageError(
+            f"--releases {arg!r}: no release keys given (e.g. 2024-03,2024-06 or 2016-03..2025-06)"
+        )
+
+    def key(text: str) -> str:
+        if not _RELEASE_KEY.fullmatch(text):
+            raise UsageError(
+                f"--releases {arg}: {text!r} is not a release key (YYYY-03 or YYYY-06, e.g. {current})"
+            )
+        year, month = int(text[:4]), int(text[5:])
+        if month not in calendar.RELEASE_MONTHS:
+            raise UsageError(
+                f"--releases {arg}: {text} is not a release: KOSTRA publishes in March (YYYY-03) and "
+                f"June (YYYY-06), not in month {text[5:]}"
+            )
+        if text < FIRST_RELEASE:
+            raise UsageError(f"--releases {arg}: {text} is before the first release, {FIRST_RELEASE}")
+        if text > current:
+            due = calendar.publication_date(year, month)
+            raise UsageError(
+                f"--releases {arg}: {text} is not out yet (due {due.isoformat()}); "
+                f"the current release is {current}"
+            )
+        return text
+
+    wanted: set[str] = set()
+    for item in items:
+        if not item:
+            raise UsageError(f"--releases {arg}: an empty release key between commas")
+        start, dots, end = item.partition("..")
+        first = key(start.strip())
+        last = key(end.strip()) if dots else first
+        if first > last:
+            raise UsageError(f"--releases {arg}: the range {item} is reversed (write {last}..{first})")
+        wanted.update(k for k in out if first <= k <= last)
+    return sorted(wanted)
+
+
+def _demo_releases(home: Home) -> list[str]:
+    """The releases the demo statbank serves: the generated demo's, or the ones it will be generated with."""
+    import inspect
+
+    from pipeline.ssb import calendar
+
+    with suppress(OSError, ValueError, KeyError, TypeError):
+        return sorted(r["key"] for r in json.loads((home.demo_dir / "releases.json").read_text()))
+    from pipeline.demo.generate import generate
+
+    params = inspect.signature(generate).parameters
+    return [r.key for r in calendar.releases(params["first_year"].default, params["last_year"].default)]
+
+
+def _check_run(args: argparse.Namespace) -> None:
+    """``kostra run``'s arguments, before any demo generation, server, fetch or Dagster run."""
+    args.release_keys = None
+    if args.releases is None:
+        return
+    keys = parse_releases(args.releases)
+    if args.live:
+        current = published_releases()[-1]
+        if keys != [current]:
+            raise UsageError(
+                f"--releases {args.releases}: a live run fetches SSB's current release only ({current})"
+            )
+    else:
+        demo = _demo_releases(Home.from_env())
+        missing = [k for k in keys if k not in set(demo)]
+        if missing:
+            raise UsageError(
+                f"--releases {args.releases}: the demo statbank serves releases {demo[0]}..{demo[-1]}, "
+                f"not {', '.join(missing)}"
+            )
+    args.release_keys = keys
+
+
 # ---------------------------------------------------------------- entry point
 
 
@@ -536,8 +654,12 @@ def parser() -> argparse.ArgumentParser:
         "--live", action="store_true", help="fetch from SSB's statbank instead of the demo release"
     )
     r.add_argument("--tables", help="comma-separated table ids (default: every table in the catalogue)")
-    r.add_argument("--releases", help="comma-separated release keys, e.g. 2024-03,2024-06 (default: all)")
-    r.set_defaults(func=cmd_run)
+    r.add_argument(
+        "--releases",
+        help="release keys and ranges, comma-separated, e.g. 2024-03,2024-06 or 2016-03..2025-06 (default: all); "
+        "the run ingests every release from the oldest to the newest named",
+    )
+    r.set_defaults(func=cmd_run, check=_check_run)
 
     b = sub.add_parser("build", help="load what has been landed, build the marts and publish")
     b.set_defaults(func=cmd_build)
@@ -610,23 +732,92 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+# The commands that only read (their output is the answer) write no log file; every other one does.
+UNLOGGED_COMMANDS = {"query", "summary"}
+# The long commands: SIGINT and SIGTERM stop them within seconds (pipeline.interrupt).
+STOPPABLE_COMMANDS = {"run", "build", "fetch"}
+STOPPED_EXIT_CODES = {128 + int(signal.SIGINT), 128 + int(signal.SIGTERM)}
+
+
+def _log_name(args: argparse.Namespace) -> str:
+    """``run``, ``catalogue-check``: the command and its sub-command."""
+    subs = [v for k, v in sorted(vars(args).items()) if k.endswith("_command") and isinstance(v, str)]
+    return "-".join([args.command, *subs])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     # urllib3 logs each retry as a WARNING, which Python prints to stderr when no handler is set; the
     # client's own error says what failed.
     logging.getLogger("urllib3").setLevel(logging.ERROR)
     try:
-        return args.func(args)
+        if getattr(args, "check", None) is not None:
+            args.check(args)
+    except UsageError as exc:  # before the log file: a bad argument writes nothing under the home
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
+        return 2
+    log = RunLog(Home.from_env().root / "logs", _log_name(args), None if argv is None else list(argv))
+    if args.command not in UNLOGGED_COMMANDS:
+        log.start()
+    code: int | None = None
+    try:
+        code = _dispatch(args, log)
+    finally:
+        log.close(code)
+    if argv is None and code in STOPPED_EXIT_CODES:
+        # The `kostra` program, stopped: end now. Python's own teardown of Dagster, dbt and DuckDB objects
+        # takes seconds, and there is nothing left to do (children ended, log closed, nothing half-written)
+        # but the exit handlers (multiprocessing's release its semaphores, or its tracker warns of a leak).
+        with suppress(Exception):
+            atexit._run_exitfuncs()
+        with suppress(OSError, ValueError):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _dispatch(args: argparse.Namespace, log: RunLog) -> int:
+    where = f" (log: {escape(str(log.path))})" if log.path else ""
+    try:
+        with ExitStack() as stack:
+            if args.command in STOPPABLE_COMMANDS:
+                stack.enter_context(
+                    interrupt.stop_on_signals(farewell=partial(_farewell, log), on_stop=lambda _: log.mute())
+                )
+            code = args.func(args)
+    except interrupt.Stopped as stop:
+        log.mute(False)
+        console.print(f"[red]{escape(interrupt.stop_line(stop))}[/red]{where}")
+        return stop.exit_code
     except KeyboardInterrupt:
-        console.print("[red]interrupted[/red]: the published warehouse is unchanged")
+        console.print(f"[red]interrupted[/red]: the published warehouse is unchanged{where}")
         return 130
+    except SystemExit as exc:
+        if isinstance(exc.code, str):
+            log.note(exc.code + "\n")  # Python prints it on the terminal once the log is closed
+        raise
     except Exception as exc:
         from pipeline.errors import is_user_error
 
         if is_user_error(exc):
-            console.print(f"[red]error:[/red] {escape(str(exc))}")
+            console.print(f"[red]error:[/red] {escape(str(exc))}{where}")
             return 1
+        log.note_traceback()
+        if log.path:
+            console.print(f"log: {escape(str(log.path))}")
         raise
+    if code and log.path:
+        console.print(f"log: {escape(str(log.path))}")
+    return code
+
+
+def _farewell(log: RunLog, stop: interrupt.Stopped) -> None:
+    """The last words of a command the watchdog has to end itself (its main thread did not finish in time)."""
+    where = f" (log: {escape(str(log.path))})" if log.path else ""
+    log.mute(False)
+    console.print(f"[red]{escape(interrupt.stop_line(stop))}[/red]{where}")
+    log.close(stop.exit_code)
 
 
 if __name__ == "__main__":

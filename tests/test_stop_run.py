@@ -1,0 +1,192 @@
+"""Runs that stop when asked: SIGTERM (``kill``) and SIGINT (Ctrl+C, to the whole process group) end
+``kostra run`` within seconds with exit code 143 / 130 and one line, the in-process Dagster run marked
+CANCELED, no child process left (dbt, Dagster's log tails), the published warehouse byte for byte as it was,
+the landing store whole; and the next ``kostra run`` completes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from pipeline.config import REPO_ROOT
+from tests.demo_build import copy_home
+
+pytestmark = pytest.mark.slow
+
+KOSTRA = str(Path(sys.executable).with_name("kostra"))
+# Small runs of one table. The Ctrl+C test runs one release again on a copy of the shared demo home (built and
+# published); the SIGTERM test starts from an empty home with six releases, so that its ingest run lasts long
+# enough to be caught in the middle.
+RUN = ["run", "--releases", "2025-06", "--tables", "13502"]
+RUN_LONGER_INGEST = ["run", "--releases", "2023-03..2025-06", "--tables", "13502"]
+STOP_WITHIN = 10.0  # seconds from the signal to the process's exit
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture()
+def dagster_env(tmp_path, monkeypatch) -> dict:
+    """A Dagster instance of the test's own (the settings `make dev` uses), read by the test as well."""
+    dagster_home = tmp_path / "dagster"
+    dagster_home.mkdir()
+    shutil.copy(REPO_ROOT / "orchestration" / "dagster.yaml", dagster_home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    return {**os.environ, "DAGSTER_HOME": str(dagster_home)}
+
+
+def _start(env: dict, args: list[str]) -> subprocess.Popen:
+    # Its own session: the test can tell its processes (and their orphans) from everyone else's.
+    return subprocess.Popen(
+        [KOSTRA, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def _runs() -> list[dg.DagsterRun]:
+    with dg.DagsterInstance.get() as instance:
+        return list(instance.get_runs())
+
+
+def _wait_for_a_started_run(proc: subprocess.Popen, job_name: str, timeout: float = 300) -> dg.DagsterRun:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stdout.read().decode()[-3000:]
+        started = [r for r in _runs() if r.job_name == job_name and r.status == dg.DagsterRunStatus.STARTED]
+        if started:
+            return started[0]
+        time.sleep(0.2)
+    raise AssertionError(f"no {job_name} run started within {timeout} s")
+
+
+def _stop(proc: subprocess.Popen, sig: int, *, group: bool) -> tuple[int, float, str]:
+    """Send ``sig`` (to the process or its whole group, as a terminal's Ctrl+C does); (exit code, seconds
+    to the exit, the output after the signal)."""
+    sent = time.monotonic()
+    (os.killpg if group else os.kill)(proc.pid, sig)
+    try:
+        rest, _ = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    return proc.returncode, time.monotonic() - sent, rest.decode()
+
+
+def _left_over(session: int, home: Path) -> list[str]:
+    """Processes still alive from the stopped run: in its session, or naming its home (dbt's log path)."""
+    left = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if fields[0] == "Z":
+            continue  # gone, waiting to be reaped by init
+        if int(fields[3]) == session or str(home) in cmdline:
+            left.append(f"{entry}: {cmdline[:200]}")
+    return left
+
+
+def _no_process_left(session: int, home: Path) -> None:
+    deadline = time.monotonic() + 3
+    while _left_over(session, home) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _left_over(session, home) == []
+
+
+def _landing_whole(home: Path) -> None:
+    landing = home / "landing"
+    assert not [p for p in landing.rglob("*") if p.name.startswith(".") and p.suffix == ".tmp"]
+    for path in landing.rglob("*.json"):
+        json.loads(path.read_bytes())  # every file whole
+
+
+def _stop_line(out: str, name: str, log_dir: Path) -> str:
+    last = out.strip().splitlines()[-1]
+    assert last.startswith(
+        f"stopped by {name}; the published warehouse is unchanged, the landing store whole"
+    )
+    assert last.endswith(".log)") and " (log: " in last
+    log = Path(last.rsplit(" (log: ", 1)[1][:-1])
+    assert log.parent == log_dir and log.name.endswith("-run.log")
+    assert last in log.read_text(encoding="utf-8")
+    return last
+
+
+def _next_run_completes(env: dict, args: list[str]) -> None:
+    again = subprocess.run([KOSTRA, *args], env=env, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stderr[-3000:]
+
+
+def test_sigterm_during_the_ingest_run_stops_it_and_cancels_the_dagster_run(tmp_path, dagster_env):
+    home = tmp_path / "home"
+    env = {**dagster_env, "KOSTRA_HOME": str(home)}
+    published = home / "kostra.duckdb"
+    proc = _start(env, RUN_LONGER_INGEST)
+    run = _wait_for_a_started_run(proc, "ingest_release")
+    code, seconds, out = _stop(proc, signal.SIGTERM, group=False)
+    print(f"SIGTERM during the ingest run: exit {code} after {seconds:.2f} s")
+
+    assert code == 128 + signal.SIGTERM, out[-3000:]
+    assert seconds < STOP_WITHIN
+    _stop_line(out, "SIGTERM", home / "logs")
+    assert "Traceback" not in out
+    with dg.DagsterInstance.get() as instance:
+        assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.CANCELED
+    assert not [r for r in _runs() if r.status in (dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING)]
+    _no_process_left(proc.pid, home)
+    assert not published.exists()  # nothing was published
+    _landing_whole(home)
+
+    _next_run_completes(env, RUN_LONGER_INGEST)
+    assert published.exists()
+
+
+def test_ctrl_c_during_dbt_stops_dbt_and_cancels_the_build_run(tmp_path, demo_built_home, dagster_env):
+    home = copy_home(demo_built_home, tmp_path / "home")
+    env = {**dagster_env, "KOSTRA_HOME": str(home)}
+    published = home / "kostra.duckdb"
+    before = _sha(published)
+    inode = published.stat().st_ino
+    proc = _start(env, RUN)
+    out = b""
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        out += line
+        if b" START sql " in line or b" START seed " in line or not line:
+            break  # dbt is building
+    assert proc.poll() is None, out.decode()[-3000:]
+    (run,) = [r for r in _runs() if r.job_name == "build_and_publish"]
+    code, seconds, rest = _stop(proc, signal.SIGINT, group=True)
+    print(f"Ctrl+C during dbt: exit {code} after {seconds:.2f} s")
+
+    assert code == 128 + signal.SIGINT, rest[-3000:]
+    assert seconds < STOP_WITHIN
+    _stop_line(rest, "SIGINT", home / "logs")
+    # No traceback of kostra's own. (Ctrl+C reaches the whole group: Dagster's compute-log helpers, which a
+    # persistent instance starts, print their own KeyboardInterrupt before they go.)
+    assert "pipeline/" not in rest and "orchestration/" not in rest, rest[-3000:]
+    with dg.DagsterInstance.get() as instance:
+        assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.CANCELED
+    _no_process_left(proc.pid, home)
+    assert _sha(published) == before
+    assert not list(home.glob(".kostra.*.tmp"))
+    _landing_whole(home)
+
+    _next_run_completes(env, RUN)
+    assert published.stat().st_ino != inode  # built and published again (a new file renamed into place)
