@@ -275,20 +275,23 @@ def cmd_generate_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_quality(args: argparse.Namespace) -> int:
-    from pipeline.quality.run import run_quality
+    """The data-quality report of the published warehouse (the checks run in every build)."""
+    from pipeline.quality.run import read_findings, write_report_of
 
     home = _home()
-    out = Path(args.out) if args.out else None
-    result = run_quality(home.build_db, out_dir=out, write_table=not args.no_write)
-    counts = result.counts()
+    if not home.published_db.exists():
+        console.print(
+            f"[red]no published warehouse at {escape(str(home.published_db))}: run `kostra run` first[/red]"
+        )
+        return 2
+    counts = read_findings(home.published_db)["severity"].value_counts().to_dict()
     console.print(
-        f"Data quality run {result.run_id}: "
+        "Data-quality findings of the published warehouse: "
         + ", ".join(f"{counts.get(s, 0)} {s}" for s in ("FATAL", "ERROR", "WARNING", "INFO"))
-        + f" ({result.seconds:.1f} s)"
     )
-    if result.report:
-        console.print(f"Report: {result.report}")
-    return 3 if result.fatal else 0
+    if args.out:
+        console.print(f"Report: {write_report_of(home.published_db, Path(args.out))}")
+    return 0
 
 
 # ---------------------------------------------------------------- analyst access
@@ -718,11 +721,10 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=20240617)
     d.set_defaults(func=cmd_generate_demo)
 
-    dq = sub.add_parser("quality", help="run the data-quality checks on the build file and write the report")
-    dq.add_argument("--out", default=None, help="folder for index.html, findings.json and GX Data Docs")
-    dq.add_argument(
-        "--no-write", action="store_true", help="do not write marts.dq_findings into the build file"
+    dq = sub.add_parser(
+        "quality", help="the data-quality findings of the published warehouse (checked in every build)"
     )
+    dq.add_argument("--out", default=None, help="write the report (index.html, findings.json) to this folder")
     dq.set_defaults(func=cmd_quality)
 
     m = sub.add_parser("summary", help="what the published warehouse holds")

@@ -241,3 +241,13 @@ def test_dbt_docs_catalogue_covers_every_model_and_column(own_demo_home, tmp_pat
         }
         missing = [c for c in catalog["nodes"][key]["columns"] if c not in documented]
         assert not missing, f"{key}: undocumented columns {missing}"
+
+
+def test_kostra_quality_reports_the_published_findings(demo_home, tmp_path, capsys):
+    from pipeline.cli import main
+
+    assert main(["quality", "--out", str(tmp_path / "report")]) == 0
+    out = capsys.readouterr().out
+    assert "Data-quality findings of the published warehouse" in out and "ERROR" in out
+    assert "net_le_gross" in (tmp_path / "report" / "index.html").read_text(encoding="utf-8")
+    assert (tmp_path / "report" / "findings.json").is_file()
