@@ -14,9 +14,10 @@ class Row:
 
     benchmark: str
     approach: str
-    seconds: float
+    seconds: float | None  # None: a row that reports memory only
     peak_rss_mb: float | None = None
     work_rss_mb: float | None = None
     rows: int | None = None
     note: str = ""
     reference: bool = False
+    target: str = ""  # the goal the row is measured against, e.g. "≤ 60 s" (met or not: in the note)

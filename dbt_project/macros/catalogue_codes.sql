@@ -1,12 +1,13 @@
 {#
   The codes a catalogue filter cell selects, as a list: '202;213' -> ['202', '213'], and single-year ranges
   '080..105+' -> ['080', '081', ..., '104', '105+'] (zero-padded to the width of the start, the open top code
-  kept). NULL or '' -> NULL (no filter). pipeline.catalogue.split_codes reads the seed by the same rule, and
+  kept), sorted (the same list every run: incremental models fingerprint what they read). NULL or '' -> NULL
+  (no filter). pipeline.catalogue.split_codes reads the seed by the same rule, and
   tests/test_catalogue.py checks that both give the same lists for every row.
 #}
 {% macro catalogue_codes(column) -%}
 case when nullif(trim({{ column }}), '') is not null then (
-    select list_distinct(flatten(list(part_codes.codes)))
+    select list_sort(list_distinct(flatten(list(part_codes.codes))))
     from (
         select
             case

@@ -55,11 +55,13 @@ def dimension_key_sql(other_dimensions: str = "cast(other_dimensions as varchar)
 _DIMENSION_KEY = dimension_key_sql()
 
 # The newest publication of every cell: what the statbank shows today (June figures where there are any).
+# Built one data year at a time (_create_by_year): the window partitions by period, so a year's cells never
+# meet another year's, and the peak memory is one year's, not every raw cell's.
 _CURRENT_CELLS = f"""
-create or replace table cells as
 select table_id, region_code, period, year, vintage, release_updated, contents_code, funksjon, art,
        regnskapsomfang, alder, kjonn, {_DIMENSION_KEY} as dimension_key, value, status
 from raw_cells
+where {{year_filter}}
 qualify row_number() over (
     partition by table_id, region_code, period, contents_code, funksjon, art, regnskapsomfang, alder, kjonn,
                  cast(other_dimensions as varchar)
@@ -164,9 +166,9 @@ def catalogue_filters(cells: pd.DataFrame) -> pd.DataFrame:
 
 
 _INDICATOR_CELLS = """
-create or replace table indicator_cells as
 select indicator_id, table_id, contents_code, region_code, year, vintage, release_updated, value, status
 from indicator_cells_all
+where {year_filter}
 qualify row_number() over (partition by indicator_id, region_code, year order by release_updated desc) = 1
 """
 
@@ -259,9 +261,21 @@ def from_frames(raw_cells: pd.DataFrame, **optional: pd.DataFrame) -> duckdb.Duc
     return con
 
 
+def _create_by_year(con: duckdb.DuckDBPyConnection, table: str, select: str, source: str) -> None:
+    """``create table <table> as <select>``, run once per data year of ``source`` (``{year_filter}`` in
+    ``select`` is where the year goes). The same rows as one statement when every window of ``select``
+    partitions by year (or by period, which lies in one year), with a year's memory at a time."""
+    con.execute(f"create or replace table {table} as {select.replace('{year_filter}', 'false')}")
+    years = [y for (y,) in con.execute(f"select distinct year from {source} order by 1").fetchall()]
+    for year in years:
+        con.execute(
+            f"insert into {table} {select.replace('{year_filter}', 'year is not distinct from ?')}", [year]
+        )
+
+
 def _finish(con: duckdb.DuckDBPyConnection) -> None:
     _register_reference(con)
-    con.execute(_CURRENT_CELLS)
+    _create_by_year(con, "cells", _CURRENT_CELLS, "raw_cells")
     if not has_relation(con, "indicator_cells_all"):
         cells = catalogue_cells()
         con.register("_catalogue_cells", cells)
@@ -271,7 +285,7 @@ def _finish(con: duckdb.DuckDBPyConnection) -> None:
         finally:
             con.unregister("_catalogue_cells")
             con.unregister("_catalogue_filters")
-    con.execute(_INDICATOR_CELLS)
+    _create_by_year(con, "indicator_cells", _INDICATOR_CELLS, "indicator_cells_all")
 
 
 def close(con: duckdb.DuckDBPyConnection) -> None:

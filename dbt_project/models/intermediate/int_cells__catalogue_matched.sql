@@ -3,6 +3,21 @@
 -- on). Where the catalogue lists several functions or ages, and where a dimension is not filtered at all
 -- (07459's Kjonn), the cells are summed; the sum is NULL when a function or age is missing or carries a
 -- status other than '-' (SSB's "zero"), because a partial sum would be a wrong number that looks right.
+-- Incremental by release (macros/incremental_by_release.sql): a run matches only the releases staged since
+-- the last one; a change of the catalogue rebuilds it whole.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['table_id', 'release_updated'],
+        meta={
+            'incremental_source': 'stg_ssb__cells',
+            'incremental_inputs': ['stg_reference__indicator_sources'],
+        },
+        post_hook="{{ incremental_save_state() }}",
+    )
+}}
+
 with
 
 catalogue as (
@@ -25,6 +40,10 @@ catalogue_cells as (
 
 cells as (
     select * from {{ ref('stg_ssb__cells') }}
+    {% if is_incremental() %}
+        -- A release staged again is staged whole, so its every cell carries the new built_at.
+        where built_at > {{ incremental_watermark() }}
+    {% endif %}
 ),
 
 matched as (
@@ -110,5 +129,6 @@ select
         when ages_expected is not null and ages_found < ages_expected
             then 'incomplete age sum: ' || ages_found || ' of ' || ages_expected || ' ages published'
     end as value_note,
-    series_break
+    series_break,
+    {{ incremental_built_at() }} as built_at
 from summed

@@ -3,6 +3,22 @@
 -- up to that moment, because numerator and denominator often come from different tables released at
 -- different times. A published ratio keeps SSB's value; an unpublished one is computed as
 -- scale * numerator / denominator at every moment either component was released.
+-- Incremental by year (macros/incremental_by_release.sql): a run rebuilds only the data years of the
+-- matched cells built since the last one, from every release of those years; a change of the reference
+-- data it reads rebuilds it whole.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['year'],
+        meta={
+            'incremental_source': 'int_cells__catalogue_matched',
+            'incremental_inputs': ['stg_reference__indicator_catalogue'],
+        },
+        post_hook="{{ incremental_save_state() }}",
+    )
+}}
+
 with
 
 catalogue as (
@@ -23,6 +39,7 @@ published as (
         value_note,
         series_break
     from {{ ref('int_cells__catalogue_matched') }}
+    where {{ incremental_years() }}
 ),
 
 ratio_definitions as (
@@ -182,7 +199,8 @@ select
     cast(null as double) as denominator_value,
     'published' as value_source,
     value_note,
-    series_break
+    series_break,
+    {{ incremental_built_at() }} as built_at
 from plain_values
 
 union all
@@ -201,7 +219,8 @@ select
     denominator_value,
     value_source,
     value_note,
-    series_break
+    series_break,
+    {{ incremental_built_at() }} as built_at
 from ratio_values
 
 union all
@@ -220,5 +239,7 @@ select
     denominator_value,
     value_source,
     value_note,
-    series_break
+    series_break,
+    {{ incremental_built_at() }} as built_at
 from {{ ref('int_indicator_values__care_by_age') }}
+where {{ incremental_years() }}

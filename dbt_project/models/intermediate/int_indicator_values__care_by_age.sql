@@ -58,8 +58,8 @@ pivoted as (
         max(value) filter (where indicator_id = 'pop_67_pluss') as inhabitants_67_pluss,
         min(status) as status,
         case when bool_or(vintage = 'unrevised') then 'unrevised' else 'revised' end as vintage,
-        nullif(string_agg(distinct value_note, '; '), '') as value_note,
-        nullif(string_agg(distinct series_break, '; '), '') as series_break
+        nullif(string_agg(distinct value_note, '; ' order by value_note), '') as value_note,
+        nullif(string_agg(distinct series_break, '; ' order by series_break), '') as series_break
     from as_of
     group by region_code, year, release_updated
 )

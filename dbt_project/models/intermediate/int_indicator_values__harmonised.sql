@@ -6,10 +6,27 @@
 -- name, e.g. 0602 Drammen for Drammen 2019), which is the municipality as it was then and what the network
 -- compared that year, flagged comparable_across_break = false. Without a principal code the value is NULL.
 -- Aggregate regions (EAK, EAKUO, EKGnn) pass through with municipality_id = region_code.
+-- Incremental by year (macros/incremental_by_release.sql): a run rebuilds only the data years of the
+-- values by code built since the last one, from every release of those years; a change of the reference
+-- data it reads rebuilds it whole.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['year'],
+        meta={
+            'incremental_source': 'int_indicator_values__by_code',
+            'incremental_inputs': ['stg_reference__indicator_catalogue', 'stg_reference__municipalities', 'stg_reference__aggregate_regions'],
+        },
+        post_hook="{{ incremental_save_state() }}",
+    )
+}}
+
 with
 
 values_by_code as (
     select * from {{ ref('int_indicator_values__by_code') }}
+    where {{ incremental_years() }}
 ),
 
 catalogue as (
@@ -219,7 +236,8 @@ municipal as (
                     || ' figure without numerator and denominator cannot be combined'
         end as harmonisation_note,
         value_note,
-        series_break
+        series_break,
+        {{ incremental_built_at() }} as built_at
     from classified
 ),
 
@@ -244,7 +262,8 @@ aggregates as (
         true as comparable_across_break,
         cast(null as varchar) as harmonisation_note,
         values_by_code.value_note,
-        values_by_code.series_break
+        values_by_code.series_break,
+        {{ incremental_built_at() }} as built_at
     from values_by_code
     inner join aggregate_regions on values_by_code.region_code = aggregate_regions.region_code
 )

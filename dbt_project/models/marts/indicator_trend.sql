@@ -24,7 +24,9 @@ breaks_within as (
         current_year.year,
         bool_or(definition_breaks.year = current_year.year) as break_1y,
         bool_or(definition_breaks.year > current_year.year - 3) as break_3y,
-        string_agg(distinct definition_breaks.series_break, '; ') as break_reason
+        string_agg(
+            distinct definition_breaks.series_break, '; ' order by definition_breaks.series_break
+        ) as break_reason
     from indicator_values as current_year
     inner join definition_breaks
         on

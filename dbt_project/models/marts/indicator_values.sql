@@ -1,9 +1,26 @@
 -- The best value of every indicator per municipality (or aggregate region) and year: the one from the
 -- newest release, with the vintage it came from.
+-- Incremental by year (macros/incremental_by_release.sql): a run rebuilds only the data years of the
+-- harmonised values built since the last one, from every release of those years; a change of the reference
+-- data it reads rebuilds it whole.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['year'],
+        meta={
+            'incremental_source': 'int_indicator_values__harmonised',
+            'incremental_inputs': ['stg_reference__indicator_catalogue'],
+        },
+        post_hook="{{ incremental_save_state() }}",
+    )
+}}
+
 with
 
 harmonised as (
     select * from {{ ref('int_indicator_values__harmonised') }}
+    where {{ incremental_years() }}
 ),
 
 catalogue as (

@@ -1,10 +1,32 @@
 -- Every cell published both unrevised (March) and revised: the newest unrevised publication against the
 -- first revised one after it (the June release), with the change and whether a status symbol appeared or
 -- vanished. Cells are matched on table, every dimension, region and period.
+-- Incremental by table and period (macros/incremental_by_release.sql): a run re-pairs only the table-periods
+-- of the releases staged since the last one, over every release of them; a change of the municipality seed
+-- rebuilds it whole.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['table_id', 'period'],
+        meta={
+            'incremental_source': 'stg_ssb__cells',
+            'incremental_inputs': ['stg_reference__municipalities'],
+        },
+        post_hook="{{ incremental_save_state() }}",
+    )
+}}
+
 with
 
 cells as (
     select * from {{ ref('stg_ssb__cells') }}
+    {% if is_incremental() %}
+        where (table_id, period) in (
+            select distinct (table_id, period) from {{ ref('stg_ssb__cells') }}
+            where built_at > {{ incremental_watermark() }}
+        )
+    {% endif %}
 ),
 
 municipality_codes as (

@@ -43,7 +43,7 @@ evidence as (
             when bool_and(status in ('confirmed', 'confirmed_live')) then 'confirmed'
             else 'unverified'
         end as evidence_status,
-        string_agg(distinct series_break, '; ') as series_breaks
+        string_agg(distinct series_break, '; ' order by series_break) as series_breaks
     from sources
     group by indicator_id
 ),
@@ -51,7 +51,7 @@ evidence as (
 notes as (
     select
         trim(cast(indicator_id as varchar)) as indicator_id,
-        string_agg(distinct nullif(note, ''), '; ') as note
+        string_agg(distinct nullif(note, ''), '; ' order by nullif(note, '')) as note
     from source
     group by trim(cast(indicator_id as varchar))
 )

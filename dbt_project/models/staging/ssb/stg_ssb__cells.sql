@@ -1,9 +1,32 @@
 -- Typed SSB cells, one row per published cell. A cell landed twice in one release (overlapping fetches of
 -- the same release) is the same published cell, so it is kept once.
+-- Incremental by release (macros/incremental_by_release.sql): a run stages only the releases with a landed
+-- object not staged before, and replaces each such release whole.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['table_id', 'release_updated'],
+        meta={'incremental_inputs': []},
+        post_hook="{{ incremental_save_state() }}",
+    )
+}}
+
 with
 
 source as (
     select * from {{ source('raw', 'cells') }}
+    {% if is_incremental() %}
+        where (table_id, release_updated) in (
+            select (table_id, release_updated) from (
+                select distinct table_id, release_updated, landing_sha256
+                from {{ source('raw', 'cells') }}
+                except
+                select distinct table_id, release_updated, landing_sha256
+                from {{ this }}
+            )
+        )
+    {% endif %}
 ),
 
 typed as (
@@ -26,7 +49,8 @@ typed as (
         {{ dimension_key() }} as dimension_key,
         cast(value as double) as value,
         nullif(trim(status), '') as status,
-        landing_sha256
+        landing_sha256,
+        {{ incremental_built_at() }} as built_at
     from source
 )
 
