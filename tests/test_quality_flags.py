@@ -155,5 +155,10 @@ def test_no_code_outside_dbt_alters_or_updates_a_dbt_model():
     pattern = re.compile(
         r"\b(alter\s+table|update)\s+(marts|staging|intermediate|reference)\.", re.IGNORECASE
     )
-    offenders = [f for f in files if f.endswith(".py") and pattern.search((REPO_ROOT / f).read_text())]
+    # bench/proof/sandbox.py lists such statements as what the analyst's sandbox must refuse.
+    offenders = [
+        f
+        for f in files
+        if f.endswith(".py") and f != "bench/proof/sandbox.py" and pattern.search((REPO_ROOT / f).read_text())
+    ]
     assert offenders == []
