@@ -17,13 +17,15 @@ from tests.pxweb_fixtures import recorded_server
 pytestmark = pytest.mark.slow  # `kostra run --live` and `kostra fetch` start Dagster runs
 
 
-def kostra(args: list[str], home, **env: str) -> tuple[subprocess.CompletedProcess, float]:
+def kostra(
+    args: list[str], home, timeout: float = 120, **env: str
+) -> tuple[subprocess.CompletedProcess, float]:
     started = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-m", "pipeline.cli", *args],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         cwd=REPO_ROOT,
         env={**os.environ, "KOSTRA_HOME": str(home), **env},
     )

@@ -30,7 +30,7 @@ def test_a_missing_table_is_named_and_the_others_are_published(tmp_path):
     home = tmp_path / "home"
     with serve(DemoSource(folder), max_calls=1000, window_seconds=1) as srv:
         v0, v2 = srv.roots()
-        proc, _ = kostra(["run", "--live"], home, KOSTRA_SSB_V0_ROOT=v0, KOSTRA_SSB_V2_ROOT=v2)
+        proc, _ = kostra(["run", "--live"], home, timeout=900, KOSTRA_SSB_V0_ROOT=v0, KOSTRA_SSB_V2_ROOT=v2)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1, out
     assert "Traceback" not in out
