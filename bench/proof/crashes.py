@@ -137,6 +137,8 @@ def _fetch_kill(rh: RunHome, result: SuiteResult, kind: str) -> None:
         shown = [(f.fetch_id[:8], f.cells) for f in landed]
         problems.append(f"release {stamp}: complete fetches {shown}, expected one of {expected} cells")
     rh.ledger[(TABLE, stamp)] = expected
+    if left := rh.new_leftovers():
+        problems.append(f"left behind after the next fetch: {left[:3]}")
     result.count(label, not problems, f"{moment}: {'; '.join(problems)}")
 
 
@@ -176,6 +178,8 @@ def _ingest_file_kill(rh: RunHome, result: SuiteResult) -> None:
     rh.ledger[(TABLE, stamp)] = INGEST_FILE_CELLS
     if problem := rh.cells_problem(rh.build_db):
         problems.append(f"build file: {problem}")
+    if left := rh.new_leftovers():
+        problems.append(f"left behind after the next ingest-file: {left[:3]}")
     result.count("ingest-file", not problems, f"{delay:.3f} s after landing began: {'; '.join(problems)}")
 
 

@@ -219,7 +219,12 @@ def mutated_docs(draw) -> dict:
                 ids.pop()
             else:
                 ids[0] = "value" if change == "reserved" else "nowhere"
-        elif kind in ("index", "label") and ids and ids[0] in dims and isinstance(dims[ids[0]], dict):
+        elif (
+            kind in ("index", "label")
+            and ids
+            and isinstance(ids[0], str)
+            and isinstance(dims.get(ids[0]), dict)
+        ):
             category = dims[ids[0]].setdefault("category", {})
             if isinstance(category, dict):
                 category[kind] = draw(any_json)

@@ -100,6 +100,8 @@ def _fetch_trial(rh: RunHome, signum: int) -> tuple[str, bool, str, float]:
     if code != 0 or len(landed) != 1:
         problems.append(f"the next fetch: exit {code}, {len(landed)} complete fetches of the release")
     rh.ledger[(TABLE, stamp)] = rh.statbank_cells()
+    if left := rh.new_leftovers():
+        problems.append(f"left behind after the next fetch: {left[:3]}")
     name = signal.Signals(signum).name
     why = f"{name} while a part was held back, ended in {took:.1f} s: " + "; ".join(problems)
     return f"fetch, {name}", not problems, why, took

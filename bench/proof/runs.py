@@ -69,6 +69,7 @@ class RunHome:
         self.logs.mkdir(exist_ok=True)
         self.ledger = self._loaded_counts()  # (table_id, release) -> cells: what raw.cells must hold
         self.durations = dict(GUESSES)
+        self.known_leftovers: set[str] = set(leftovers(self.home))  # already blamed on an earlier trial
         self.source = RecordedSource()
         self.releases = 0
         self.server = None
@@ -247,11 +248,18 @@ class RunHome:
             con.close()
         if mart_newest != newest:
             problems.append(f"the marts' newest release is {mart_newest}, not {newest}")
-        if left := leftovers(self.home):
+        if left := self.new_leftovers():
             problems.append(f"left behind: {left[:5]}")
         if running := self.unfinished_runs():
             problems.append(f"Dagster runs still marked running: {running}")
         return "; ".join(problems)
+
+    def new_leftovers(self) -> list[str]:
+        """Temporary files left under the home since the last call: each is blamed on one trial only."""
+        now = set(leftovers(self.home))
+        new = sorted(now - self.known_leftovers)
+        self.known_leftovers = now
+        return new
 
     def unfinished_runs(self) -> list[str]:
         index = self.dagster / "history" / "runs.db"
