@@ -14,6 +14,7 @@ import hashlib
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -95,10 +96,21 @@ def start_kostra(env: dict, *args: str, log: Path) -> subprocess.Popen:
     out = open(log, "ab")  # noqa: SIM115 - the child holds it; closed when the caller reaps the child
     try:
         return subprocess.Popen(
-            [KOSTRA, *args], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            [KOSTRA, *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_terminal_signals,
         )
     finally:
         out.close()
+
+
+def _terminal_signals() -> None:
+    """SIGINT as a terminal gives it: a suite started in the background (``make proof &``) inherits SIGINT
+    ignored, and ``kostra`` rightly keeps an inherited ignore, so the child gets the default back."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def group_alive(pgid: int) -> bool:

@@ -69,6 +69,7 @@ class RunHome:
         self.logs.mkdir(exist_ok=True)
         self.ledger = self._loaded_counts()  # (table_id, release) -> cells: what raw.cells must hold
         self.durations = dict(GUESSES)
+        self.notes: list[str] = []  # what a suite should tell without counting it against a trial
         self.known_leftovers: set[str] = set(leftovers(self.home))  # already blamed on an earlier trial
         self.source = RecordedSource()
         self.releases = 0
