@@ -285,12 +285,14 @@ def cmd_quality(args: argparse.Namespace) -> int:
         )
         return 2
     counts = read_findings(home.published_db)["severity"].value_counts().to_dict()
-    console.print(
+    # The counts are the command's answer: stdout, so they can be piped; problems stay on stderr.
+    out = Console(soft_wrap=True)
+    out.print(
         "Data-quality findings of the published warehouse: "
         + ", ".join(f"{counts.get(s, 0)} {s}" for s in ("FATAL", "ERROR", "WARNING", "INFO"))
     )
     if args.out:
-        console.print(f"Report: {write_report_of(home.published_db, Path(args.out))}")
+        out.print(f"Report: {write_report_of(home.published_db, Path(args.out))}")
     return 0
 
 
@@ -816,9 +818,12 @@ def _dispatch(args: argparse.Namespace, log: RunLog) -> int:
 
 def _farewell(log: RunLog, stop: interrupt.Stopped) -> None:
     """The last words of a command the watchdog has to end itself (its main thread did not finish in time)."""
-    where = f" (log: {escape(str(log.path))})" if log.path else ""
-    log.mute(False)
-    console.print(f"[red]{escape(interrupt.stop_line(stop))}[/red]{where}")
+    line = interrupt.stop_line(stop) + (f" (log: {log.path})" if log.path else "") + "\n"
+    # Straight to the terminal: the step the watchdog gave up on may still have Dagster's capture on fd 2.
+    log.note(line)
+    if not interrupt.to_terminal(line):
+        log.mute(False)
+        sys.__stderr__.write(line)
     log.close(stop.exit_code)
 
 

@@ -80,6 +80,12 @@ class _Guard:
         self.read_fd, self.write_fd = os.pipe()
         for fd in (self.read_fd, self.write_fd):
             os.set_blocking(fd, False)
+        # The terminal as it is now: while a Dagster step runs, its compute-log capture points fd 1 and 2 at
+        # files, and the last words of a forced exit must reach the person who sent the signal.
+        try:
+            self.terminal_fd: int | None = os.dup(sys.__stderr__.fileno())
+        except (AttributeError, OSError, ValueError):
+            self.terminal_fd = None
 
     def note(self, signum: int, *, count: bool = True) -> None:
         with self.lock:
@@ -106,9 +112,10 @@ class _Guard:
                     self.note(byte)
 
     def close(self) -> None:
-        for fd in (self.read_fd, self.write_fd):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        for fd in (self.read_fd, self.write_fd, self.terminal_fd):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
 
 
 _guard: _Guard | None = None
@@ -137,6 +144,21 @@ def at_force_exit(hook: Callable[[], None]) -> Iterator[None]:
     finally:
         with contextlib.suppress(ValueError):
             guard.force_hooks.remove(hook)
+
+
+def to_terminal(text: str) -> bool:
+    """Write ``text`` on the terminal the guarded command started on, past any capture of fd 1 and 2 (see
+    :class:`_Guard`); False when there is no guard or no such terminal."""
+    guard = _guard
+    if guard is None or guard.terminal_fd is None:
+        return False
+    data = text.encode("utf-8", errors="replace")
+    try:
+        while data:
+            data = data[os.write(guard.terminal_fd, data) :]
+    except OSError:
+        return False
+    return True
 
 
 def _on_signal(signum: int, frame) -> None:  # noqa: ANN001 - the signal module's signature
