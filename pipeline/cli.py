@@ -319,7 +319,9 @@ def cmd_query(args: argparse.Namespace) -> int:
     try:
         con = sandbox.connect(path)
     except duckdb.Error as exc:
-        console.print(f"[red]{escape(str(path))} does not open as a warehouse:[/red] {escape(str(exc))}")
+        console.print(
+            f"[red]{escape(str(path))} does not open as a warehouse:[/red] {escape(sandbox.one_line(exc))}"
+        )
         return 2
     try:
         rel = con.sql(args.sql)
@@ -327,7 +329,7 @@ def cmd_query(args: argparse.Namespace) -> int:
             return 0
         table = rel.to_arrow_table()
     except Exception as exc:  # duckdb raises several error classes; all are the user's SQL
-        console.print(f"[red]query failed:[/red] {escape(str(exc))}")
+        console.print(f"[red]query failed:[/red] {escape(sandbox.one_line(exc))}")
         return 2
     finally:
         con.close()

@@ -196,10 +196,7 @@ def run(size: str = "full", *, workdir: Path | None = None, **_: object) -> Suit
                 if not said.strip() or "Traceback" in said:
                     problems.append(f"no clear refusal: {said.strip()[:200]!r}")
                 elif len(said.strip().splitlines()) != 1:
-                    # Refused all the same; the CLI passes DuckDB's multi-line message on (noted, not a leak).
-                    result.notes.append(
-                        f"query {sql!r}: the refusal takes {len(said.strip().splitlines())} lines"
-                    )
+                    problems.append(f"the refusal takes {len(said.strip().splitlines())} lines, not one")
                 if "root:" in said or "/bin/" in said:
                     problems.append("the file's content was shown")
                 now = state()

@@ -42,6 +42,21 @@ def check(sql: str) -> None:
         )
 
 
+def one_line(exc: BaseException) -> str:
+    """DuckDB's message for a statement it refused or failed, as one line.
+
+    DuckDB spreads a message over several lines: a hint (``Did you mean "pg_class"?``) after the error, and
+    the statement quoted with a caret under the offending part (``LINE 1: …``). The hint is kept on the same
+    line; the quoted statement is left out (the analyst has just typed it)."""
+    kept = []
+    for line in str(exc).splitlines():
+        if line.startswith("LINE ") and ":" in line:
+            break  # the quoted statement and its caret follow
+        if line.strip():
+            kept.append(line.strip())
+    return " ".join(kept) or type(exc).__name__
+
+
 def connect(path: Path) -> duckdb.DuckDBPyConnection:
     """The published warehouse, read-only, with external access disabled and the configuration locked."""
     return duckdb.connect(str(path), read_only=True, config=dict(CONFIG))
