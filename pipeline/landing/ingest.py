@@ -44,6 +44,7 @@ def ingest_files(store: LandingStore, paths: Iterable[Path | str]) -> list[FileI
 
     Every file is validated before anything is landed, so one bad file in a batch stores nothing.
     """
+    store.sweep()  # a killed writer's temporary files, even if every file turns out to be landed already
     prepared = []
     for raw_path in paths:
         path = Path(raw_path)
@@ -122,6 +123,7 @@ def ingest_table(
     ``wanted`` = {dimension: {code: catalogue label}}, by default the catalogue's own labels): any mismatch
     raises :class:`SsbCatalogueMismatch` before a data request is sent.
     """
+    store.sweep()  # a killed writer's temporary files, even if the release turns out to be landed already
     check = validate_table if validate else lambda c, t, *_: c.table_metadata(t)
     meta = check(client, table_id, filters, wanted)
     updated = timestamps.format_z(meta.updated) if meta.updated else None

@@ -11,6 +11,13 @@ A fetch split into several extracts is complete only when its fetch record exist
 way leaves objects that no loader will take for a whole release. Every file is written to a temporary name
 and renamed, so a reader never sees half a file, and identical bytes are stored once (re-landing is a no-op).
 
+A writer killed before its rename leaves its temporary file (``.<name>.<random>.tmp`` beside the file it was
+writing). Every writer holds a shared lock on ``<landing>/.writers.lock`` while it writes; the next one to
+open the store for writing (:meth:`LandingStore.writing`: a fetch, an ``ingest-file``, a build's load) that
+finds the lock free of other writers, and so holds it exclusively for a moment, knows every such file is a
+dead writer's and removes it. Nothing else is ever removed: only names of that pattern, in the store's own
+folders.
+
 Quarantine takes an object out of what builds load without touching its bytes: the object stays where it is,
 and its quarantine record says so. A fetch with a quarantined part is not complete any more (``fetches`` and
 ``releases`` leave it out), so nothing loads it and the next fetch of that release fetches it again. The
@@ -26,6 +33,7 @@ import fcntl
 import getpass
 import hashlib
 import os
+import re
 import socket
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -125,6 +133,17 @@ def who() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
+WRITERS_LOCK = ".writers.lock"
+# What _atomic_write names its temporary file: tempfile.mkstemp's eight random characters between the final
+# name (with a leading dot) and ".tmp".
+_TEMPORARY = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
+
+
+def is_temporary(name: str) -> bool:
+    """Whether ``name`` is one of the landing store's temporary files (a write not yet renamed into place)."""
+    return bool(_TEMPORARY.match(name))
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -158,6 +177,82 @@ class LandingStore:
         self.manifest_dir = self.root / "manifest"
         self.fetches_dir = self.root / "fetches"
         self.quarantine_dir = self.root / "quarantine"
+        self._writing = 0  # how deep this store is inside writing(): the lock is taken once
+
+    # --- writers and the temporary files of killed ones ----------------------------------------------
+
+    @contextmanager
+    def writing(self) -> Iterator[list[Path]]:
+        """Hold the store open for writing (a shared lock, beside any other live writer); yields the temporary
+        files of killed writers it removed on the way in.
+
+        Taking the lock, it first tries to hold it alone: if it can, no other writer is alive, so every
+        temporary file in the store is a killed writer's (a kill releases its lock) and is removed. If another
+        writer holds it, the sweep is left to a later writer: those files may be that writer's, still being
+        written. Re-entrant within one store object."""
+        if self._writing:
+            self._writing += 1
+            try:
+                yield []
+            finally:
+                self._writing -= 1
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / WRITERS_LOCK, "a+b") as fh:
+            removed: list[Path] = []
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fcntl.flock(fh, fcntl.LOCK_SH)  # another writer is alive: its temporaries may be in flight
+            else:
+                removed = self._remove_temporaries()
+                # Not atomic (flock drops the lock, then takes the shared one), which is safe: this process
+                # has no temporary file yet for another sweeper to take for a dead one.
+                fcntl.flock(fh, fcntl.LOCK_SH)
+            self._writing = 1
+            try:
+                yield removed
+            finally:
+                self._writing = 0
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def sweep(self) -> list[Path]:
+        """Remove the temporary files of killed writers now, if no other writer is alive; the files removed.
+
+        What a fetch, an ingest or a load calls first, so that a run that turns out to write nothing (every
+        release already landed) still cleans up after a killed one. A store this process cannot write to
+        (no lock file and a read-only folder) has nothing of its own to clean: nothing is done."""
+        if self._writing:
+            return []  # this process is writing: its own temporaries are in flight
+        try:
+            fh = open(self.root / WRITERS_LOCK, "a+b")  # noqa: SIM115 - closed below
+        except OSError:
+            return []
+        with fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return []  # another writer is alive: the sweep is left to a later one
+            try:
+                return self._remove_temporaries()
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _remove_temporaries(self) -> list[Path]:
+        removed = []
+        for folder in (self.objects_dir, self.manifest_dir, self.fetches_dir, self.quarantine_dir):
+            if not folder.is_dir():
+                continue
+            dirs = [folder, *(d for d in folder.iterdir() if d.is_dir() and not d.is_symlink())]
+            for d in dirs:
+                for path in d.iterdir():
+                    if is_temporary(path.name) and path.is_file() and not path.is_symlink():
+                        try:
+                            path.unlink(missing_ok=True)
+                        except OSError:
+                            continue  # not ours to remove (a read-only folder): left as it was
+                        removed.append(path)
+        return sorted(removed)
 
     def object_path(self, sha256: str) -> Path:
         return self.objects_dir / sha256[:2] / f"{sha256}.json"
@@ -184,6 +279,12 @@ class LandingStore:
         """Store every part, then the fetch record. Identical content is stored once."""
         if not parts:
             raise LandingError(f"table {table_id}: a fetch with no parts cannot be landed")
+        with self.writing():
+            return self._land(table_id, parts, updated=updated, source=source, fetched_at=fetched_at)
+
+    def _land(
+        self, table_id: str, parts: list[Part], *, updated: str | None, source: str, fetched_at: str | None
+    ) -> FetchRecord:
         fetched_at = fetched_at or _now()
         shas = [hashlib.sha256(p.body).hexdigest() for p in parts]
         # The same bytes for the same table and release is the same fetch: re-landing must change nothing.
@@ -375,7 +476,7 @@ class LandingStore:
         return out
 
     def _append_event(self, sha256: str, event: dict, header: dict | None = None) -> dict:
-        with self._quarantine_lock():
+        with self.writing(), self._quarantine_lock():
             path = self._quarantine_path(sha256)
             doc = (
                 self._read_quarantine(path)

@@ -455,6 +455,7 @@ def load_pending(
     the store's quarantine history (manual quarantines included). ``catalogue`` is the set of tables held to
     the fetch-time checks (default: the catalogue's tables)."""
     ensure_schema(con)
+    store.sweep()  # a killed writer's temporary files: a build cleans up after a killed fetch too
     max_cells()  # a bad KOSTRA_MAX_CELLS is the user's setting, not a fault of every object: fail on it here
     checked = frozenset(catalogue) if catalogue is not None else (catalogue_table_ids() or frozenset())
     command = command or _default_command()
