@@ -93,7 +93,7 @@ summed as (
         -- A definition break applies in the first year of the source that introduced it.
         max(case when year = source_first_year then series_break end) as series_break,
         bool_and(value is not null) as all_cells_have_values,
-        sum(value) as value_sum,
+        {{ stable_sum('value', 'funksjon, alder') }} as value_sum,
         list_sort(list_distinct(list(status) filter (where status != '-'))) as other_statuses,
         count(*) filter (where status = '-') as zero_cells
     from matched

@@ -62,22 +62,24 @@ stats as (
         any_value(kind) as kind,
         bool_or(is_ratio) as is_ratio,
         any_value(scale) as scale,
-        avg(value) as mean_unweighted,
+        {{ stable_avg('value', 'municipality_id') }} as mean_unweighted,
         min(value) as min_value,
         max(value) as max_value,
         count(value) as member_count,
         case when bool_or(value is not null and vintage = 'unrevised') then 'unrevised' else 'revised' end as vintage,
-        sum(numerator_value) filter (
+        {{ stable_sum('numerator_value', 'municipality_id') }} filter (
             where value is not null and numerator_value is not null and denominator_value is not null
         ) as numerator_sum,
-        sum(denominator_value) filter (
+        {{ stable_sum('denominator_value', 'municipality_id') }} filter (
             where value is not null and numerator_value is not null and denominator_value is not null
         ) as denominator_sum,
         count(*) filter (
             where value is not null and numerator_value is not null and denominator_value is not null
         ) as ratio_member_count,
-        sum(value * population) filter (where value is not null and population > 0) as value_population_sum,
-        sum(population) filter (where value is not null and population > 0) as population_sum,
+        {{ stable_sum('value * population', 'municipality_id') }} filter (where value is not null and population > 0)
+            as value_population_sum,
+        {{ stable_sum('population', 'municipality_id') }} filter (where value is not null and population > 0)
+            as population_sum,
         count(*) filter (where value is not null and population > 0) as population_member_count
     from member_values
     group by indicator_id, year

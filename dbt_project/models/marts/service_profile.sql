@@ -34,10 +34,7 @@ group_stats as (
     select
         indicator_id,
         year,
-        avg(value) as asss_mean,
-        min(value) as asss_min,
-        max(value) as asss_max,
-        count(value) as asss_member_count
+        {{ group_statistics('value', 'asss') }}
     from member_values
     group by indicator_id, year
 ),

@@ -93,7 +93,7 @@ value_lists as (
     select
         key_figure_id,
         year,
-        avg(value) as national_mean,
+        {{ stable_avg('value', 'municipality_id') }} as national_mean,
         list_sort(list(value) filter (where value is not null)) as sorted_values,
         count(value) as municipalities_with_value
     from figures

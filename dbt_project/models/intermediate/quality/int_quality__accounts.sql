@@ -90,7 +90,7 @@ group_sums as (
         accounts.regnskapsomfang,
         totals.total_function,
         any_value(accounts.vintage) as vintage,
-        sum(accounts.value) as parts,
+        {{ stable_sum('accounts.value', 'accounts.funksjon') }} as parts,
         count(*) as parts_found,
         string_agg(totals.function, ', ' order by totals.function) as part_list
     from accounts

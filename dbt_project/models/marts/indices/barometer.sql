@@ -31,7 +31,8 @@ sector_grades as (
         count(*) as key_figures_total,
         count(grades.grade) as key_figures_with_data,
         count(grades.grade) / count(*) as data_share,
-        sum(grades.weight * grades.grade) / nullif(sum(grades.weight) filter (where grades.grade is not null), 0)
+        {{ stable_sum('grades.weight * grades.grade', 'grades.key_figure_id') }}
+        / nullif({{ stable_sum('grades.weight', 'grades.key_figure_id') }} filter (where grades.grade is not null), 0)
             as weighted_grade,
         case when bool_or(grades.vintage = 'unrevised') then 'unrevised' else 'revised' end as vintage
     from grades
@@ -85,10 +86,14 @@ overall_level as (
         overall_inputs.year,
         count(*) as sectors_total,
         count(overall_inputs.grade) as sectors_graded,
-        coalesce(sum(overall_inputs.weight) filter (where overall_inputs.grade is not null), 0)
-        / sum(overall_inputs.weight) as weight_share,
-        sum(overall_inputs.weight * overall_inputs.grade)
-        / nullif(sum(overall_inputs.weight) filter (where overall_inputs.grade is not null), 0) as weighted_grade,
+        coalesce({{ stable_sum('overall_inputs.weight', 'overall_inputs.barometer_sector') }} filter (
+            where overall_inputs.grade is not null
+        ), 0)
+        / {{ stable_sum('overall_inputs.weight', 'overall_inputs.barometer_sector') }} as weight_share,
+        {{ stable_sum('overall_inputs.weight * overall_inputs.grade', 'overall_inputs.barometer_sector') }}
+        / nullif({{ stable_sum('overall_inputs.weight', 'overall_inputs.barometer_sector') }} filter (
+            where overall_inputs.grade is not null
+        ), 0) as weighted_grade,
         case when bool_or(overall_inputs.vintage = 'unrevised') then 'unrevised' else 'revised' end as vintage,
         any_value(parameters.min_overall_weight_share) as min_overall_weight_share
     from overall_inputs

@@ -35,7 +35,7 @@ reference as (
         sector,
         year,
         indicator_id,
-        avg(measured_value) as reference_mean,
+        {{ stable_avg('measured_value', 'municipality_id') }} as reference_mean,
         count(*) as reference_member_count
     from reference_members
     group by sector, year, indicator_id
@@ -79,7 +79,12 @@ with_production as (
                 then sum(weight * indicator_index) over municipality_sector_year
         end as production_index
     from indexed
-    window municipality_sector_year as (partition by municipality_id, sector, year)
+    -- Ordered by indicator over the whole partition: the sum adds in the same order in every build.
+    window municipality_sector_year as (
+        partition by municipality_id, sector, year
+        order by indicator_id
+        rows between unbounded preceding and unbounded following
+    )
 ),
 
 contributions as (

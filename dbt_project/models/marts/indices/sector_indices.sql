@@ -22,7 +22,8 @@ expenditure_reference as (
     select
         expenditure.sector,
         expenditure.year,
-        avg(expenditure.expenditure_per_need_adjusted_inhabitant) as expenditure_reference_mean,
+        {{ stable_avg('expenditure.expenditure_per_need_adjusted_inhabitant', 'expenditure.municipality_id') }}
+            as expenditure_reference_mean,
         count(expenditure.expenditure_per_need_adjusted_inhabitant) as expenditure_reference_member_count
     from expenditure
     inner join members
