@@ -14,7 +14,15 @@ import duckdb
 import pytest
 
 from pipeline.config import DBT_PROJECT_DIR, Comparison
-from pipeline.transform.dbt_runner import BUILD_DB_ENV, DbtRunError, dbt_args, dbt_env, dbt_vars, run_dbt
+from pipeline.transform.dbt_runner import (
+    BUILD_DB_ENV,
+    KEEP_OPEN_ENV,
+    DbtRunError,
+    dbt_args,
+    dbt_env,
+    dbt_vars,
+    run_dbt,
+)
 from tests.fixtures_raw import build_raw_fixture, make_fixture_project
 
 # --- the pure argument builder ---------------------------------------------------------------------------
@@ -67,7 +75,9 @@ def test_dbt_vars_accept_kostra_group():
 def test_dbt_env_points_profile_at_absolute_build_db(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     env = dbt_env(Path("build/kostra_build.duckdb"))
-    assert env == {BUILD_DB_ENV: str(tmp_path / "build" / "kostra_build.duckdb")}
+    assert env == {BUILD_DB_ENV: str(tmp_path / "build" / "kostra_build.duckdb"), KEEP_OPEN_ENV: "false"}
+    # dbt as a process of its own (the Dagster assets) keeps the file open for its life only.
+    assert dbt_env(Path("b.duckdb"), own_process=True)[KEEP_OPEN_ENV] == "true"
 
 
 # --- the models on the fixture ---------------------------------------------------------------------------

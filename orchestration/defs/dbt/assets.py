@@ -104,8 +104,9 @@ def _run_dbt(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, home: HomeResource, config: ComparisonConfig
 ):
     h = home.home()
-    # The profile reads the build file's path from the environment, so every home builds its own file.
-    os.environ.update(dbt_env(h.build_db))
+    # The profile reads the build file's path from the environment, so every home builds its own file; dbt
+    # is a process of its own here, which may keep the file open until it exits.
+    os.environ.update(dbt_env(h.build_db, own_process=True))
     os.environ.setdefault("DBT_USE_COLORS", "false")  # logs go to files and CI, not only terminals
     log_dir = h.dbt_log_dir
     log_dir.mkdir(parents=True, exist_ok=True)
