@@ -428,10 +428,14 @@ def test_a_group_mean_says_how_many_members_are_on_other_borders(warehouse):
     assert oslo["group_mean"] == pytest.approx((90 + 92 + 88 + 85) / 4) and oslo["group_member_count"] == 4
     assert oslo["group_noncomparable_member_count"] == 1
     assert "3203" in oslo["group_comparability_note"]
-    agg = one(warehouse, "select * from marts.asss_aggregates where indicator_id = 'bhg_dekning' and year = 2019")
+    agg = one(
+        warehouse, "select * from marts.asss_aggregates where indicator_id = 'bhg_dekning' and year = 2019"
+    )
     assert agg["noncomparable_member_count"] == 1 and agg["is_comparable_previous_year"] is False
     # Expenditure per inhabitant 2019 is recomputed on today's borders: nothing to flag.
-    assert one(warehouse, PROFILE, "grs_netto_per_innb", 2019, "0301")["group_noncomparable_member_count"] == 0
+    assert (
+        one(warehouse, PROFILE, "grs_netto_per_innb", 2019, "0301")["group_noncomparable_member_count"] == 0
+    )
     # Comparable with the previous year only with the same members on the same territory: 2021 (Oslo,
     # Bærum, Bergen both years) yes; 2020 (Asker left) and 2022 (Asker joined) no.
     flags = {
@@ -440,7 +444,9 @@ def test_a_group_mean_says_how_many_members_are_on_other_borders(warehouse):
     }
     assert flags == {2020: False, 2021: True, 2022: False}
     trend = one(warehouse, TREND, "grs_netto_per_innb", "0301", 2021)
-    assert trend["group_is_comparable_previous_year"] is True and trend["group_noncomparable_member_count"] == 0
+    assert (
+        trend["group_is_comparable_previous_year"] is True and trend["group_noncomparable_member_count"] == 0
+    )
 
 
 @pytest.mark.slow

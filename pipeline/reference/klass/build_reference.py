@@ -969,7 +969,9 @@ def kostra_membership_rows(
         if item.target_code == UNKNOWN_MUNICIPALITY:
             continue
         if item.target_code not in valid:
-            raise ReferenceBuildError(f"{source}: {item.target_code} is not a municipality code valid in {year}")
+            raise ReferenceBuildError(
+                f"{source}: {item.target_code} is not a municipality code valid in {year}"
+            )
         if item.target_code in seen:
             raise ReferenceBuildError(f"{source}: {item.target_code} is in two KOSTRA groups")
         seen.add(item.target_code)
@@ -1018,7 +1020,8 @@ def derive_aggregates() -> list[dict[str, str]]:
 
 
 def with_membership(
-    rows: list[dict[str, str]], memberships: dict[int, tuple[Path, list[KlassCorrespondence]]],
+    rows: list[dict[str, str]],
+    memberships: dict[int, tuple[Path, list[KlassCorrespondence]]],
     municipalities: list[dict[str, str]],
 ) -> list[dict[str, str]]:
     """The KOSTRA group rows with each recorded 112 → 131 correspondence in place of the other rows of its
