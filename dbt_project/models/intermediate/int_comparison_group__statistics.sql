@@ -49,13 +49,13 @@ pairs as (
         current_year.year,
         count(*) filter (
             where
-                current_year.border_basis = previous_year.border_basis
-                and current_year.series_break is null
+            current_year.border_basis = previous_year.border_basis
+            and current_year.series_break is null
         ) as comparable_pair_count,
         string_agg(current_year.municipality_id, ', ' order by current_year.municipality_id) filter (
             where
-                current_year.border_basis != previous_year.border_basis
-                or current_year.series_break is not null
+            current_year.border_basis != previous_year.border_basis
+            or current_year.series_break is not null
         ) as broken_members
     from member_values as current_year
     inner join member_values as previous_year
@@ -78,6 +78,7 @@ grouping_by_year as (
 select
     stats.indicator_id,
     stats.year,
+    this_grouping.kostra_grouping,
     stats.group_mean,
     stats.group_min,
     stats.group_max,
@@ -100,7 +101,8 @@ select
         end,
         case when previous_stats.group_member_count is null then 'no statistic the year before' end,
         case
-            when stats.group_member_count != previous_stats.group_member_count
+            when
+                stats.group_member_count != previous_stats.group_member_count
                 or stats.group_member_count != coalesce(pairs.comparable_pair_count, 0)
                 and pairs.broken_members is null
                 then 'members with a value differ from the year before'
@@ -124,4 +126,6 @@ left join pairs
         stats.indicator_id = pairs.indicator_id
         and stats.year = pairs.year
 left join grouping_by_year as this_grouping on stats.year = this_grouping.year
-left join grouping_by_year as previous_grouping on stats.year - 1 = previous_grouping.year
+{%- if comparison_group() != 'ASSS' %}
+    left join grouping_by_year as previous_grouping on stats.year - 1 = previous_grouping.year
+{%- endif %}

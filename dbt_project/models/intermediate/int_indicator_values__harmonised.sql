@@ -257,22 +257,22 @@ municipal as (
                     then 'split: not on ' || municipality_id || '''s borders; ' || split_note || '. '
             end,
             case harmonisation
-            when 'single'
-                then case when is_current_borders_backcast then 'published by SSB for today''s borders' end
-            when 'ratio_of_sums' then 'merged codes: ratio recomputed from summed numerators and denominators'
-            when 'sum' then 'merged codes: values summed'
-            when 'codes_missing'
-                then 'merged codes: only ' || codes_found || ' of ' || codes_expected || ' codes published'
-            when 'components_missing' then 'merged codes: numerator or denominator missing for a code'
-            when 'values_missing' then 'merged codes: a code has no value'
-            when 'principal_code'
-                then
-                    'merged codes: the published ' || kind || ' of ' || principal_code
-                    || ' (the municipality as it was then); not comparable across the break'
-            when 'not_combinable'
-                then
-                    'merged codes: a published ' || kind
-                    || ' figure without numerator and denominator cannot be combined'
+                when 'single'
+                    then case when is_current_borders_backcast then 'published by SSB for today''s borders' end
+                when 'ratio_of_sums' then 'merged codes: ratio recomputed from summed numerators and denominators'
+                when 'sum' then 'merged codes: values summed'
+                when 'codes_missing'
+                    then 'merged codes: only ' || codes_found || ' of ' || codes_expected || ' codes published'
+                when 'components_missing' then 'merged codes: numerator or denominator missing for a code'
+                when 'values_missing' then 'merged codes: a code has no value'
+                when 'principal_code'
+                    then
+                        'merged codes: the published ' || kind || ' of ' || principal_code
+                        || ' (the municipality as it was then); not comparable across the break'
+                when 'not_combinable'
+                    then
+                        'merged codes: a published ' || kind
+                        || ' figure without numerator and denominator cannot be combined'
             end
         ), '') as harmonisation_note,
         value_note,

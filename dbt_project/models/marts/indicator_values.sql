@@ -53,14 +53,17 @@ newest as (
             ranked.value_note,
             case
                 when ranked.value is null and ranked.status is not null and ranked.replaced_value is not null
-                    then 'vintage: the ' || ranked.vintage || ' release of '
+                    then
+                        'vintage: the ' || ranked.vintage || ' release of '
                         || strftime(ranked.release_updated, '%Y-%m-%d') || ' shows ''' || ranked.status
                         || ''' where the ' || ranked.replaced_vintage || ' release of '
                         || strftime(ranked.replaced_release_updated, '%Y-%m-%d') || ' had '
                         || ranked.replaced_value || '; the newest release wins'
-                when ranked.value is not null and ranked.replaced_value is null
+                when
+                    ranked.value is not null and ranked.replaced_value is null
                     and ranked.replaced_status is not null
-                    then 'vintage: the ' || ranked.vintage || ' release of '
+                    then
+                        'vintage: the ' || ranked.vintage || ' release of '
                         || strftime(ranked.release_updated, '%Y-%m-%d') || ' has a number where the '
                         || ranked.replaced_vintage || ' release of '
                         || strftime(ranked.replaced_release_updated, '%Y-%m-%d') || ' showed '''

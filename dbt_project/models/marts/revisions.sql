@@ -108,10 +108,12 @@ select
     'revised' as vintage_used,
     case
         when paired.unrevised_status is null and paired.revised_status is not null
-            then 'the revised release shows ''' || paired.revised_status || ''' where the unrevised one had '
+            then
+                'the revised release shows ''' || paired.revised_status || ''' where the unrevised one had '
                 || paired.unrevised_value || '; the marts use the revised release (newest wins)'
         when paired.unrevised_status is not null and paired.revised_status is null
-            then 'the revised release has a number where the unrevised one showed '''
+            then
+                'the revised release has a number where the unrevised one showed '''
                 || paired.unrevised_status || '''; the marts use the revised release (newest wins)'
     end as value_note
 from paired

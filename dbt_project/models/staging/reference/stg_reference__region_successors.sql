@@ -11,7 +11,7 @@ select
     trim(cast(successor_code as varchar)) as successor_code,
     cast(change_year as integer) as change_year,
     cast(change_kind as varchar) as change_kind,
-    cast(share as double) as share,
+    cast(share as double) as territory_share,
     cast(is_on_series_borders as boolean) as is_on_series_borders,
     cast(note as varchar) as change_note,
     source as reference_source
