@@ -50,7 +50,30 @@ MUNICIPALITIES = [
     ("1201", "Bergen", 2015, 2019, "4601", "4601"),
     ("4601", "Bergen", 2020, None, None, "4601"),
     ("1103", "Stavanger", 2015, None, None, "1103"),
+    # A split (issue 12): Ålesund 1504 and Haram 1534 merge into 1507 in 2020, and 1507 is split in 2024
+    # into 1508 Ålesund and 1580 Haram. SSB's 2024 grouping files 1504 under 1508 and 1534 under 1580.
+    ("1504", "Ålesund", 2015, 2019, "1507", "1508"),
+    ("1534", "Haram", 2015, 2019, "1507", "1580"),
+    ("1507", "Ålesund", 2020, 2023, "1508", "1508"),
+    ("1508", "Ålesund", 2024, None, None, "1508"),
+    ("1580", "Haram", 2024, None, None, "1580"),
 ]
+# region_code, successor_code, change_year, change_kind, share, is_on_series_borders
+SUCCESSORS = [
+    ("0219", "3024", 2020, "whole", 1, True),
+    ("3024", "3201", 2024, "whole", 1, True),
+    ("0220", "3025", 2020, "whole", 1, True),
+    ("0627", "3025", 2020, "whole", 1, True),
+    ("0628", "3025", 2020, "whole", 1, True),
+    ("3025", "3203", 2024, "whole", 1, True),
+    ("1201", "4601", 2020, "whole", 1, True),
+    ("1504", "1507", 2020, "whole", 1, True),
+    ("1534", "1507", 2020, "whole", 1, True),
+    ("1507", "1508", 2024, "split", None, False),
+    ("1507", "1580", 2024, "split", None, False),
+]
+# Population of the split's codes (expenditure is a tenth of it: 100 kr per inhabitant throughout).
+SPLIT_POPULATION = {"1504": 4000.0, "1534": 1000.0, "1507": 5000.0, "1508": 4000.0, "1580": 1000.0}
 AGGREGATES = [
     ("EAK", "Landet", "national"),
     ("EAKUO", "Landet uten Oslo", "national"),
@@ -144,14 +167,31 @@ def write_fixture_seeds(seeds_dir: Path) -> Path:
     for year in YEARS:
         for mid, name in (("0301", "Oslo"), ("3201", "Bærum"), ("4601", "Bergen")):
             membership.append(f"{mid},{name},{year},member")
-        membership.append(f"3203,Asker,{year},{'member' if year >= 2022 else 'comparator'}")
+        # Asker is also a member in 2019 here, so the 2019 means mix borders (its coverage is 0220's).
+        role = "member" if year >= 2022 or year == 2019 else "comparator"
+        membership.append(f"3203,Asker,{year},{role}")
     (reference / "asss_membership.csv").write_text("\n".join(membership) + "\n", encoding="utf-8")
     (reference / "kostra_groups.csv").write_text(
         "municipality_code,year_from,year_to,kostra_group,grouping,source\n"
-        "0219,2015,2019,EKG13,fixture,test fixture\n"
-        "3024,2020,2023,EKG13,fixture,test fixture\n"
-        "3201,2024,,EKG13,fixture,test fixture\n"
-        "0301,2015,,EKG16,fixture,test fixture\n",
+        "0219,2015,2019,EKG13,pre-2020,test fixture\n"
+        "3024,2020,2023,EKG13,2020,test fixture\n"
+        "3201,2024,,EKG13,2020,test fixture\n"
+        "0301,2015,2019,EKG16,pre-2020,test fixture\n"
+        "0301,2020,,EKG16,2020,test fixture\n",
+        encoding="utf-8",
+    )
+    successors = [
+        "region_code,region_kind,successor_code,change_year,change_kind,share,is_on_series_borders,note,source"
+    ]
+    for code, successor, year, kind, share, on_borders in SUCCESSORS:
+        successors.append(
+            f"{code},municipality,{successor},{year},{kind},{_fmt(share)},{str(on_borders).lower()},,test fixture"
+        )
+    (reference / "region_successors.csv").write_text("\n".join(successors) + "\n", encoding="utf-8")
+    (reference / "kostra_groupings.csv").write_text(
+        "kostra_grouping,klass_112_versions,first_year,last_year,numbering,source\n"
+        "pre-2020,423; 1288,2015,2019,old,test fixture\n"
+        "2020,1450,2020,,new,test fixture\n",
         encoding="utf-8",
     )
     (reference / "aggregate_regions.csv").write_text(
@@ -194,6 +234,8 @@ def _grs(code: str, year: int) -> tuple[float, float]:
         return OSLO_2022
     if code in ("0219", "3024", "3201"):
         return 1000.0, BAERUM_2023_JUNE if year == 2023 else 104.0 + (year - 2015)
+    if code in SPLIT_POPULATION:
+        return SPLIT_POPULATION[code], SPLIT_POPULATION[code] / 10
     return 1000.0, GRS_DEFAULT[code]
 
 
@@ -300,7 +342,7 @@ def _coverage(cells: _Cells) -> None:
                         )
                         continue
                     value, status = (
-                        (ASKER_BHG_2019[code] if code in ASKER_BHG_2019 else BHG_DEFAULT[code]),
+                        (ASKER_BHG_2019[code] if code in ASKER_BHG_2019 else BHG_DEFAULT.get(code, 80.0)),
                         None,
                     )
                     if code == "0301" and year == 2023:

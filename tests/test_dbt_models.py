@@ -388,3 +388,89 @@ def test_run_dbt_reports_the_failing_parse(tmp_path):
     (project / "models" / "marts" / "broken.sql").write_text("select {{ ref('no_such_model') }}\n")
     with pytest.raises(DbtRunError, match="no_such_model"):
         run_dbt("parse", tmp_path / "build.duckdb", project_dir=project, target_path=tmp_path / "target")
+
+
+# --- issue 12: comparability (splits, the 2020 regrouping, mixed borders, vintages) -----------------------
+
+VALUE = "select * from marts.indicator_values where indicator_id = ? and municipality_id = ? and year = ?"
+TREND = "select * from marts.indicator_trend where indicator_id = ? and municipality_id = ? and year = ?"
+
+
+@pytest.mark.slow
+def test_a_split_code_is_a_break_never_mapped_onto_one_successor(warehouse):
+    # Ålesund 1508's series: 2019 is 1504 alone (4000; Haram 1534 is filed under 1580), 2020-2023 is 1507
+    # (5000: Ålesund and Haram together), 2024 is 1508 (4000). 1507 was split in 2024, so its years are
+    # another territory: a break with the reason, not a +25 % change.
+    before = one(warehouse, VALUE, "pop_total", "1508", 2019)
+    assert before["value"] == pytest.approx(4000.0) and before["comparable_across_break"]
+    split = one(warehouse, VALUE, "pop_total", "1508", 2020)
+    assert split["value"] == pytest.approx(5000.0) and split["region_code"] == "1507"
+    assert split["comparable_across_break"] is False and split["border_basis"] == "1507"
+    assert "split" in split["harmonisation_note"] and "1580" in split["harmonisation_note"]
+    assert one(warehouse, VALUE, "pop_total", "1508", 2024)["comparable_across_break"]
+    # Haram's old code is on 1580's borders (SSB's 2024 grouping), so 1580's 2019 value is comparable.
+    assert one(warehouse, VALUE, "pop_total", "1580", 2019)["comparable_across_break"]
+    into = one(warehouse, TREND, "pop_total", "1508", 2020)
+    assert into["is_comparable_1y"] is False and "1507" in into["comparability_note_1y"]
+    assert one(warehouse, TREND, "pop_total", "1508", 2021)["is_comparable_1y"]  # 1507 both years
+    assert one(warehouse, TREND, "pop_total", "1508", 2024)["is_comparable_1y"] is False
+
+
+@pytest.mark.slow
+def test_a_kostra_group_series_never_compares_across_the_2020_regrouping(warehouse):
+    # EKG13 is published every year, but from 2020 the code means another group.
+    regrouped = one(warehouse, TREND, "grs_netto_per_innb", "EKG13", 2020)
+    assert regrouped["value_1y_before"] is not None and regrouped["is_comparable_1y"] is False
+    assert "KOSTRA grouping changed (pre-2020 → 2020)" in regrouped["comparability_note_1y"]
+    assert one(warehouse, TREND, "grs_netto_per_innb", "EKG13", 2021)["is_comparable_1y"]
+    assert one(warehouse, TREND, "grs_netto_per_innb", "EKG13", 2022)["is_comparable_3y"] is False
+    assert one(warehouse, TREND, "grs_netto_per_innb", "EKG13", 2023)["is_comparable_3y"]
+    # The profile names the grouping of each year's KOSTRA group.
+    assert one(warehouse, PROFILE, "grs_netto_per_innb", 2019, "3201")["kostra_grouping"] == "pre-2020"
+    assert one(warehouse, PROFILE, "grs_netto_per_innb", 2020, "3201")["kostra_grouping"] == "2020"
+
+
+@pytest.mark.slow
+def test_a_group_mean_says_how_many_members_are_on_other_borders(warehouse):
+    # 2019 coverage: Oslo 90, Bærum 92, Bergen 88, and Asker 85, which is 0220 Asker before the merger
+    # (a published rate cannot be recombined): one of four members is on other borders.
+    oslo = one(warehouse, PROFILE, "bhg_dekning", 2019, "0301")
+    assert oslo["group_mean"] == pytest.approx((90 + 92 + 88 + 85) / 4) and oslo["group_member_count"] == 4
+    assert oslo["group_noncomparable_member_count"] == 1
+    assert "3203" in oslo["group_comparability_note"]
+    agg = one(
+        warehouse, "select * from marts.asss_aggregates where indicator_id = 'bhg_dekning' and year = 2019"
+    )
+    assert agg["noncomparable_member_count"] == 1 and agg["is_comparable_previous_year"] is False
+    # Expenditure per inhabitant 2019 is recomputed on today's borders: nothing to flag.
+    assert (
+        one(warehouse, PROFILE, "grs_netto_per_innb", 2019, "0301")["group_noncomparable_member_count"] == 0
+    )
+    # Comparable with the previous year only with the same members on the same territory: 2021 (Oslo,
+    # Bærum, Bergen both years) yes; 2020 (Asker left) and 2022 (Asker joined) no.
+    flags = {
+        y: one(warehouse, PROFILE, "grs_netto_per_innb", y, "0301")["group_is_comparable_previous_year"]
+        for y in (2020, 2021, 2022)
+    }
+    assert flags == {2020: False, 2021: True, 2022: False}
+    trend = one(warehouse, TREND, "grs_netto_per_innb", "0301", 2021)
+    assert (
+        trend["group_is_comparable_previous_year"] is True and trend["group_noncomparable_member_count"] == 0
+    )
+
+
+@pytest.mark.slow
+def test_a_june_status_over_a_march_number_says_which_vintage_won(warehouse):
+    # Bergen's coverage 2023: 80 in March, ':' in June. The newest release wins, and the row says so.
+    bergen = one(warehouse, VALUE, "bhg_dekning", "4601", 2023)
+    assert bergen["value"] is None and bergen["status"] == ":" and bergen["vintage"] == "revised"
+    assert "vintage: the revised release of 2024-06-17 shows ':'" in bergen["value_note"]
+    assert "had 80" in bergen["value_note"] and "newest release wins" in bergen["value_note"]
+    # Oslo's 90 → 91 is a plain revision: no note.
+    assert one(warehouse, VALUE, "bhg_dekning", "0301", 2023)["value_note"] is None
+    revision = one(
+        warehouse,
+        "select * from marts.revisions where table_id = '12562' and region_code = '4601' and year = 2023 "
+        "and alder = '1-5'",
+    )
+    assert revision["vintage_used"] == "revised" and "shows ':'" in revision["value_note"]

@@ -334,6 +334,38 @@ def test_relative_change():
     assert findings(_yoy_rows(None), "relative_change").empty
 
 
+def _merger_rows() -> list[dict]:
+    """29 stable municipalities 2019-2020 and Stavanger 1103, which absorbed Finnøy 1141 and Rennesøy 1142
+    on 1 January 2020 (seed region_successors): its values jump by the merged parts, not by a change."""
+    rows = []
+    for i in range(1, 30):
+        for y in (2019, 2020):
+            rows.append(ind_cell("12191", f"{5000 + i:04d}", y, "helse_lege_aarsverk", 40.0 + i + (y - 2019)))
+    rows.append(ind_cell("12191", "1103", 2019, "helse_lege_aarsverk", 40.0))
+    rows.append(ind_cell("12191", "1103", 2020, "helse_lege_aarsverk", 120.0))
+    # copied-looking values across the merger are no copy either
+    for y in (2019, 2020):
+        rows += [ind_cell("12191", "1103", y, "helse_lege_aarsverk", 75.0, funksjon=f"{n}") for n in range(3)]
+    return rows
+
+
+@pytest.mark.parametrize(
+    "check", ["hidiroglou_berthelot_outlier", "relative_change", "values_identical_to_previous_year"]
+)
+def test_a_merger_is_no_year_over_year_outlier(check):
+    assert findings(_merger_rows(), check).empty
+
+
+def test_a_merger_is_reported_once_as_a_break_with_its_reason():
+    f = findings(_merger_rows(), "series_break")
+    # 5001 is Trondheim, which absorbed Klæbu 5030 in 2020: the seed knows that reform too.
+    assert sorted(zip(f["region_code"], f["year"], strict=True)) == [("1103", 2020), ("5001", 2020)]
+    assert set(f["severity"]) == {"INFO"}
+    stavanger = f[f["region_code"] == "1103"]["message"].iloc[0]
+    assert "1141" in stavanger and "1142" in stavanger and "4 endringer" in stavanger
+    assert findings(_yoy_rows(3.0), "series_break").empty
+
+
 def test_hb_outlier_names_the_table_and_code_of_the_cell():
     f = findings(_yoy_rows(3.0), "hidiroglou_berthelot_outlier")
     assert (f["table_id"].iloc[0], f["contents_code"].iloc[0]) == source("helse_lege_aarsverk")
@@ -485,6 +517,7 @@ def test_every_check_is_tested_here():
         "values_identical_to_previous_year",
         "large_revision",
         "status_changed_between_vintages",
+        "series_break",
     }
     assert tested == set(CHECKS)
 

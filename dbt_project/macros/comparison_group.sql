@@ -49,3 +49,26 @@
     {%- endif -%}
     {{ return(code) }}
 {%- endmacro %}
+
+
+{#-
+    Why a value of one year is not comparable with an earlier one (indicator_trend): another territory
+    (border_basis differs: a reform, a split, or another KOSTRA grouping) or a definition break between them.
+    NULL when they are comparable or the earlier year has no row.
+-#}
+{% macro comparability_note(current, earlier, definition_break) -%}
+    case
+        when {{ earlier }}.border_basis is null then null
+        when {{ current }}.border_basis != {{ earlier }}.border_basis
+            then
+                case
+                    when {{ current }}.border_basis like 'kostra_grouping:%'
+                        then 'KOSTRA grouping changed (' || replace({{ earlier }}.border_basis, 'kostra_grouping:', '')
+                        || ' → ' || replace({{ current }}.border_basis, 'kostra_grouping:', '')
+                        || '): another group under the same code'
+                    else 'other borders: ' || {{ earlier }}.border_basis || ' → ' || {{ current }}.border_basis
+                        || coalesce(' (' || coalesce({{ current }}.harmonisation_note, {{ earlier }}.harmonisation_note) || ')', '')
+                end
+        when coalesce({{ definition_break }}, false) then 'definition break'
+    end
+{%- endmacro %}

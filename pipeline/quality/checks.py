@@ -661,6 +661,28 @@ def iplos_resource_share_by_age(con, cfg):
 
 # ---------------------------------------------------------------- year over year
 
+# Codes whose territory changed on 1 January of ``year`` while the code went on (seed region_successors):
+# Stavanger 1103 absorbing Finnøy 1141 and Rennesøy 1142 in 2020, or a code giving up a part. A change
+# from year − 1 to year of such a code is a reform, not a development: the year-over-year checks skip it,
+# and check ``series_break`` reports it once.
+BORDER_BREAKS = """
+    with changes as (
+        select s.successor_code as region_code, s.change_year as year, s.region_code as other_code,
+               'innlemmet' as how
+        from region_successors s
+        join municipalities m on m.municipality_code = s.successor_code
+        where s.region_kind = 'municipality' and s.region_code <> s.successor_code
+          and m.valid_from_year < s.change_year
+        union all
+        select region_code, change_year, successor_code, 'avgitt til'
+        from region_successors
+        where region_kind = 'municipality' and change_kind = 'part_transferred'
+    )
+    select region_code, cast(year as integer) as year,
+           string_agg(how || ' ' || other_code, ', ' order by how, other_code) as reason
+    from changes group by region_code, year
+"""
+
 
 def yoy_pairs(con: duckdb.DuckDBPyConnection, cfg: QualityConfig | None = None) -> pd.DataFrame:
     """Each municipality cell with a number this year and last year (same code and dimensions).
@@ -692,6 +714,8 @@ def yoy_pairs(con: duckdb.DuckDBPyConnection, cfg: QualityConfig | None = None) 
         left join kostra_groups g
           on g.municipality_code = cur.region_code
          and cur.year between g.year_from and coalesce(g.year_to, 9999)
+        -- only comparable pairs: a reform year is reported once by series_break
+        anti join ({BORDER_BREAKS}) b on b.region_code = cur.region_code and b.year = cur.year
         """,
         [list(cfg.yoy_indicator_tables)],
     )
@@ -794,6 +818,7 @@ def values_identical_to_previous_year(con, cfg):
         from cur join cur as prev
           on prev.table_id = cur.table_id and prev.region_code = cur.region_code
          and prev.dimension_key = cur.dimension_key and prev.year = cur.year - 1
+        anti join ({BORDER_BREAKS}) b on b.region_code = cur.region_code and b.year = cur.year
         group by all
         having count(*) >= ? and identical >= ? * count(*)
         order by 1, 2, 3
@@ -819,6 +844,43 @@ def values_identical_to_previous_year(con, cfg):
                 "message": f"{r.identical} av {r.cells} tall i tabell {r.table_id} for {r.year} er identiske med "
                 f"{r.year - 1}: trolig kopiert fordi kommunen ikke rapporterte.",
                 "cells": _cells_json([("like celler", int(r.identical)), ("celler", int(r.cells))]),
+            }
+            for r in df.itertuples()
+        ]
+    )
+
+
+@check("series_break", "yoy")
+def series_break(con, cfg):
+    """A reform that changed a code's territory while the code went on: once per code and year, with the
+    reason, where the year-over-year checks had a pair to compare (they skip it)."""
+    df = _q(
+        con,
+        f"""
+        select b.region_code, b.year, b.reason, count(*) as pairs, count(distinct cur.table_id) as tables
+        from ({BORDER_BREAKS}) b
+        join cells cur on cur.region_code = b.region_code and cur.year = b.year
+        join cells prev
+          on prev.table_id = cur.table_id and prev.region_code = cur.region_code
+         and prev.dimension_key = cur.dimension_key and prev.year = cur.year - 1
+        where cur.value is not null and prev.value is not null
+        group by all
+        order by 1, 2
+        """,
+    )
+    return _frame(
+        [
+            {
+                "check": "series_break",
+                "severity": Severity.INFO,
+                "region_code": r.region_code,
+                "year": r.year,
+                "observed": float(r.pairs),
+                "expected": "samme grenser begge år",
+                "message": f"{r.region_code}: brudd i serien fra {r.year} ({r.reason}); {r.pairs} endringer "
+                f"{r.year - 1}→{r.year} i {r.tables} tabeller er ikke sammenlignbare og er ikke testet "
+                "år mot år.",
+                "cells": _cells_json([("celler", int(r.pairs)), ("tabeller", int(r.tables))]),
             }
             for r in df.itertuples()
         ]

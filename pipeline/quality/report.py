@@ -62,6 +62,8 @@ EXPLANATIONS_NB = {
     "enn en reell endring.",
     "values_identical_to_previous_year": "SSB kopierer fjorårets tall når en kommune ikke rapporterer "
     "(IPLOS 2019); da viser tallene ingen reell utvikling.",
+    "series_break": "En kommunereform endret kommunens grenser dette året (f.eks. Stavanger med Finnøy og "
+    "Rennesøy i 2020); endringene fra året før er et brudd i serien, ikke en utvikling, og testes ikke år mot år.",
     "large_revision": "Profilen bygges først på marstall; en stor revisjon til juni endrer konklusjonene.",
     "status_changed_between_vintages": "Et tall som forsvinner eller dukker opp mellom mars og juni, endrer "
     "hvem som er med i snittet.",

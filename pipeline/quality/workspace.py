@@ -187,6 +187,7 @@ def _register_reference(con: duckdb.DuckDBPyConnection) -> None:
         "kostra_groups": seeds.kostra_groups(),
         "asss_membership": seeds.asss_membership(),
         "aggregate_regions": seeds.aggregate_regions(),
+        "region_successors": seeds.region_successors(),
     }
     for name, df in frames.items():
         con.register(f"_{name}_df", df)

@@ -48,6 +48,17 @@ _COLUMNS = {
         "source": "str",
     },
     "aggregate_regions": {"region_code": "str", "name": "str", "kind": "str", "source": "str"},
+    "region_successors": {
+        "region_code": "str",
+        "region_kind": "str",
+        "successor_code": "str",
+        "change_year": "Int64",
+        "change_kind": "str",
+        "share": "str",
+        "is_on_series_borders": "str",
+        "note": "str",
+        "source": "str",
+    },
 }
 
 
@@ -111,6 +122,11 @@ def kostra_groups() -> pd.DataFrame:
 
 def aggregate_regions() -> pd.DataFrame:
     return _table("aggregate_regions").copy()
+
+
+def region_successors() -> pd.DataFrame:
+    """Every successor of every municipality and county code that ended or gave up territory."""
+    return _table("region_successors").copy()
 
 
 def codes_valid_in(year: int) -> list[str]:

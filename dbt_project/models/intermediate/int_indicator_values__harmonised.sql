@@ -5,6 +5,12 @@
 -- cannot be combined: it takes the value of the principal code (the one that carried the municipality's own
 -- name, e.g. 0602 Drammen for Drammen 2019), which is the municipality as it was then and what the network
 -- compared that year, flagged comparable_across_break = false. Without a principal code the value is NULL.
+-- A code whose values are not on its series' borders (seed region_successors: a code that was split, such
+-- as Ålesund 1507 in 2024, or one SSB's 2024 grouping keeps out as "Delte kommuner", such as Narvik 1805)
+-- is never silently mapped onto one successor: its rows keep their value but are a break
+-- (comparable_across_break = false, the reason first in harmonisation_note).
+-- border_basis names the territory a value describes: 'current' for today's borders, else the codes used,
+-- so a trend compares two years only on the same territory.
 -- Aggregate regions (EAK, EAKUO, EKGnn) pass through with municipality_id = region_code.
 -- Incremental by year (macros/incremental_by_release.sql): a run rebuilds only the data years of the
 -- values by code built since the last one, from every release of those years; a change of the reference
@@ -16,7 +22,7 @@
         unique_key=['year'],
         meta={
             'incremental_source': 'int_indicator_values__by_code',
-            'incremental_inputs': ['stg_reference__indicator_catalogue', 'stg_reference__municipalities', 'stg_reference__aggregate_regions'],
+            'incremental_inputs': ['stg_reference__indicator_catalogue', 'stg_reference__municipalities', 'stg_reference__aggregate_regions', 'stg_reference__region_successors', 'stg_reference__kostra_groupings'],
         },
         post_hook="{{ incremental_save_state() }}",
     )
@@ -48,6 +54,17 @@ municipality_codes as (
     from {{ ref('stg_reference__municipalities') }}
 ),
 
+off_border_codes as (
+    select
+        region_code as municipality_code,
+        string_agg(distinct coalesce(change_note, change_kind), '; ') as split_note,
+        string_agg(successor_code, ', ' order by successor_code) as successor_codes,
+        min(change_year) as change_year
+    from {{ ref('stg_reference__region_successors') }}
+    where region_kind = 'municipality' and not is_on_series_borders
+    group by region_code
+),
+
 -- The code that carried the current municipality's name before a merger (Sami double names compare on
 -- their first part: 'Trondheim - Tråante').
 principal_codes as (
@@ -71,13 +88,21 @@ valid_code_rows as (
         values_by_code.*,
         municipality_codes.municipality_id,
         false as is_current_borders_backcast,
-        principal_codes.municipality_code is not null as is_principal_code
+        principal_codes.municipality_code is not null as is_principal_code,
+        case
+            when off_border_codes.municipality_code is not null
+                then
+                    values_by_code.region_code || ' (to ' || off_border_codes.change_year || ' → '
+                    || off_border_codes.successor_codes || '): ' || off_border_codes.split_note
+        end as split_note,
+        off_border_codes.municipality_code is not null as is_off_borders
     from values_by_code
     inner join municipality_codes
         on
             values_by_code.region_code = municipality_codes.municipality_code
             and values_by_code.year between municipality_codes.valid_from_year and municipality_codes.valid_to_year
     left join principal_codes on values_by_code.region_code = principal_codes.municipality_code
+    left join off_border_codes on values_by_code.region_code = off_border_codes.municipality_code
 ),
 
 -- Some tables publish today's code for years before it existed, already on today's borders. Such a value
@@ -87,7 +112,9 @@ backcast_rows as (
         values_by_code.*,
         municipality_codes.municipality_id,
         true as is_current_borders_backcast,
-        true as is_principal_code
+        true as is_principal_code,
+        cast(null as varchar) as split_note,
+        false as is_off_borders
     from values_by_code
     inner join municipality_codes
         on
@@ -144,6 +171,8 @@ grouped as (
         {{ stable_sum('numerator_value', 'region_code') }} as numerator_sum,
         {{ stable_sum('denominator_value', 'region_code') }} as denominator_sum,
         bool_and(numerator_value is not null and denominator_value is not null) as all_components_present,
+        string_agg(split_note, '; ' order by region_code) as split_note,
+        bool_or(is_off_borders) as is_off_borders,
         nullif(array_to_string(list_sort(list_distinct(list(status))), ' '), '') as status,
         nullif(array_to_string(list_sort(list_distinct(list(value_note))), '; '), '') as value_note,
         nullif(array_to_string(list_sort(list_distinct(list(series_break))), '; '), '') as series_break
@@ -216,25 +245,36 @@ municipal as (
         end as value_source,
         codes_found as region_code_count,
         codes_found > 1 as is_harmonised,
-        harmonisation in ('single', 'ratio_of_sums', 'sum') as comparable_across_break,
-        case harmonisation
-            when 'single'
-                then case when is_current_borders_backcast then 'published by SSB for today''s borders' end
-            when 'ratio_of_sums' then 'merged codes: ratio recomputed from summed numerators and denominators'
-            when 'sum' then 'merged codes: values summed'
-            when 'codes_missing'
-                then 'merged codes: only ' || codes_found || ' of ' || codes_expected || ' codes published'
-            when 'components_missing' then 'merged codes: numerator or denominator missing for a code'
-            when 'values_missing' then 'merged codes: a code has no value'
-            when 'principal_code'
-                then
-                    'merged codes: the published ' || kind || ' of ' || principal_code
-                    || ' (the municipality as it was then); not comparable across the break'
-            when 'not_combinable'
-                then
-                    'merged codes: a published ' || kind
-                    || ' figure without numerator and denominator cannot be combined'
-        end as harmonisation_note,
+        not is_off_borders and harmonisation in ('single', 'ratio_of_sums', 'sum') as comparable_across_break,
+        case
+            when not is_off_borders and harmonisation in ('single', 'ratio_of_sums', 'sum') then 'current'
+            when harmonisation = 'principal_code' then principal_code
+            else region_code
+        end as border_basis,
+        nullif(concat(
+            case
+                when is_off_borders
+                    then 'split: not on ' || municipality_id || '''s borders; ' || split_note || '. '
+            end,
+            case harmonisation
+                when 'single'
+                    then case when is_current_borders_backcast then 'published by SSB for today''s borders' end
+                when 'ratio_of_sums' then 'merged codes: ratio recomputed from summed numerators and denominators'
+                when 'sum' then 'merged codes: values summed'
+                when 'codes_missing'
+                    then 'merged codes: only ' || codes_found || ' of ' || codes_expected || ' codes published'
+                when 'components_missing' then 'merged codes: numerator or denominator missing for a code'
+                when 'values_missing' then 'merged codes: a code has no value'
+                when 'principal_code'
+                    then
+                        'merged codes: the published ' || kind || ' of ' || principal_code
+                        || ' (the municipality as it was then); not comparable across the break'
+                when 'not_combinable'
+                    then
+                        'merged codes: a published ' || kind
+                        || ' figure without numerator and denominator cannot be combined'
+            end
+        ), '') as harmonisation_note,
         value_note,
         series_break,
         {{ incremental_built_at() }} as built_at
@@ -260,12 +300,21 @@ aggregates as (
         1 as region_code_count,
         false as is_harmonised,
         true as comparable_across_break,
+        -- A KOSTRA group code means another group in each grouping (EKG13: large municipalities up to 2019,
+        -- Oslo alone from 2020), so its territory is the grouping; other aggregates are their own code.
+        case
+            when aggregate_regions.region_kind = 'kostra_group'
+                then 'kostra_grouping:' || groupings.kostra_grouping
+            else values_by_code.region_code
+        end as border_basis,
         cast(null as varchar) as harmonisation_note,
         values_by_code.value_note,
         values_by_code.series_break,
         {{ incremental_built_at() }} as built_at
     from values_by_code
     inner join aggregate_regions on values_by_code.region_code = aggregate_regions.region_code
+    left join {{ ref('stg_reference__kostra_groupings') }} as groupings
+        on values_by_code.year between groupings.first_year and coalesce(groupings.last_year, 9999)
 )
 
 select * from municipal

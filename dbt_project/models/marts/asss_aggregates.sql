@@ -111,6 +111,14 @@ select
     stats.min_value,
     stats.max_value,
     stats.member_count,
-    coalesce(members_expected.members_expected, 0) as members_expected
+    coalesce(members_expected.members_expected, 0) as members_expected,
+    -- Comparability of the mean, min and max (int_comparison_group__statistics owns the rules).
+    coalesce(flags.group_noncomparable_member_count, 0) as noncomparable_member_count,
+    coalesce(flags.group_is_comparable_previous_year, false) as is_comparable_previous_year,
+    flags.group_comparability_note as comparability_note
 from stats
 left join members_expected on stats.year = members_expected.year
+left join {{ ref('int_comparison_group__statistics') }} as flags
+    on
+        stats.indicator_id = flags.indicator_id
+        and stats.year = flags.year

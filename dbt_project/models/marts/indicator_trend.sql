@@ -1,5 +1,9 @@
 -- Change of every indicator over one and three years per municipality (and aggregate region): absolute,
 -- and in percent of the earlier value's magnitude (so a negative base keeps the sign of the change).
+-- Two years compare only on the same territory (indicator_values.border_basis: today's borders, the same
+-- codes before a reform, or for a KOSTRA group the same grouping, since SSB reused the codes in 2020) and
+-- with no definition break between them; comparability_note_1y/_3y say why not. The comparison group's
+-- statistic carries its own flags (int_comparison_group__statistics).
 with
 
 indicator_values as (
@@ -48,20 +52,26 @@ select
     current_year.value - one_year_before.value as change_1y_abs,
     100 * (current_year.value - one_year_before.value) / nullif(abs(one_year_before.value), 0) as change_1y_pct,
     coalesce(
-        current_year.comparable_across_break and one_year_before.comparable_across_break
+        current_year.border_basis = one_year_before.border_basis
         and not coalesce(breaks_within.break_1y, false),
         false
     ) as is_comparable_1y,
+    {{ comparability_note('current_year', 'one_year_before', 'breaks_within.break_1y') }} as comparability_note_1y,
     three_years_before.value as value_3y_before,
     current_year.value - three_years_before.value as change_3y_abs,
     100 * (current_year.value - three_years_before.value) / nullif(abs(three_years_before.value), 0)
         as change_3y_pct,
     coalesce(
-        current_year.comparable_across_break and three_years_before.comparable_across_break
+        current_year.border_basis = three_years_before.border_basis
         and not coalesce(breaks_within.break_3y, false),
         false
     ) as is_comparable_3y,
-    breaks_within.break_reason as series_break_reason
+    {{ comparability_note('current_year', 'three_years_before', 'breaks_within.break_3y') }} as comparability_note_3y,
+    breaks_within.break_reason as series_break_reason,
+    group_stats.group_mean,
+    group_stats.group_noncomparable_member_count,
+    coalesce(group_stats.group_is_comparable_previous_year, false) as group_is_comparable_previous_year,
+    group_stats.group_comparability_note
 from indicator_values as current_year
 left join indicator_values as one_year_before
     on
@@ -78,3 +88,7 @@ left join breaks_within
         current_year.municipality_id = breaks_within.municipality_id
         and current_year.indicator_id = breaks_within.indicator_id
         and current_year.year = breaks_within.year
+left join {{ ref('int_comparison_group__statistics') }} as group_stats
+    on
+        current_year.indicator_id = group_stats.indicator_id
+        and current_year.year = group_stats.year

@@ -27,13 +27,51 @@ catalogue as (
     select * from {{ ref('stg_reference__indicator_catalogue') }}
 ),
 
-newest as (
-    select * from harmonised
-    qualify row_number() over (
-        partition by municipality_id, indicator_id, year
+-- Each release's value beside the one it replaced (the release before it), so the row can say when the
+-- newest release turned a number into a status symbol or the reverse.
+ranked as (
+    select
+        harmonised.*,
+        lead(harmonised.value) over by_release as replaced_value,
+        lead(harmonised.status) over by_release as replaced_status,
+        lead(harmonised.vintage) over by_release as replaced_vintage,
+        lead(harmonised.release_updated) over by_release as replaced_release_updated,
+        row_number() over by_release as release_rank
+    from harmonised
+    window by_release as (
+        partition by harmonised.municipality_id, harmonised.indicator_id, harmonised.year
         -- On a tie (two tables released at the same moment) revised beats unrevised.
-        order by release_updated desc, vintage = 'revised' desc
-    ) = 1
+        order by harmonised.release_updated desc, harmonised.vintage = 'revised' desc
+    )
+),
+
+newest as (
+    select
+        ranked.* exclude (value_note),
+        nullif(concat_ws(
+            '; ',
+            ranked.value_note,
+            case
+                when ranked.value is null and ranked.status is not null and ranked.replaced_value is not null
+                    then
+                        'vintage: the ' || ranked.vintage || ' release of '
+                        || strftime(ranked.release_updated, '%Y-%m-%d') || ' shows ''' || ranked.status
+                        || ''' where the ' || ranked.replaced_vintage || ' release of '
+                        || strftime(ranked.replaced_release_updated, '%Y-%m-%d') || ' had '
+                        || ranked.replaced_value || '; the newest release wins'
+                when
+                    ranked.value is not null and ranked.replaced_value is null
+                    and ranked.replaced_status is not null
+                    then
+                        'vintage: the ' || ranked.vintage || ' release of '
+                        || strftime(ranked.release_updated, '%Y-%m-%d') || ' has a number where the '
+                        || ranked.replaced_vintage || ' release of '
+                        || strftime(ranked.replaced_release_updated, '%Y-%m-%d') || ' showed '''
+                        || ranked.replaced_status || '''; the newest release wins'
+            end
+        ), '') as value_note
+    from ranked
+    where ranked.release_rank = 1
 )
 
 select
@@ -59,6 +97,7 @@ select
     newest.region_code_count,
     newest.is_harmonised,
     newest.comparable_across_break,
+    newest.border_basis,
     newest.harmonisation_note,
     newest.value_note,
     -- A change of definition at SSB (e.g. recipients -> cases in 2022) starts a new series this year.

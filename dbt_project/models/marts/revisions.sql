@@ -102,7 +102,20 @@ select
     (paired.unrevised_value is distinct from paired.revised_value) as is_value_changed,
     (paired.unrevised_status is null and paired.revised_status is not null) as status_appeared,
     (paired.unrevised_status is not null and paired.revised_status is null) as status_vanished,
-    (paired.unrevised_status is distinct from paired.revised_status) as is_status_changed
+    (paired.unrevised_status is distinct from paired.revised_status) as is_status_changed,
+    -- The marts always use the newest release (indicator_values); say so where that hides a number or
+    -- fills a gap.
+    'revised' as vintage_used,
+    case
+        when paired.unrevised_status is null and paired.revised_status is not null
+            then
+                'the revised release shows ''' || paired.revised_status || ''' where the unrevised one had '
+                || paired.unrevised_value || '; the marts use the revised release (newest wins)'
+        when paired.unrevised_status is not null and paired.revised_status is null
+            then
+                'the revised release has a number where the unrevised one showed '''
+                || paired.unrevised_status || '''; the marts use the revised release (newest wins)'
+    end as value_note
 from paired
 left join municipality_codes
     on

@@ -20,23 +20,13 @@ kostra_groups as (
     select * from {{ ref('int_municipalities__kostra_group_by_year') }}
 ),
 
-member_values as (
-    select indicator_values.*
-    from indicator_values
-    inner join members
-        on
-            indicator_values.municipality_id = members.municipality_id
-            and indicator_values.year = members.year
-    where members.role = 'member'
+-- The group's mean, min, max and their comparability flags have one owner: int_comparison_group__statistics.
+group_stats as (
+    select * from {{ ref('int_comparison_group__statistics') }}
 ),
 
-group_stats as (
-    select
-        indicator_id,
-        year,
-        {{ group_statistics('value', 'asss') }}
-    from member_values
-    group by indicator_id, year
+groupings as (
+    select * from {{ ref('stg_reference__kostra_groupings') }}
 ),
 
 members_expected as (
@@ -93,13 +83,18 @@ profile as (
         indicator_values.status,
         indicator_values.comparable_across_break,
         '{{ comparison_group() }}' as comparison_group,
-        group_stats.asss_mean,
-        group_stats.asss_min,
-        group_stats.asss_max,
-        coalesce(group_stats.asss_member_count, 0) as asss_member_count,
+        indicator_values.border_basis,
+        group_stats.group_mean as asss_mean,
+        group_stats.group_min as asss_min,
+        group_stats.group_max as asss_max,
+        coalesce(group_stats.group_member_count, 0) as asss_member_count,
         coalesce(members_expected.asss_members_expected, 0) as asss_members_expected,
-        100 * indicator_values.value / nullif(group_stats.asss_mean, 0) as index_asss,
+        coalesce(group_stats.group_noncomparable_member_count, 0) as group_noncomparable_member_count,
+        coalesce(group_stats.group_is_comparable_previous_year, false) as group_is_comparable_previous_year,
+        group_stats.group_comparability_note,
+        100 * indicator_values.value / nullif(group_stats.group_mean, 0) as index_asss,
         national.national_value,
+        groupings.kostra_grouping,
         kostra_groups.kostra_group,
         kostra_group_values.kostra_group_value,
         {% if first_comparator -%}
@@ -108,7 +103,7 @@ profile as (
             cast(null as varchar) as comparator_id,
         {%- endif %}
         comparator.comparator_value,
-        100 * comparator.comparator_value / nullif(group_stats.asss_mean, 0) as comparator_index,
+        100 * comparator.comparator_value / nullif(group_stats.group_mean, 0) as comparator_index,
         indicator_values.municipality_id = '{{ focus_municipality() }}' as is_focus,
         coalesce(member_years.role = 'member', false) as is_asss_member,
         {% if comparators -%}
@@ -122,6 +117,8 @@ profile as (
             indicator_values.indicator_id = group_stats.indicator_id
             and indicator_values.year = group_stats.year
     left join members_expected on indicator_values.year = members_expected.year
+    left join groupings
+        on indicator_values.year between groupings.first_year and coalesce(groupings.last_year, 9999)
     left join national
         on
             indicator_values.indicator_id = national.indicator_id

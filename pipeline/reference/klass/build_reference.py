@@ -61,7 +61,13 @@ from pathlib import Path
 import orjson
 
 from pipeline.config import REPO_ROOT, SEEDS_DIR
-from pipeline.reference.klass.client import KlassCode, KlassError, parse_codes
+from pipeline.reference.klass.client import (
+    KlassCode,
+    KlassCorrespondence,
+    KlassError,
+    parse_codes,
+    parse_correspondence,
+)
 
 FIRST_YEAR = 2015
 LAST_YEAR = 2024
@@ -82,12 +88,27 @@ MUNICIPALITY_COLUMNS = [
 ASSS_COLUMNS = ["municipality_id", "name", "year", "role", "source"]
 KOSTRA_COLUMNS = ["municipality_code", "year_from", "year_to", "kostra_group", "grouping", "source"]
 AGGREGATE_COLUMNS = ["region_code", "name", "kind", "source"]
+GROUPING_COLUMNS = ["kostra_grouping", "klass_112_versions", "first_year", "last_year", "numbering", "source"]
+SUCCESSOR_COLUMNS = [
+    "region_code",
+    "region_kind",
+    "successor_code",
+    "change_year",
+    "change_kind",
+    "share",
+    "is_on_series_borders",
+    "note",
+    "source",
+]
 
 # Short source tags used in the `source` columns; _reference.yml spells them out.
 SRC_GARDENBERG = "klass131-changes (gardenberg/barnevernmonitor)"
 SRC_KLASS_ONLINE = "klass131 (data.ssb.no/api/klass)"
 SRC_13502 = "ssb-13502 labels"
 SRC_REGTOOLS = "ssb-grouping-2024 (lauriejh/regtools)"
+SRC_12209 = "ssb-12209 labels (Alksalt/omsorgsradar, March 2026 response)"
+SRC_COUNTY = "county = first two digits of the municipality code (KLASS 131 numbering)"
+COUNTY_LABELS = "Alksalt__omsorgsradar/ssb_12209_g2_fixture.json"
 SRC_FLOOR = f"valid_from_year floored at {FIRST_YEAR} (start not in sources)"
 
 # Recorded KLASS 131 code lists, by the date they are valid on, relative to --snapshots. The gardenberg
@@ -131,6 +152,22 @@ KOSTRA_PRE2020_SOURCE = (
     "ssb-kostra rateData Ny.kostragruppe (2015 figures; the 2013 grouping, used for data 2013-2018)"
 )
 
+# The KOSTRA groupings (KLASS classification 112) by data year. SSB reused the codes EKG01-EKG17 with new
+# meanings from 2020 (EKG13: large municipalities up to 2019, Oslo alone from 2020), so a group is
+# (grouping, code), and no group series compares across 2019/2020. Versions: 423 (2004-2019) and 1288
+# (2019) use the old numbering, 1450 is the 2020 grouping (janbrus/pxwebapi-skills
+# references/klass-vardok.md); SSB's note on table 12134: "Det er brudd i tidsserien for KOSTRA-gruppene
+# mellom 2019 og 2020".
+KOSTRA_GROUPINGS_SOURCE = (
+    "KLASS 112 versions (janbrus/pxwebapi-skills references/klass-vardok.md); SSB table 12134 note: "
+    "brudd i tidsserien for KOSTRA-gruppene mellom 2019 og 2020"
+)
+KOSTRA_GROUPINGS = [
+    # grouping, KLASS 112 versions, first data year, last data year, numbering
+    ("pre-2020", "423; 1288", FIRST_YEAR, 2019, "EKG01-EKG16 (old meanings)"),
+    ("2020", "1450", 2020, None, "EKG01-EKG17 (new meanings; EKG13 = Oslo)"),
+]
+
 AGGREGATE_SOURCE = "ssb table 12367 labels (EAK, EAKUO, EKG16, EKG17); KOSTRA groups 1-17 named alike"
 
 
@@ -156,6 +193,10 @@ class CodeHistory:
     table_names: dict[int, dict[str, str]] = field(default_factory=dict)  # change-table list year -> names
     table_steps: list[tuple[int, int, dict[str, set[str]]]] = field(default_factory=list)  # old -> new codes
     regtools_validity: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)  # label years
+    # Codes SSB's 2024 grouping files under "K.Rest Delte kommuner og uoppgitt": the parts of a split and
+    # the municipalities that received them, which SSB does not harmonise onto any 2024 code.
+    ssb_split_codes: set[str] = field(default_factory=set)
+    county_names: dict[str, str] = field(default_factory=dict)  # EKAnn -> name (table 12209 labels)
 
 
 # --------------------------------------------------------------------------- offline sources
@@ -275,6 +316,13 @@ def load_snapshots(snapshots: Path, klass_lists: dict[dt.date, Path] | None = No
             continue  # Longyearbyen (2111) is not a municipality in KLASS 131
         hist.population[code] = float(r["Folkemengde.i.alt"])
         hist.kostra_pre2020[code] = int(r["Ny.kostragruppe"])
+
+    # County names and codes: the region labels of a real table 12209 response (March 2026), which lists
+    # every county code 2015-2026 with its validity ("Viken (2020-2023)").
+    doc = orjson.loads((snapshots / COUNTY_LABELS).read_bytes())
+    for code, label in doc["dimension"]["KOKkommuneregion0000"]["category"]["label"].items():
+        if re.fullmatch(r"EKA\d{2}", code):
+            hist.county_names[code] = _split_label(label)[0]
     return hist
 
 
@@ -289,6 +337,7 @@ def _add_2024(hist: CodeHistory, path: Path) -> None:
         _name, start, end = _split_label(r["TEKST"])
         hist.code_sources[r["KODE"]].add(SRC_REGTOOLS)
         hist.regtools_validity[r["KODE"]] = (start, end)
+        hist.ssb_split_codes.add(r["KODE"])
         if start is not None:
             hist.start_years.setdefault(r["KODE"], start)
     rows = [r for r in all_rows if re.fullmatch(r"K\.\d{4}", r["GRUPPEKODE"])]
@@ -755,6 +804,105 @@ def derive_kostra_groups(hist: CodeHistory, municipalities: list[dict[str, str]]
     return rows
 
 
+def _successor_sets(hist: CodeHistory) -> dict[str, set[str]]:
+    succ: dict[str, set[str]] = defaultdict(set)
+    for _year, old, new in hist.changes:
+        if old != new:
+            succ[old].add(new)
+    return succ
+
+
+def derive_successors(hist: CodeHistory, municipalities: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Every successor of every municipality and county code that ended (or gave up territory) 2015-2024.
+
+    One row per (code, successor). ``share`` is the part of the code's territory the successor took over,
+    where the sources state it: 1 for a renumbering or a whole merger; empty for a split (KLASS lists the
+    parts, no source gives their sizes). ``is_on_series_borders`` says whether the code's values describe
+    the territory of the harmonised series (municipalities.municipality_id) it is filed under: false for a
+    code that was split, and for every code SSB's 2024 grouping leaves out as "Delte kommuner" (the
+    municipalities that received parts of a split: Narvik 1805 and Ballangen 1854 before Tysfjord's part
+    joined them in 2020). Counties follow their municipalities: a county's successors are the counties of
+    its municipalities' successors.
+    """
+    succ = _successor_sets(hist)
+    year_of = {(old, new): year for year, old, new in hist.changes}
+    mid = {r["municipality_code"]: r["municipality_id"] for r in municipalities}
+    rows = []
+    for code in sorted(succ):
+        targets = sorted(succ[code])
+        split = len(targets) > 1
+        on_borders = not split and code not in hist.ssb_split_codes
+        for target in targets:
+            if split:
+                kind, share = "split", ""
+                note = f"delt mellom {', '.join(targets)}; andelene står ikke i kildene"
+            else:
+                kind, share, note = "whole", "1", ""
+            if not on_borders and not split:
+                note = f"SSBs gruppering for {LAST_YEAR} holder {code} utenfor serien {mid[code]} (delte kommuner)"
+            rows.append(
+                {
+                    "region_code": code,
+                    "region_kind": "municipality",
+                    "successor_code": target,
+                    "change_year": str(year_of[(code, target)]),
+                    "change_kind": kind,
+                    "share": share,
+                    "is_on_series_borders": "true" if on_borders else "false",
+                    "note": note,
+                    "source": SRC_GARDENBERG if year_of[(code, target)] < LAST_YEAR else SRC_REGTOOLS,
+                }
+            )
+    rows += _county_successors(hist)
+    return rows
+
+
+def _county_successors(hist: CodeHistory) -> list[dict[str, str]]:
+    """County changes from the municipality changes: EKA + the first two digits of each code."""
+    years = _years_valid(hist)
+
+    def county(code: str) -> str:
+        return f"EKA{code[:2]}"
+
+    county_years: dict[str, set[int]] = defaultdict(set)
+    for code, ys in years.items():
+        county_years[county(code)].update(ys)
+    pairs: dict[tuple[str, str], int] = {}
+    for year, old, new in hist.changes:
+        if county(old) != county(new):
+            pairs.setdefault((county(old), county(new)), year)
+    rows = []
+    by_county: dict[str, list[str]] = defaultdict(list)
+    for old, new in sorted(pairs):
+        by_county[old].append(new)
+    for old, targets in sorted(by_county.items()):
+        for code in [old, *targets]:
+            if code not in hist.county_names:
+                raise ReferenceBuildError(f"county {code} is not among table 12209's region labels")
+        for new in targets:
+            year = pairs[(old, new)]
+            continues = year in county_years[old]
+            whole = not continues and len(targets) == 1
+            kind = "part_transferred" if continues else ("whole" if whole else "split")
+            rows.append(
+                {
+                    "region_code": old,
+                    "region_kind": "county",
+                    "successor_code": new,
+                    "change_year": str(year),
+                    "change_kind": kind,
+                    "share": "1" if whole else "",
+                    "is_on_series_borders": "true" if whole else "false",
+                    "note": (
+                        f"{hist.county_names[old]} → {hist.county_names[new]}"
+                        + ("" if whole else "; andelene står ikke i kildene")
+                    ),
+                    "source": f"{SRC_COUNTY}; {SRC_12209}",
+                }
+            )
+    return rows
+
+
 def derive_asss(municipalities: list[dict[str, str]]) -> list[dict[str, str]]:
     names = {r["municipality_code"]: r["name"] for r in municipalities}
     rows = []
@@ -779,6 +927,81 @@ def derive_asss(municipalities: list[dict[str, str]]) -> list[dict[str, str]]:
     return rows
 
 
+KOSTRA_MEMBERSHIP_SOURCE = "klass112→131 correspondsAt {date} ({file})"
+
+
+def grouping_of_year(year: int) -> str:
+    for grouping, _versions, first, last, _numbering in KOSTRA_GROUPINGS:
+        if first <= year <= (last if last is not None else 9999):
+            return grouping
+    raise ReferenceBuildError(f"no KOSTRA grouping covers data year {year}")
+
+
+def _group_code(code: str, where: str) -> str:
+    """KLASS 112 codes as SSB's aggregate regions name them: '13', '013' or 'EKG13' → 'EKG13'."""
+    m = re.fullmatch(r"(?:EKG)?0*(\d{1,2})", code.strip().upper())
+    if not m or not 1 <= int(m[1]) <= 17:
+        raise ReferenceBuildError(f"{where}: {code!r} is not a KOSTRA group code (1-17)")
+    return f"EKG{int(m[1]):02d}"
+
+
+def read_kostra_membership(path: Path) -> list[KlassCorrespondence]:
+    """A recorded KLASS 112 → 131 ``correspondsAt`` answer, read by the client's own parser."""
+    if not path.is_file():
+        raise ReferenceBuildError(f"recorded KLASS 112 correspondence missing: {path}")
+    try:
+        return parse_correspondence(orjson.loads(path.read_bytes()), path.name)
+    except (KlassError, orjson.JSONDecodeError) as exc:
+        raise ReferenceBuildError(f"{path}: not a KLASS correspondence: {exc}") from exc
+
+
+def kostra_membership_rows(
+    year: int, items: list[KlassCorrespondence], municipalities: list[dict[str, str]], source: str
+) -> list[dict[str, str]]:
+    """kostra_groups rows for one data year from a 112 → 131 correspondence (the members of each group)."""
+    valid = {
+        r["municipality_code"]
+        for r in municipalities
+        if int(r["valid_from_year"]) <= year <= int(r["valid_to_year"] or LAST_YEAR)
+    }
+    rows, seen = [], set()
+    for item in sorted(items, key=lambda i: (i.target_code, i.source_code)):
+        if item.target_code == UNKNOWN_MUNICIPALITY:
+            continue
+        if item.target_code not in valid:
+            raise ReferenceBuildError(
+                f"{source}: {item.target_code} is not a municipality code valid in {year}"
+            )
+        if item.target_code in seen:
+            raise ReferenceBuildError(f"{source}: {item.target_code} is in two KOSTRA groups")
+        seen.add(item.target_code)
+        rows.append(
+            {
+                "municipality_code": item.target_code,
+                "year_from": str(year),
+                "year_to": str(year),
+                "kostra_group": _group_code(item.source_code, source),
+                "grouping": grouping_of_year(year),
+                "source": source,
+            }
+        )
+    return rows
+
+
+def derive_kostra_groupings() -> list[dict[str, str]]:
+    return [
+        {
+            "kostra_grouping": grouping,
+            "klass_112_versions": versions,
+            "first_year": str(first),
+            "last_year": "" if last is None else str(last),
+            "numbering": numbering,
+            "source": KOSTRA_GROUPINGS_SOURCE,
+        }
+        for grouping, versions, first, last, numbering in KOSTRA_GROUPINGS
+    ]
+
+
 def derive_aggregates() -> list[dict[str, str]]:
     rows = [
         {"region_code": "EAK", "name": "Landet", "kind": "national", "source": AGGREGATE_SOURCE},
@@ -796,14 +1019,55 @@ def derive_aggregates() -> list[dict[str, str]]:
     return rows
 
 
-def build(hist: CodeHistory) -> dict[str, list[dict[str, str]]]:
-    """All four seed tables, keyed by file name."""
+def with_membership(
+    rows: list[dict[str, str]],
+    memberships: dict[int, tuple[Path, list[KlassCorrespondence]]],
+    municipalities: list[dict[str, str]],
+) -> list[dict[str, str]]:
+    """The KOSTRA group rows with each recorded 112 → 131 correspondence in place of the other rows of its
+    data year: the correspondence is the whole membership that year, so a row it contradicts is an error
+    and the years it does not cover keep what the other sources say."""
+    if not memberships:
+        return rows
+    out = []
+    for r in rows:
+        last = int(r["year_to"] or LAST_YEAR)
+        for year in range(int(r["year_from"]), last + 1):
+            if year not in memberships:
+                out.append({**r, "year_from": str(year), "year_to": str(year)})
+    for year, (path, items) in sorted(memberships.items()):
+        date = f"{year}-01-01"
+        got = kostra_membership_rows(
+            year, items, municipalities, KOSTRA_MEMBERSHIP_SOURCE.format(date=date, file=path.name)
+        )
+        by_code = {g["municipality_code"]: g["kostra_group"] for g in got}
+        for r in rows:
+            code = r["municipality_code"]
+            if int(r["year_from"]) <= year <= int(r["year_to"] or LAST_YEAR) and by_code.get(code) not in (
+                None,
+                r["kostra_group"],
+            ):
+                raise ReferenceBuildError(
+                    f"{path.name}: {code} is in {by_code[code]} in {year}, {r['source']} says {r['kostra_group']}"
+                )
+        out += got
+    return sorted(out, key=lambda r: (r["municipality_code"], int(r["year_from"])))
+
+
+def build(
+    hist: CodeHistory, memberships: dict[int, tuple[Path, list[KlassCorrespondence]]] | None = None
+) -> dict[str, list[dict[str, str]]]:
+    """All reference seed tables, keyed by file name. ``memberships``: data year → a recorded KLASS 112 →
+    131 correspondence (the KOSTRA group of every municipality that year)."""
     municipalities = derive_municipalities(hist)
+    groups = with_membership(derive_kostra_groups(hist, municipalities), memberships or {}, municipalities)
     return {
         "municipalities.csv": municipalities,
         "asss_membership.csv": derive_asss(municipalities),
-        "kostra_groups.csv": derive_kostra_groups(hist, municipalities),
+        "kostra_groups.csv": groups,
         "aggregate_regions.csv": derive_aggregates(),
+        "region_successors.csv": derive_successors(hist, municipalities),
+        "kostra_groupings.csv": derive_kostra_groupings(),
     }
 
 
@@ -812,6 +1076,8 @@ COLUMNS = {
     "asss_membership.csv": ASSS_COLUMNS,
     "kostra_groups.csv": KOSTRA_COLUMNS,
     "aggregate_regions.csv": AGGREGATE_COLUMNS,
+    "region_successors.csv": SUCCESSOR_COLUMNS,
+    "kostra_groupings.csv": GROUPING_COLUMNS,
 }
 
 
@@ -854,13 +1120,24 @@ def main(argv: list[str] | None = None) -> int:
         help="a recorded KLASS 131 code list valid on DATE (codesAt JSON or KLASS CSV export); adds to or "
         "replaces the recorded lists in the snapshots (repeatable)",
     )
+    parser.add_argument(
+        "--kostra-membership",
+        type=_klass_list_arg,
+        action="append",
+        default=[],
+        metavar="DATE=FILE",
+        help="a recorded KLASS 112 → 131 correspondsAt answer valid on DATE (YYYY-01-01 of the data year): "
+        "the KOSTRA group of every municipality that year (repeatable; without one a year's groups are "
+        "what the other sources state, or unknown)",
+    )
     parser.add_argument("--online", action="store_true", help="read KLASS 131 instead of the snapshots")
     parser.add_argument("--out", type=Path, default=REFERENCE_DIR, help="folder for the CSV files")
     parser.add_argument("--check", action="store_true", help="compare with the files in --out; write nothing")
     args = parser.parse_args(argv)
 
     hist = load_klass() if args.online else load_snapshots(args.snapshots, dict(args.klass_list))
-    tables = build(hist)
+    memberships = {d.year: (p, read_kostra_membership(p)) for d, p in args.kostra_membership}
+    tables = build(hist, memberships)
     if args.online:
         # KLASS alone lacks the 2015 population and KOSTRA groups; keep the committed KOSTRA groups.
         tables.pop("kostra_groups.csv")

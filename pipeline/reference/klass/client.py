@@ -21,6 +21,7 @@ from pipeline.config import KLASS_ROOT
 from pipeline.http import http_retry, mount_retry
 
 MUNICIPALITIES = 131
+KOSTRA_GROUPS = 112  # kommunegrupper; 112 → 131 correspondences give the members by year
 
 
 class KlassError(RuntimeError):
@@ -86,6 +87,33 @@ def parse_codes(body: dict, endpoint: str = "codesAt") -> list[KlassCode]:
         raise KlassError(f"KLASS {endpoint} response has a malformed code: {exc!r}") from exc
 
 
+@dataclass(frozen=True)
+class KlassCorrespondence:
+    source_code: str
+    source_name: str
+    target_code: str
+    target_name: str
+
+
+def parse_correspondence(body: dict, endpoint: str = "correspondsAt") -> list[KlassCorrespondence]:
+    """The ``correspondenceItems`` of a KLASS correspondence body, live or recorded."""
+    if not isinstance(body, dict) or not isinstance(body.get("correspondenceItems"), list):
+        keys = sorted(body) if isinstance(body, dict) else type(body).__name__
+        raise KlassError(f"KLASS {endpoint} response has no 'correspondenceItems' list (keys: {keys})")
+    try:
+        return [
+            KlassCorrespondence(
+                source_code=str(c["sourceCode"]),
+                source_name=str(c.get("sourceName") or "").strip(),
+                target_code=str(c["targetCode"]),
+                target_name=str(c.get("targetName") or "").strip(),
+            )
+            for c in body["correspondenceItems"]
+        ]
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise KlassError(f"KLASS {endpoint} response has a malformed item: {exc!r}") from exc
+
+
 class KlassClient:
     """Reads one KLASS classification. ``root`` may point at a local test server."""
 
@@ -135,6 +163,15 @@ class KlassClient:
     def codes(self, from_date: str | dt.date, to_date: str | dt.date) -> list[KlassCode]:
         """Codes valid at some time in ``[from_date, to_date)``."""
         return self._codes("codes", {"from": _date(from_date, "from_date"), "to": _date(to_date, "to_date")})
+
+    def corresponds_at(self, target_classification_id: int, date: str | dt.date) -> list[KlassCorrespondence]:
+        """This classification's codes against another's on ``date`` (112 → 131: each KOSTRA group's
+        municipalities), from ``correspondsAt?targetClassificationId=…&date=…``."""
+        body = self._get(
+            "correspondsAt",
+            {"targetClassificationId": str(int(target_classification_id)), "date": _date(date, "date")},
+        )
+        return parse_correspondence(body)
 
     def changes(self, from_date: str | dt.date, to_date: str | dt.date) -> list[KlassChange]:
         """Code changes (renumbering, mergers, splits) that took effect in ``[from_date, to_date]``."""
