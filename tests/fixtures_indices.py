@@ -38,7 +38,17 @@ CATALOGUE = {
     "bv_barn_tiltak": ("12275", "KOSbarntiltak0000", "", "", "neutral", "base"),
     "bv_us_innen_3mnd": ("12286", "KOSus3mnd0000", "", "", "higher_better", "quality"),
     "bv_andel_tiltaksplan": ("12286", "KOStiltplan0000", "", "", "higher_better", "quality"),
+    # Issue 12: a subgroup rate and its own population (finding 4), total population (what weighted it
+    # before), and a key figure published as whole numbers (finding 6).
+    "pop_total": ("07459", "Personer1", "", "F000-105", "neutral", "base"),
+    "pop_67_pluss": ("07459", "Personer1", "", "F067-105", "neutral", "base"),
+    "po_dekning_67": ("12209", "KOSdekning670000", "", "", "higher_better", "coverage"),
+    "bh_barn_per_ansatt": ("13502", "KOSbarnaav0000", "", "", "lower_better", "productivity"),
 }
+# weight_id of the catalogue: the rate's own denominator population.
+WEIGHT_IDS = {"po_dekning_67": "pop_67_pluss"}
+# SSB's national figure (region EAK) where the fixture publishes one: grunnskolepoeng only.
+NATIONAL_2024 = {"gs_grunnskolepoeng": 38.0}
 
 # Values per (indicator, municipality) in 2024; 2023 is the same except where YEAR_2023_CHANGES says.
 # None = published with status ':' (suppressed). Net expenditure in 1000 kr.
@@ -54,6 +64,10 @@ VALUES_2024 = {
     "bv_barn_tiltak": {A: 100, B: 80, C: 60, D: 50, E: 40},
     "bv_us_innen_3mnd": {A: 90, B: 80, C: 70, D: 60, E: 100},
     "bv_andel_tiltaksplan": {A: 100, B: 90, C: 80, D: 70, E: None},
+    "pop_total": {A: 10000, B: 5000, C: 5000, D: 4000, E: 3000},
+    "pop_67_pluss": {A: 1000, B: 1000, C: None, D: 500, E: 500},
+    "po_dekning_67": {A: 10, B: 20, C: 30, D: 15, E: 15},
+    "bh_barn_per_ansatt": {A: 6, B: 6, C: 5, D: 7, E: 6},
 }
 YEAR_2023_CHANGES = {("gs_gruppestorrelse", C): None}
 
@@ -91,6 +105,7 @@ BAROMETER_SECTORS = (
     "barnevern,Barnevern,0.3,fixture\n"
     "kostnadsniva,Kostnadsnivå,0.2,fixture\n"
     "okonomi,Økonomi,0.1,fixture (no key figures)\n"
+    "barnehage,Barnehage,0.0,fixture: only the whole-number key figure; never graded\n"
 )
 BAROMETER_KEY_FIGURES = (
     "barometer_sector,key_figure_id,source_kind,indicator_id,index_sector,polarity,weight,source\n"
@@ -100,6 +115,7 @@ BAROMETER_KEY_FIGURES = (
     "barnevern,bv_us_innen_3mnd,indicator,bv_us_innen_3mnd,,higher_better,0.5,fixture\n"
     "barnevern,bv_andel_tiltaksplan,indicator,bv_andel_tiltaksplan,,higher_better,0.5,fixture\n"
     "kostnadsniva,kostnadsniva_grunnskole,expenditure_index,,grunnskole,lower_better,1.0,fixture\n"
+    "barnehage,bh_barn_per_ansatt,indicator,bh_barn_per_ansatt,,lower_better,1.0,fixture\n"
 )
 BAROMETER_PARAMETERS = (
     "parameter,value,source\n"
@@ -110,6 +126,8 @@ BAROMETER_PARAMETERS = (
     "high_anchor_percentile,0.95,fixture\n"
     "min_key_figure_share,0.6,fixture\n"
     "min_overall_weight_share,0.5,fixture\n"
+    "average_reference,national_figure,fixture\n"
+    "min_anchor_steps,10,fixture\n"
 )
 
 
@@ -130,12 +148,17 @@ def write_seeds(seeds_dir: Path) -> Path:
     for iid, (table, contents, funksjon, alder, polarity, kind) in CATALOGUE.items():
         art = "AGD2" if table == "12367" else ""
         scope = "A" if table == "12367" else ""
-        sector = {"nde": "regnskap", "pop": "befolkning", "gs": "grunnskole", "bv": "barnevern"}[
-            iid.split("_")[0]
-        ]
+        sector = {
+            "nde": "regnskap",
+            "pop": "befolkning",
+            "gs": "grunnskole",
+            "bv": "barnevern",
+            "po": "pleie_omsorg_67_pluss",
+            "bh": "barnehage",
+        }[iid.split("_")[0]]
         rows.append(
             f"{iid},{sector},{iid},{iid},{table},{contents},{funksjon},{art},{alder},{scope},x,{polarity},{kind},,,,"
-            ",,confirmed,fixture,,,fixture"
+            f",,confirmed,fixture,,,fixture,{WEIGHT_IDS.get(iid, '')}"
         )
     (seeds_dir / "indicator_catalogue.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     (reference / "municipalities.csv").write_text(
@@ -184,8 +207,9 @@ def _cells() -> pa.Table:
         vintage = "unrevised" if year == 2024 else "revised"
         for iid, (table, contents, funksjon, alder, _polarity, _kind) in CATALOGUE.items():
             functions = funksjon.split(";") if funksjon else [None]
-            for municipality in MUNICIPALITIES:
-                total = value(iid, municipality, year)
+            regions = [*MUNICIPALITIES, *(["EAK"] if iid in NATIONAL_2024 else [])]
+            for municipality in regions:
+                total = NATIONAL_2024[iid] if municipality == "EAK" else value(iid, municipality, year)
                 for function in functions:
                     rows.append(
                         {

@@ -117,7 +117,8 @@ BERGEN_BHG_2023_MARCH = 80.0  # June: suppressed (':')
 
 CATALOGUE_HEADER = (
     "indicator_id,sector,label_nb,label_en,table_id,contents_code,funksjon,art,alder,regnskapsomfang,unit,"
-    "polarity,kind,numerator_id,denominator_id,scale,first_year,last_year,status,source,confirmed_on,series_break,note"
+    "polarity,kind,numerator_id,denominator_id,scale,first_year,last_year,status,source,confirmed_on,series_break,note,"
+    "weight_id"
 )
 CATALOGUE_ROWS = [
     "pop_total,befolkning,Innbyggere,Inhabitants,07459,Personer1,,,,,personer,neutral,base,,,,,,confirmed,fixture,,,fixture",
@@ -139,6 +140,11 @@ CATALOGUE_ROWS = [
     "sos_mottakere,sosiale_tjenester,Sosialhjelpsmottakere,Social-assistance recipients,"
     "13995,KOSsostilfeller0000,,,,,mottakere,neutral,base,,,,2022,,unverified,fixture,,"
     "Fra 2022 teller SSB tilfeller,fixture",
+]
+# weight_id: a ratio defaults to its denominator; the fixture's coverage share is weighted by the only
+# population it has.
+CATALOGUE_ROWS = [
+    row + ("," + ("pop_total" if row.startswith("bhg_dekning,") else "")) for row in CATALOGUE_ROWS
 ]
 # Oslo's social-assistance series: 12210 until 2021, 13995 from 2022; a stray 12210 figure for 2022 must
 # not be used (its catalogue row ends in 2021).

@@ -279,10 +279,11 @@ def test_asss_aggregates_weighting(warehouse):
     assert grs["weighting"] == "ratio_of_sums"
     assert grs["mean_weighted"] == pytest.approx(111.8) and grs["mean_unweighted"] == pytest.approx(115.0)
     assert (grs["member_count"], grs["members_expected"]) == (4, 4)
-    # Coverage (no components) weighted by population: (90*2000 + 92*1000 + 88*1000 + 86*1000) / 5000 = 89.2;
-    # unweighted (90 + 92 + 88 + 86) / 4 = 89.
+    # Coverage (no components) weighted by its own population (catalogue weight_id; the fixture's only one):
+    # (90*2000 + 92*1000 + 88*1000 + 86*1000) / 5000 = 89.2; unweighted (90 + 92 + 88 + 86) / 4 = 89.
     bhg = one(warehouse, agg, "bhg_dekning")
-    assert bhg["weighting"] == "population"
+    assert (bhg["weighting"], bhg["weight_id"]) == ("own_population", "pop_total")
+    assert bhg["weighted_member_count"] == 4 and bhg["members_without_weight"] is None
     assert bhg["mean_weighted"] == pytest.approx(89.2) and bhg["mean_unweighted"] == pytest.approx(89.0)
     assert (bhg["min_value"], bhg["max_value"]) == pytest.approx((86.0, 92.0))
     # 2021: Asker is a comparator, so three members.

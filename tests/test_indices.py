@@ -9,6 +9,7 @@ x = 1000 · count / (population · cost index).
 from __future__ import annotations
 
 import csv
+import shutil
 from collections import defaultdict
 from pathlib import Path
 
@@ -151,8 +152,38 @@ def test_incomplete_member_leaves_the_reference(warehouse):
     assert a["production_reference_member_count"] == 2
     c = one(warehouse, INDICES, C, "grunnskole", 2023)
     assert c["production_index"] is None and "gs_gruppestorrelse missing" in c["incomplete_reason"]
-    # U's reference still has all three members.
-    assert c["expenditure_index"] == pytest.approx(105.2) and c["expenditure_reference_member_count"] == 3
+    # U is centred on the same two members as P (issue 12, finding 5): mean u = (94.8 + 100) / 2 = 97.4, so
+    # U_A = 100 · 94.8 / 97.4 = 97.33, U_C = 100 · 105.2 / 97.4 = 108.01 (C is indexed, not a reference).
+    assert a["expenditure_index"] == pytest.approx(100 * 94.8 / 97.4)
+    assert c["expenditure_index"] == pytest.approx(100 * 105.2 / 97.4)
+    assert c["expenditure_reference_member_count"] == 2 and not c["is_reference_member"]
+    assert a["is_reference_member"]
+    # E = 100 · P / U on that one reference: the members' P and U both average 100 over A and B.
+    assert a["efficiency_index"] == pytest.approx(100 * a["production_index"] / (100 * 94.8 / 97.4))
+
+
+@pytest.mark.slow
+def test_p_and_u_are_centred_on_the_same_members_in_every_sector_and_year(warehouse):
+    # Issue 12, finding 5: a member without a complete P (or without u) leaves both references, so E's
+    # numerator and denominator are relative to the same average municipality.
+    rows = warehouse.execute(
+        """
+        select sector, year, municipality_id, production_reference_member_count,
+               expenditure_reference_member_count, is_reference_member, production_index, expenditure_index
+        from marts.sector_indices order by sector, year, municipality_id
+        """
+    ).fetchall()
+    assert rows
+    for sector, year, municipality, p_count, u_count, *_ in rows:
+        assert p_count == u_count, (sector, year, municipality, p_count, u_count)
+    by_sector_year: dict[tuple[str, int], list[tuple]] = defaultdict(list)
+    for sector, year, _m, _p, _u, is_reference, p, u in rows:
+        if is_reference:
+            by_sector_year[(sector, year)].append((p, u))
+    for key, values in by_sector_year.items():
+        assert all(p is not None and u is not None for p, u in values), key
+        assert sum(p for p, _ in values) / len(values) == pytest.approx(100), key
+        assert sum(u for _, u in values) / len(values) == pytest.approx(100), key
 
 
 @pytest.mark.slow
@@ -160,7 +191,7 @@ def test_asss_mean_of_p_and_u_is_100_in_every_sector_and_year(warehouse):
     rows = warehouse.execute(
         """
         select sector, year, avg(production_index), avg(expenditure_index), count(production_index)
-        from marts.sector_indices where is_asss_member group by sector, year order by sector, year
+        from marts.sector_indices where is_reference_member group by sector, year order by sector, year
         """
     ).fetchall()
     assert [(r[0], r[1]) for r in rows] == [
@@ -185,10 +216,11 @@ def test_asss_mean_of_p_and_u_is_100_in_every_sector_and_year(warehouse):
 
 @pytest.mark.slow
 def test_key_figure_grades_and_polarity(warehouse):
-    # gs_grunnskolepoeng 2024 (higher is better): A 41.6, B 40, C 38.4, D 36 (E none) → mean 39;
+    # gs_grunnskolepoeng 2024 (higher is better): A 41.6, B 40, C 38.4, D 36 (E none); SSB's national figure
+    # (EAK) is 38, the average that grades 3.5 (barometer parameter average_reference = national_figure);
     # P5 = 36 + 0.15 · 2.4 = 36.36, P95 = 40 + 0.85 · 1.6 = 41.36.
-    # B: 3.5 + 2.5 · 1 / 2.36 = 4.5593; C: 3.5 − 2.5 · 0.6 / 2.64 = 2.9318; A above P95 → 6; D below P5 → 1.
-    expected = {A: 6.0, B: 3.5 + 2.5 / 2.36, C: 3.5 - 2.5 * 0.6 / 2.64, D: 1.0}
+    # B: 3.5 + 2.5 · 2 / 3.36 = 4.9881; C: 3.5 + 2.5 · 0.4 / 3.36 = 3.7976; A above P95 → 6; D below P5 → 1.
+    expected = {A: 6.0, B: 3.5 + 2.5 * 2 / 3.36, C: 3.5 + 2.5 * 0.4 / 3.36, D: 1.0}
     for municipality, grade in expected.items():
         row = one(warehouse, GRADE, municipality, 2024, "key_figure", "grunnskole", "gs_grunnskolepoeng")
         assert row["grade"] == pytest.approx(grade), municipality
@@ -200,7 +232,8 @@ def test_key_figure_grades_and_polarity(warehouse):
     # C: 3.5 − 2.5 · 0.24 / 2.928 = 3.2951; D: 3.5 − 2.5 · 3.6 / 2.928 < 1 → 1.
     low = one(warehouse, GRADE, E, 2024, "key_figure", "grunnskole", "gs_gruppestorrelse")
     assert low["grade"] == pytest.approx(6.0) and low["rank"] == 1
-    assert low["national_mean"] == pytest.approx(16.4)
+    # No national figure published for it: the mean of the municipalities grades 3.5, and the row says so.
+    assert low["national_mean"] == pytest.approx(16.4) and low["average_source"] == "municipal_mean"
     assert (low["anchor_low"], low["anchor_high"]) == pytest.approx((14.272, 19.328))
     assert one(warehouse, GRADE, A, 2024, "key_figure", "grunnskole", "gs_gruppestorrelse")[
         "grade"
@@ -263,6 +296,89 @@ def test_overall_grade_and_rank(warehouse):
         ).fetchall()
     )
     assert ranks == {E: 1, A: 2, B: 3, C: 4, D: 5}
+
+
+@pytest.mark.slow
+def test_subgroup_rate_is_weighted_by_its_own_population(warehouse):
+    # Issue 12, finding 4. po_dekning_67 (a share of inhabitants 67+) 2024, members A 10, B 20, C 30:
+    # unweighted (10 + 20 + 30) / 3 = 20. Its weight is inhabitants 67+ (catalogue weight_id), A 1000,
+    # B 1000, C suppressed: (10 · 1000 + 20 · 1000) / 2000 = 15 over A and B, and the row names C as the
+    # member without a weight. Weighted by total population (A 10000, B 5000, C 5000) it would be 17.5.
+    agg = one(
+        warehouse, "select * from marts.asss_aggregates where indicator_id = 'po_dekning_67' and year = 2024"
+    )
+    assert agg["mean_unweighted"] == pytest.approx(20) and agg["member_count"] == 3
+    assert (agg["weighting"], agg["weight_id"]) == ("own_population", "pop_67_pluss")
+    assert agg["mean_weighted"] == pytest.approx(15)
+    assert agg["weighted_member_count"] == 2 and agg["members_without_weight"] == C
+    # A rate whose denominator has no catalogue row gets no weighted mean, not one by total population.
+    poeng = one(
+        warehouse,
+        "select * from marts.asss_aggregates where indicator_id = 'gs_grunnskolepoeng' and year = 2024",
+    )
+    assert poeng["weighting"] == "none" and poeng["mean_weighted"] is None
+
+
+@pytest.mark.slow
+def test_barometer_average_is_a_parameter_and_the_national_figure_by_default(built, tmp_path):
+    # Issue 12, finding 6. Grunnskolepoeng 2024: SSB's national figure 38, the municipalities' mean 39
+    # (A 41.6, B 40, C 38.4, D 36), P5 36.36, P95 41.36.
+    con = duckdb.connect(str(built[0]), read_only=True)
+    try:
+        b = one(con, GRADE, B, 2024, "key_figure", "grunnskole", "gs_grunnskolepoeng")
+    finally:
+        con.close()
+    # average_reference = national_figure: the national figure itself grades exactly 3.5.
+    assert b["average_source"] == "national_figure" and b["national_mean"] == pytest.approx(38)
+    assert b["national_value"] == pytest.approx(38) and b["national_value_grade"] == pytest.approx(3.5)
+    # The other choice, on a copy: the mean of municipalities (39) grades 3.5, and the national figure 38
+    # lies below it: 3.5 − 2.5 · (39 − 38) / (39 − 36.36) = 2.5530.
+    db, _target = built
+    project = tmp_path / "project"
+    shutil.copytree(db.parent / "project", project, ignore=shutil.ignore_patterns("target", "logs"))
+    parameters = project / "seeds" / "indices" / "barometer_parameters.csv"
+    parameters.write_text(
+        parameters.read_text(encoding="utf-8").replace("national_figure", "municipal_mean"), encoding="utf-8"
+    )
+    copy = tmp_path / "copy" / db.name
+    copy.parent.mkdir()
+    copy.write_bytes(db.read_bytes())
+    run_dbt(
+        "build",
+        copy,
+        project_dir=project,
+        target_path=tmp_path / "target",
+        log_path=tmp_path / "logs",
+        select=["barometer_parameters+"],
+    )
+    con = duckdb.connect(str(copy), read_only=True)
+    try:
+        b2 = one(con, GRADE, B, 2024, "key_figure", "grunnskole", "gs_grunnskolepoeng")
+    finally:
+        con.close()
+    assert b2["average_source"] == "municipal_mean" and b2["national_mean"] == pytest.approx(39)
+    assert b2["grade"] == pytest.approx(3.5 + 2.5 / 2.36)
+    assert b2["national_value_grade"] == pytest.approx(3.5 - 2.5 * 1 / 2.64)
+
+
+@pytest.mark.slow
+def test_whole_number_key_figure_is_flagged_not_graded_1_or_6(warehouse):
+    # Issue 12, finding 6. Children per staff man-year published as whole numbers: A 6, B 6, C 5, D 7, E 6,
+    # P5 5.2, P95 6.8: the anchors are 1.6 publication steps apart (fewer than min_anchor_steps = 10), so
+    # C would get 6 and D 1 from one step each. Flagged instead: no grade, a reason, no rank.
+    rows = warehouse.execute(
+        """
+        select municipality_id, grade, is_graded, not_graded_reason, rank from marts.barometer
+        where key_figure_id = 'bh_barn_per_ansatt' and year = 2024 order by municipality_id
+        """
+    ).fetchall()
+    assert len(rows) == 5
+    for municipality, grade, is_graded, reason, rank in rows:
+        assert grade is None and not is_graded and rank is None, municipality
+        assert reason.startswith("published with too little precision to grade"), reason
+    # The sector has no graded key figure left, so it is not graded either (never a 1 or a 6 from rounding).
+    sector = one(warehouse, GRADE, C, 2024, "sector", "barnehage", None)
+    assert sector["grade"] is None and not sector["is_graded"]
 
 
 @pytest.mark.slow

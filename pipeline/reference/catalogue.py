@@ -61,6 +61,7 @@ COLUMNS = [
     "confirmed_on",
     "series_break",
     "note",
+    "weight_id",
 ]
 TABLE_COLUMNS = [
     "table_id",
@@ -86,6 +87,7 @@ INDICATOR_COLUMNS = (
     "numerator_id",
     "denominator_id",
     "scale",
+    "weight_id",
 )
 SECTORS = (
     "grunnskole",
@@ -428,6 +430,18 @@ def validate(df: pd.DataFrame, layouts: dict[str, TableLayout], source: str = CA
                 fail(i, iid, f"scale must be positive, got {row['scale']!r}")
         elif row["scale"]:
             fail(i, iid, "scale is only used by ratio rows")
+        # weight_id: the rate's own denominator population (pupils, inhabitants 1-5, 67+, ...), which weights
+        # the group's weighted mean (marts.asss_aggregates). A ratio row is weighted by its denominator_id.
+        weight = row["weight_id"]
+        if weight:
+            if row["kind"] == "base":
+                fail(i, iid, "a base row is a count or amount and has no weight_id")
+            if num and weight != den:
+                fail(i, iid, f"a ratio row is weighted by its denominator {den!r}, not {weight!r}")
+            if weight not in kinds:
+                fail(i, iid, f"unknown indicator {weight!r} as weight_id")
+            elif kinds[weight] != "base":
+                fail(i, iid, f"weight_id {weight!r} is not a base row")
         if row["status"] == "derived":
             if row["table_id"] or row["contents_code"] or any(row[c] for c in FILTER_COLUMNS):
                 fail(i, iid, "a derived row is computed, not fetched: leave table, code and filters empty")

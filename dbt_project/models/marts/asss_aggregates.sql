@@ -1,7 +1,11 @@
 -- The comparison group's (var comparison_group, ASSS by default) figures per indicator and year.
--- Weighted mean: for a ratio indicator the ratio of the members' summed numerators and denominators (the
--- same as weighting each member by its denominator); for another non-count indicator the mean weighted by
--- population (catalogue row var population_indicator_id); for counts (kind 'base') none.
+-- Weighted mean: each rate weighted by its own denominator population (issue 12, finding 4), never by total
+-- population: the member's denominator_value where its value carries one, else the value of the catalogue's
+-- weight_id row (pupils, inhabitants 1-5, 67+, ...). When every member with a value has its numerator and
+-- denominator the mean is the ratio of the summed numerators and denominators (the same thing, without the
+-- rounding of published values). Rates without a weight_id and counts (kind 'base') get none. A member with
+-- a value but no weight is named in members_without_weight, so the weighted and unweighted means are over
+-- the same members or the row says which are missing.
 with
 
 indicator_values as (
@@ -25,13 +29,13 @@ members_expected as (
     group by year
 ),
 
-population as (
+weight_values as (
     select
+        indicator_id as weight_id,
         municipality_id,
         year,
-        value as population
+        value as weight_value
     from indicator_values
-    where indicator_id = '{{ var("population_indicator_id") }}'
 ),
 
 member_values as (
@@ -39,17 +43,19 @@ member_values as (
         indicator_values.*,
         catalogue.is_ratio,
         coalesce(catalogue.scale, 1.0) as scale,
-        population.population
+        catalogue.weight_id,
+        coalesce(indicator_values.denominator_value, weight_values.weight_value) as weight
     from indicator_values
     inner join members
         on
             indicator_values.municipality_id = members.municipality_id
             and indicator_values.year = members.year
     inner join catalogue on indicator_values.indicator_id = catalogue.indicator_id
-    left join population
+    left join weight_values
         on
-            indicator_values.municipality_id = population.municipality_id
-            and indicator_values.year = population.year
+            catalogue.weight_id = weight_values.weight_id
+            and indicator_values.municipality_id = weight_values.municipality_id
+            and indicator_values.year = weight_values.year
 ),
 
 stats as (
@@ -76,11 +82,15 @@ stats as (
         count(*) filter (
             where value is not null and numerator_value is not null and denominator_value is not null
         ) as ratio_member_count,
-        {{ stable_sum('value * population', 'municipality_id') }} filter (where value is not null and population > 0)
-            as value_population_sum,
-        {{ stable_sum('population', 'municipality_id') }} filter (where value is not null and population > 0)
-            as population_sum,
-        count(*) filter (where value is not null and population > 0) as population_member_count
+        any_value(weight_id) as weight_id,
+        {{ stable_sum('value * weight', 'municipality_id') }} filter (where value is not null and weight > 0)
+            as value_weight_sum,
+        {{ stable_sum('weight', 'municipality_id') }} filter (where value is not null and weight > 0)
+            as weight_sum,
+        count(*) filter (where value is not null and weight > 0) as own_weight_member_count,
+        string_agg(municipality_id, ',' order by municipality_id) filter (
+            where value is not null and not coalesce(weight > 0, false)
+        ) as members_without_weight
     from member_values
     group by indicator_id, year
 )
@@ -95,19 +105,27 @@ select
     stats.vintage,
     stats.mean_unweighted,
     case
-        when stats.is_ratio then stats.scale * stats.numerator_sum / nullif(stats.denominator_sum, 0)
-        when stats.kind != 'base' then stats.value_population_sum / nullif(stats.population_sum, 0)
+        when stats.kind = 'base' or stats.weight_id is null then null
+        when stats.is_ratio and stats.ratio_member_count = stats.member_count and stats.denominator_sum > 0
+            then stats.scale * stats.numerator_sum / stats.denominator_sum
+        else stats.value_weight_sum / nullif(stats.weight_sum, 0)
     end as mean_weighted,
     case
-        when stats.is_ratio then 'ratio_of_sums'
-        when stats.kind != 'base' and stats.population_sum > 0 then 'population'
+        when stats.kind = 'base' or stats.weight_id is null then 'none'
+        when stats.is_ratio and stats.ratio_member_count = stats.member_count and stats.denominator_sum > 0
+            then 'ratio_of_sums'
+        when stats.weight_sum > 0 then 'own_population'
         else 'none'
     end as weighting,
+    case when stats.kind != 'base' then stats.weight_id end as weight_id,
     case
-        when stats.is_ratio then stats.ratio_member_count
-        when stats.kind != 'base' then stats.population_member_count
-        else 0
+        when stats.kind = 'base' or stats.weight_id is null then 0
+        when stats.is_ratio and stats.ratio_member_count = stats.member_count and stats.denominator_sum > 0
+            then stats.ratio_member_count
+        else stats.own_weight_member_count
     end as weighted_member_count,
+    case when stats.kind != 'base' and stats.weight_id is not null then stats.members_without_weight end
+        as members_without_weight,
     stats.min_value,
     stats.max_value,
     stats.member_count,

@@ -113,12 +113,21 @@ all_levels as (
         weight,
         value,
         national_mean,
+        average_source,
+        national_value,
+        national_value_grade,
         anchor_low,
         anchor_high,
+        is_too_coarse,
         grade,
         grade is not null as is_graded,
         case
             when value is null then 'no value'
+            when is_too_coarse
+                then
+                    'published with too little precision to grade: P5 and P95 are '
+                    || round((anchor_high - anchor_low) / publication_step, 1) || ' steps of '
+                    || publication_step || ' apart'
             when grade is null then 'anchors equal the mean'
         end as not_graded_reason,
         cast(null as integer) as items_with_data,
@@ -141,8 +150,12 @@ all_levels as (
         weight,
         cast(null as double) as value,
         cast(null as double) as national_mean,
+        cast(null as varchar) as average_source,
+        cast(null as double) as national_value,
+        cast(null as double) as national_value_grade,
         cast(null as double) as anchor_low,
         cast(null as double) as anchor_high,
+        cast(null as boolean) as is_too_coarse,
         case when is_graded then weighted_grade end as grade,
         is_graded,
         not_graded_reason,
@@ -166,8 +179,12 @@ all_levels as (
         1.0 as weight,
         cast(null as double) as value,
         cast(null as double) as national_mean,
+        cast(null as varchar) as average_source,
+        cast(null as double) as national_value,
+        cast(null as double) as national_value_grade,
         cast(null as double) as anchor_low,
         cast(null as double) as anchor_high,
+        cast(null as boolean) as is_too_coarse,
         case when weight_share >= min_overall_weight_share then weighted_grade end as grade,
         weight_share >= min_overall_weight_share and weighted_grade is not null as is_graded,
         case
@@ -195,8 +212,12 @@ select
     weight,
     value,
     national_mean,
+    average_source,
+    national_value,
+    national_value_grade,
     anchor_low,
     anchor_high,
+    is_too_coarse,
     grade,
     is_graded,
     not_graded_reason,

@@ -1,33 +1,23 @@
 -- The production index broken down by indicator: I = 100 · x / m (m = the comparison group's mean of x over
 -- its reference members), inverted as I = 200 − 100 · x / m for a lower-is-better indicator, contribution
 -- = weight · I, share = contribution / P. P = Σ contributions, only when every indicator has an index.
--- Reference members: the group's members (var comparison_group) with every indicator of the sector that
--- year, so that the members' P averages exactly 100.
+-- Reference members (int_indices__reference_members): the group's members (var comparison_group) with every
+-- indicator of the sector that year and with U, the same set U is centred on, so that the reference
+-- members' P and U both average exactly 100.
 with
 
 inputs as (
     select * from {{ ref('int_indices__production_inputs') }}
 ),
 
-municipality_completeness as (
-    select
-        municipality_id,
-        sector,
-        year,
-        bool_and(measured_value is not null) as has_all_indicators
-    from inputs
-    group by municipality_id, sector, year
-),
-
 reference_members as (
     select inputs.*
     from inputs
-    inner join municipality_completeness
+    inner join {{ ref('int_indices__reference_members') }} as reference_set
         on
-            inputs.municipality_id = municipality_completeness.municipality_id
-            and inputs.sector = municipality_completeness.sector
-            and inputs.year = municipality_completeness.year
-    where inputs.is_asss_member and municipality_completeness.has_all_indicators
+            inputs.municipality_id = reference_set.municipality_id
+            and inputs.sector = reference_set.sector
+            and inputs.year = reference_set.year
 ),
 
 reference as (
@@ -56,7 +46,7 @@ indexed as (
             case
                 when
                     reference.reference_mean is null
-                    then 'no ' || '{{ comparison_group() }}' || ' member with every indicator'
+                    then 'no ' || '{{ comparison_group() }}' || ' member with every indicator and U'
                 when
                     reference.reference_mean = 0
                     then '{{ comparison_group() }}' || ' mean of ' || inputs.indicator_id || ' is 0'

@@ -1,7 +1,8 @@
 -- Production (P), need-adjusted expenditure (U) and efficiency (E = 100 · P / U) per municipality, index
 -- sector and year, each indexed to the comparison group's mean (var comparison_group, ASSS by default).
 -- U = 100 · u / mean(u) with u = kroner per need-adjusted inhabitant (int_indices__expenditure) and the
--- mean over the group's members with u. P comes from production_contributions. A missing input leaves the
+-- mean over the reference members (int_indices__reference_members: the group's members with u and every P
+-- indicator), the same members P is centred on. P comes from production_contributions. A missing input leaves the
 -- index NULL, complete false and incomplete_reason naming the inputs: never a partial sum.
 with
 
@@ -18,6 +19,11 @@ members as (
     where role = 'member'
 ),
 
+reference_set as (
+    select * from {{ ref('int_indices__reference_members') }}
+),
+
+-- U's mean over the same members as P's (int_indices__reference_members), never over every member with u.
 expenditure_reference as (
     select
         expenditure.sector,
@@ -26,10 +32,11 @@ expenditure_reference as (
             as expenditure_reference_mean,
         count(expenditure.expenditure_per_need_adjusted_inhabitant) as expenditure_reference_member_count
     from expenditure
-    inner join members
+    inner join reference_set
         on
-            expenditure.municipality_id = members.municipality_id
-            and expenditure.year = members.year
+            expenditure.municipality_id = reference_set.municipality_id
+            and expenditure.sector = reference_set.sector
+            and expenditure.year = reference_set.year
     group by expenditure.sector, expenditure.year
 ),
 
@@ -101,7 +108,7 @@ combined as (
             expenditure.missing_reason,
             case
                 when expenditure_reference.expenditure_reference_mean is null
-                    then 'no {{ comparison_group() }} member with need-adjusted expenditure'
+                    then 'no {{ comparison_group() }} member with need-adjusted expenditure and every P indicator'
                 when expenditure_reference.expenditure_reference_mean = 0
                     then '{{ comparison_group() }} mean of need-adjusted expenditure is 0'
             end
@@ -111,7 +118,8 @@ combined as (
             when expenditure.vintage is not null or production.any_vintage then 'revised'
         end as vintage,
         greatest(expenditure.inputs_release_updated, production.inputs_release_updated) as inputs_release_updated,
-        members.municipality_id is not null as is_asss_member
+        members.municipality_id is not null as is_asss_member,
+        reference_set.municipality_id is not null as is_reference_member
     from expenditure
     left join expenditure_flags
         on
@@ -131,6 +139,11 @@ combined as (
         on
             expenditure.municipality_id = members.municipality_id
             and expenditure.year = members.year
+    left join reference_set
+        on
+            expenditure.municipality_id = reference_set.municipality_id
+            and expenditure.sector = reference_set.sector
+            and expenditure.year = reference_set.year
 )
 
 select
@@ -163,6 +176,7 @@ select
     production_indicator_count,
     production_indicators_with_index,
     is_asss_member,
+    is_reference_member,
     municipality_id = '{{ focus_municipality() }}' as is_focus,
     -- The worst flag of the values P and U rest on (marts.dq_indicator_flags).
     case flag_rank when 2 then 'unreliable' when 1 then 'use_with_care' else 'ok' end as quality_flag

@@ -24,7 +24,10 @@ attributes as (
         lower(trim(kind)) as kind,
         nullif(trim(cast(numerator_id as varchar)), '') as numerator_id,
         nullif(trim(cast(denominator_id as varchar)), '') as denominator_id,
-        cast(scale as double) as scale
+        cast(scale as double) as scale,
+        -- A ratio is weighted by its denominator (pipeline.reference.catalogue requires weight_id to be it).
+        coalesce(nullif(trim(cast(weight_id as varchar)), ''), nullif(trim(cast(denominator_id as varchar)), ''))
+            as weight_id
     from source
 ),
 
@@ -73,6 +76,7 @@ select
     attributes.numerator_id,
     attributes.denominator_id,
     attributes.scale,
+    attributes.weight_id,
     evidence.evidence_status,
     evidence.source_count,
     evidence.series_breaks,
