@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 
 import matplotlib
 
@@ -42,7 +43,9 @@ def _svg(fig) -> str:
     fig.savefig(buf, format="svg", metadata={"Date": None})
     plt.close(fig)
     text = buf.getvalue()
-    return text[text.index("<svg") :]  # drop the XML prolog and DOCTYPE: the SVG sits inside HTML
+    text = text[text.index("<svg") :]  # drop the XML prolog and DOCTYPE: the SVG sits inside HTML
+    # matplotlib's RDF metadata names its web site; the report names no URL it does not need.
+    return re.sub(r"\s*<metadata>.*?</metadata>", "", text, flags=re.S)
 
 
 def _nb_axis(decimals: int = 0):

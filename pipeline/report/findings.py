@@ -155,8 +155,14 @@ def sector_findings(
         out.append(
             Finding(sector_key, None, f.deviation_pct, f.direction, f.favourable, f.caution, f.sentence)
         )
-    rows = profile[~profile["kind"].isin(SKIPPED_KINDS) & profile["deviation_pct"].notna()].copy()
-    rows["score"] = rows["deviation_pct"].abs() * (1 + rows["indicator_id"].map(weights).fillna(0))
+    # A need indicator with a polarity (a lower share of long-term social assistance is better) is a finding;
+    # one without says only who the municipality serves.
+    context = profile["kind"].isin(SKIPPED_KINDS) & ~profile["polarity"].isin(
+        ["higher_better", "lower_better"]
+    )
+    rows = profile[~context & (profile["kind"] != "base") & profile["deviation_pct"].notna()].copy()
+    weight = [float(weights.get(i) or 0.0) for i in rows["indicator_id"]]
+    rows["score"] = rows["deviation_pct"].abs().astype(float) * [1 + w for w in weight]
     rows = rows.sort_values(["score", "indicator_id"], ascending=[False, True])
     for r in rows.itertuples():
         if len(out) >= MAX_SENTENCES:
