@@ -340,7 +340,7 @@ def cmd_query(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from pipeline.publish.export import export
 
-    out, rows = export(_home(), args.what, args.municipality, args.format, Path(args.out))
+    out, rows = export(_home(), args.what, args.municipality, args.format, Path(args.out), excel=args.excel)
     console.print(f"Wrote {rows:,} rows of marts.{args.what} to {out}")
     return 0
 
@@ -738,6 +738,11 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--municipality", default=None, help="municipality id (current code), e.g. 3201")
     e.add_argument("--format", default="csv", choices=["csv", "parquet", "xlsx"])
     e.add_argument("--out", required=True, help="output file")
+    e.add_argument(
+        "--excel",
+        action="store_true",
+        help="csv for Norwegian Excel: ';'-separated, decimal comma, UTF-8 with BOM, Norwegian headers",
+    )
     e.set_defaults(func=cmd_export)
 
     rp = sub.add_parser(

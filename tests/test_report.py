@@ -223,3 +223,38 @@ def test_cli_report_writes_html(warehouse, tmp_path, monkeypatch):
     assert (
         main(["report", "--municipality", "0000", "--format", "html", "--out", str(tmp_path / "c.html")]) == 1
     )
+
+
+def test_export_csv_for_excel_is_semicolon_decimal_comma_bom(warehouse, tmp_path):
+    from pipeline.publish.export import export
+
+    out, rows = export(Home(warehouse), "service_profile", "3201", "csv", tmp_path / "sp.csv", excel=True)
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and rows > 0
+    lines = raw.decode("utf-8-sig").splitlines()
+    header = lines[0].split(";")
+    assert header[:3] == ["Kommunenummer", "År", "Indikator-id"]
+    row = next(line.split(";") for line in lines[1:] if "gs_gruppestorrelse" in line and ";2024;" in line)
+    assert row[header.index("Verdi")] == "18,6"
+    assert "," not in lines[0]  # no comma-separated header
+
+
+def test_export_xlsx_has_norwegian_headers_formats_and_kilder(warehouse, tmp_path):
+    from openpyxl import load_workbook
+
+    from pipeline.publish.export import export
+
+    out, _ = export(Home(warehouse), "indicator_values", "3201", "xlsx", tmp_path / "iv.xlsx")
+    wb = load_workbook(out)
+    assert wb.sheetnames == ["indicator_values", "Kilder"]
+    ws = wb["indicator_values"]
+    headers = [c.value for c in ws[2]]  # row 1: the DEMO DATA line
+    assert ws["A1"].value.startswith("DEMO DATA") and ws.freeze_panes == "A3"
+    assert {"Kommunenummer", "År", "Verdi", "SSB-tabell", "ContentsCode", "Årgang"} <= set(headers)
+    assert ws.cell(3, headers.index("Verdi") + 1).number_format in ("#,##0.0", "#,##0.00", "#,##0")
+    assert [c.value for c in wb["Kilder"][2]] == [
+        "SSB-tabell",
+        "ContentsCode",
+        "Publisert (updated)",
+        "Årgang",
+    ]
