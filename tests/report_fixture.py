@@ -125,6 +125,7 @@ def build(path: Path, *, demo: bool = True) -> Path:
                         "deviation_pct": 100 * v / mean - 100,
                         "national_value": mean,
                         "is_group_member": mid in MEMBERS,
+                        "is_focus": mid == "3201",
                         "quality_flag": flag,
                     }
                 )

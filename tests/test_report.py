@@ -258,3 +258,17 @@ def test_export_xlsx_has_norwegian_headers_formats_and_kilder(warehouse, tmp_pat
         "Publisert (updated)",
         "Årgang",
     ]
+
+
+def test_pipeline_reports_land_under_the_home(warehouse, tmp_path):
+    import shutil
+
+    from pipeline.report.build import build_pipeline_reports
+
+    home = Home(tmp_path / "home")
+    home.root.mkdir()
+    shutil.copy(warehouse / "kostra.duckdb", home.published_db)
+    written = build_pipeline_reports(home)
+    assert written["municipality_html"] == home.reports_dir / "kostra" / "kostra-rapport-3201.html"
+    assert {"municipality_html", "municipality_xlsx", "network_html"} <= set(written)
+    assert all(p.exists() and p.stat().st_size > 0 for p in written.values())

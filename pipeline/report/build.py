@@ -95,11 +95,17 @@ def write_network(home: Home, fmt: str, out: Path, year: int | None = None) -> W
     return Written(_write(ctx, render.network_html, fmt, out), ctx["title"])
 
 
-def build_pipeline_reports(home: Home, focus: str) -> dict[str, Path]:
+def build_pipeline_reports(home: Home, focus: str | None = None) -> dict[str, Path]:
     """What the reports asset writes after a publish: the focus municipality's report (HTML, PDF, xlsx) and
     the network overview (HTML, PDF) under ``<home>/reports/kostra/``. PDF only when Chromium is installed."""
     out = home.reports_dir / "kostra"
     written: dict[str, Path] = {}
+    if focus is None:
+        try:
+            with Marts(home.published_db) as marts:
+                focus = marts.focus() or Comparison.from_env().focus_municipality
+        except ReportDataError as exc:
+            raise ReportError(str(exc)) from None
     request = content.Request(municipality=focus)
     ctx = municipality_context(home, request)
     net = network_context(home)

@@ -37,6 +37,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "deviation_pct": "deviation_pct",
         "national_value": "national_value",
         "is_group_member": "is_group_member",
+        "is_focus": "is_focus",
         "quality_flag": "quality_flag",
     },
     "indicator_values": {
@@ -234,6 +235,12 @@ class Marts:
             [year],
         )
         return df["municipality_id"].tolist()
+
+    def focus(self) -> str | None:
+        """The focus municipality the marts were built for (``is_focus``)."""
+        column = COLUMNS["service_profile"]["is_focus"]
+        df = self.sql(f'select any_value(municipality_id) as m from marts.service_profile where "{column}"')
+        return df["m"].iloc[0] if not df.empty else None
 
     def comparison_group(self) -> str:
         df = self.sql("select any_value(comparison_group) as g from marts.service_profile")
