@@ -340,8 +340,33 @@ def cmd_query(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from pipeline.publish.export import export
 
-    out, rows = export(_home(), args.what, args.municipality, args.format, Path(args.out))
+    out, rows = export(_home(), args.what, args.municipality, args.format, Path(args.out), excel=args.excel)
     console.print(f"Wrote {rows:,} rows of marts.{args.what} to {out}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from pipeline.config import Comparison
+    from pipeline.report.build import ReportError, write_municipality, write_network
+    from pipeline.report.content import Request
+
+    home = _home()
+    if args.network:
+        if args.municipality or args.comparator or args.vintage:
+            raise ReportError(
+                "--network: the overview covers every member; leave out --municipality, "
+                "--comparator and --vintage"
+            )
+        written = write_network(home, args.format, Path(args.out), year=args.year)
+    else:
+        request = Request(
+            municipality=args.municipality or Comparison.from_env().focus_municipality,
+            year=args.year,
+            vintage=args.vintage,
+            comparators=tuple(args.comparator or ()),
+        )
+        written = write_municipality(home, request, args.format, Path(args.out))
+    console.print(f"Wrote {escape(written.title)} ({args.format}) to {escape(str(written.path))}")
     return 0
 
 
@@ -713,7 +738,40 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--municipality", default=None, help="municipality id (current code), e.g. 3201")
     e.add_argument("--format", default="csv", choices=["csv", "parquet", "xlsx"])
     e.add_argument("--out", required=True, help="output file")
+    e.add_argument(
+        "--excel",
+        action="store_true",
+        help="csv for Norwegian Excel: ';'-separated, decimal comma, UTF-8 with BOM, Norwegian headers",
+    )
     e.set_defaults(func=cmd_export)
+
+    rp = sub.add_parser(
+        "report",
+        help="the KOSTRA report of a municipality against its comparison group (or --network) as html, pdf or xlsx",
+    )
+    rp.add_argument(
+        "--municipality", default=None, help="municipality code (default: the focus, KOSTRA_FOCUS)"
+    )
+    rp.add_argument(
+        "--network", action="store_true", help="the network overview: every member, sector by sector"
+    )
+    rp.add_argument("--year", type=int, default=None, help="data year (default: the newest)")
+    rp.add_argument(
+        "--vintage",
+        choices=["unrevised", "revised"],
+        default=None,
+        help="only figures of this vintage (default: the newest figures of the year)",
+    )
+    rp.add_argument(
+        "--comparator",
+        action="append",
+        default=None,
+        metavar="CODE",
+        help="a municipality to show beside it (repeatable; default: KOSTRA_COMPARATORS)",
+    )
+    rp.add_argument("--format", default="html", choices=["html", "pdf", "xlsx"])
+    rp.add_argument("--out", required=True, help="output file")
+    rp.set_defaults(func=cmd_report)
 
     s = sub.add_parser("serve-demo", help="serve the demo release on a local PxWebApi-compatible server")
     s.add_argument("--host", default="127.0.0.1")

@@ -22,6 +22,7 @@ def user_error_types() -> tuple[type[BaseException], ...]:
     from pipeline.publish.warehouse import PublishError
     from pipeline.raw.jsonstat import JsonStatError
     from pipeline.raw.load import LoadError
+    from pipeline.report.build import ReportError
     from pipeline.ssb.errors import SsbError
 
     return (
@@ -31,6 +32,7 @@ def user_error_types() -> tuple[type[BaseException], ...]:
         LandingError,
         LoadError,
         PublishError,
+        ReportError,
         SsbError,
         RunFailed,
         # A home under a regular file, a folder without write permission, a full disk: the OS's own words

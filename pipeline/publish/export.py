@@ -99,7 +99,9 @@ def target_path(home: Home, out: Path, what: str, municipality: str | None, fmt:
     return resolved
 
 
-def write(table: pa.Table, fmt: str, out: Path, *, sheet: str = "data", note: str | None = None) -> Path:
+def write(
+    table: pa.Table, fmt: str, out: Path, *, sheet: str = "data", note: str | None = None, excel: bool = False
+) -> Path:
     if fmt not in FORMATS:
         raise ExportError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
     try:
@@ -110,7 +112,9 @@ def write(table: pa.Table, fmt: str, out: Path, *, sheet: str = "data", note: st
     os.close(fd)
     tmp = Path(name)
     try:
-        if fmt == "csv":
+        if fmt == "csv" and excel:
+            _write_excel_csv(table, tmp)
+        elif fmt == "csv":
             pacsv.write_csv(table, tmp)
         elif fmt == "parquet":
             pq.write_table(table, tmp)
@@ -130,22 +134,64 @@ def _umask() -> int:
     return mask
 
 
-def _write_xlsx(table: pa.Table, path: Path, *, sheet: str, note: str | None) -> None:
-    from openpyxl import Workbook
-    from openpyxl.utils import get_column_letter
+def _write_excel_csv(table: pa.Table, path: Path) -> None:
+    """CSV as Norwegian Excel opens it: ``;`` between fields, decimal comma, UTF-8 with BOM, Norwegian headers."""
+    import csv
 
-    wb = Workbook(write_only=False)
-    ws = wb.active
-    ws.title = sheet[:31]
-    ws.append(table.column_names)
-    for row in table.to_pylist():
-        ws.append([_excel_value(v) for v in row.values()])
-    ws.freeze_panes = "A2"
-    for i, name in enumerate(table.column_names, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = max(10, min(40, len(name) + 2))
-    if note:
-        info = wb.create_sheet("om")
-        info.append([note])
+    from pipeline.report.workbook import HEADERS_NB
+
+    with open(path, "w", encoding="utf-8-sig", newline="") as f:
+        w = csv.writer(f, delimiter=";")
+        w.writerow([HEADERS_NB.get(c, c) for c in table.column_names])
+        for row in table.to_pylist():
+            w.writerow([_excel_csv_value(v) for v in row.values()])
+
+
+def _excel_csv_value(v):
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "ja" if v else "nei"
+    if isinstance(v, float):
+        return repr(v).replace(".", ",") if v == v else ""  # full precision; no thousands separator
+    if hasattr(v, "tzinfo") and getattr(v, "tzinfo", None) is not None:
+        return v.replace(tzinfo=None).isoformat(sep=" ")
+    return str(v)
+
+
+def _write_xlsx(table: pa.Table, path: Path, *, sheet: str, note: str | None) -> None:
+    """Norwegian headers, number formats, a frozen header row (under the DEMO row), and a Kilder sheet."""
+    from openpyxl import Workbook
+
+    from pipeline.report.workbook import HEADERS_NB, add_sheet
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    rows = [[_excel_value(v) for v in r.values()] for r in table.to_pylist()]
+    headers = [HEADERS_NB.get(c, c) for c in table.column_names]
+    add_sheet(wb, sheet, headers, rows, demo=note is not None)
+    sources = [
+        c for c in ("table_id", "contents_code", "release_updated", "vintage") if c in table.column_names
+    ]
+    if sources:
+        seen = sorted(
+            {tuple(str(r[c]) if r[c] is not None else "" for c in sources) for r in table.to_pylist()}
+        )
+        add_sheet(
+            wb,
+            "Kilder",
+            [HEADERS_NB.get(c, c) for c in sources],
+            [list(t) for t in seen],
+            demo=note is not None,
+        )
+    else:
+        add_sheet(
+            wb,
+            "Kilder",
+            ["Kilde"],
+            [[f"SSBs statistikkbank (KOSTRA), via marts.{sheet} i kostra-warehouse"]],
+            demo=note is not None,
+        )
     wb.save(path)
 
 
@@ -157,9 +203,13 @@ def _excel_value(v):
     return v
 
 
-def export(home: Home, what: str, municipality: str | None, fmt: str, out: Path) -> tuple[Path, int]:
+def export(
+    home: Home, what: str, municipality: str | None, fmt: str, out: Path, *, excel: bool = False
+) -> tuple[Path, int]:
     if fmt not in FORMATS:
         raise ExportError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    if excel and fmt != "csv":
+        raise ExportError(f"--excel: only for --format csv (xlsx is Excel's own format), not {fmt}")
     out = target_path(home, out, what, municipality, fmt)
     table = fetch(home, what, municipality)
     from pipeline.report.summary import is_demo
@@ -167,4 +217,4 @@ def export(home: Home, what: str, municipality: str | None, fmt: str, out: Path)
     note = (
         "DEMO DATA: syntetiske tall i SSBs virkelige struktur. Ikke siter tallene." if is_demo(home) else None
     )
-    return write(table, fmt, out, sheet=what, note=note), table.num_rows
+    return write(table, fmt, out, sheet=what, note=note, excel=excel), table.num_rows

@@ -26,6 +26,21 @@ from pipeline.quality.config import (
 from pipeline.quality.hb import hb_frame
 from pipeline.quality.workspace import dimension_key_sql, has_relation
 from pipeline.reference import seeds
+from pipeline.report import numbers_nb as nb
+
+
+def _g(v) -> str:
+    """A number in a Norwegian message, as many digits as it has (like ``:g``), with a decimal comma."""
+    v = float(v)
+    if v.is_integer() or abs(v) >= 10_000:  # ":g" would write 1.23457e+06
+        return nb.number(v, 0)
+    return f"{v:g}".replace(".", ",").replace("-", nb.MINUS)
+
+
+def _pct(share) -> str:
+    """A share 0.37 in a Norwegian message: ``37 %``."""
+    return f"{nb.number(100 * float(share), 0)} %"
+
 
 FINDING_COLUMNS = [
     "run_id",
@@ -293,7 +308,7 @@ def status_value_not_null(con, cfg):
                 "vintage": r.vintage,
                 "observed": r.value,
                 "expected": "NULL når cellen har symbol",
-                "message": f"Cellen {r.dimension_key} har både symbolet '{r.status}' og tallet {r.value:g}.",
+                "message": f"Cellen {r.dimension_key} har både symbolet '{r.status}' og tallet {_g(r.value)}.",
                 "cells": _cells_json([("verdi", r.value), ("symbol", r.status)]),
             }
             for r in df.itertuples()
@@ -462,7 +477,7 @@ def iplos_hours_negative(con, cfg):
                 "hours",
                 r.hours,
                 "≥ 0",
-                f"Tildelte timer per uke ({AGE_NB[r.age_group]}) er negative: {r.hours:g}.",
+                f"Tildelte timer per uke ({AGE_NB[r.age_group]}) er negative: {_g(r.hours)}.",
                 ["hours", "users"],
             )
             for r in df[df["hours"] < 0].itertuples()
@@ -478,7 +493,7 @@ def iplos_users_without_hours(con, cfg):
     rows = []
     no_hours = (df["users"] > 0) & ((df["hours"] == 0) | (df["hours_status"] == ".."))
     for r in df[no_hours].itertuples():
-        what = "0" if r.hours == 0 else "mangler ('..')"
+        what = "er 0" if r.hours == 0 else "mangler ('..')"
         rows.append(
             _iplos_finding(
                 src,
@@ -488,7 +503,7 @@ def iplos_users_without_hours(con, cfg):
                 "hours",
                 r.hours,
                 "> 0 når det er brukere",
-                f"{int(r.users)} hjemmetjenestebrukere ({AGE_NB[r.age_group]}), men tildelte timer er {what}.",
+                f"{int(r.users)} hjemmetjenestebrukere ({AGE_NB[r.age_group]}), men tildelte timer {what}.",
                 ["hours", "users", "users_zero_hours"],
             )
         )
@@ -506,8 +521,8 @@ def iplos_users_without_hours(con, cfg):
                 Severity.WARNING,
                 "users_zero_hours",
                 float(s),
-                f"≤ {cfg.zero_hours_share_max:.0%} av brukerne",
-                f"{s:.0%} av hjemmetjenestebrukerne ({AGE_NB[r.age_group]}) står med null tildelte timer.",
+                f"≤ {_pct(cfg.zero_hours_share_max)} av brukerne",
+                f"{_pct(s)} av hjemmetjenestebrukerne ({AGE_NB[r.age_group]}) står med null tildelte timer.",
                 ["users_zero_hours", "users", "hours"],
             )
         )
@@ -534,7 +549,7 @@ def iplos_hours_per_user_implausible(con, cfg):
                 "hours",
                 float(h),
                 f"≤ {cfg.hours_per_user_max:g}" if over else f"≤ {cfg.hours_per_user_high:g}",
-                f"{h:.1f} tildelte timer per uke per hjemmetjenestebruker ({AGE_NB[r.age_group]})"
+                f"{nb.number(h, 1)} tildelte timer per uke per hjemmetjenestebruker ({AGE_NB[r.age_group]})"
                 + (" – flere timer enn uka har." if over else ", over KOSTRAs grense for høy timeinnsats."),
                 ["hours", "users"],
             )
@@ -559,7 +574,7 @@ def iplos_extensive_needs_hours(con, cfg):
                 "hours",
                 r.hours,
                 f"≥ {f:g} ({cfg.extensive_hours_floor:g} t × brukere med omfattende behov)",
-                f"Tildelte timer ({r.hours:g}) dekker ikke engang {cfg.extensive_hours_floor:g} timer per uke for "
+                f"Tildelte timer ({_g(r.hours)}) dekker ikke engang {_g(cfg.extensive_hours_floor)} timer per uke for "
                 f"de {int(r.users_extensive)} brukerne med omfattende bistandsbehov (normalt rundt 31).",
                 ["hours", "users_extensive", "users"],
             )
@@ -647,7 +662,7 @@ def iplos_resource_share_by_age(con, cfg):
                         float(ratio),
                         f"andel timer / andel brukere i [1/{cfg.resource_share_ratio_max:g}, "
                         f"{cfg.resource_share_ratio_max:g}]",
-                        f"Aldersgruppen {AGE_NB[grp]} har {hsg:.0%} av timene men {usg:.0%} av brukerne; "
+                        f"Aldersgruppen {AGE_NB[grp]} har {_pct(hsg)} av timene, men {_pct(usg)} av brukerne; "
                         "fordelingen av utgifter på alder (f254) blir skjev.",
                         [],
                         group=grp,
@@ -759,7 +774,7 @@ def hidiroglou_berthelot_outlier(con, cfg):
                 "vintage": r.vintage,
                 "observed": r.ratio,
                 "expected": f"E i [{r.hb_lower:.2f}, {r.hb_upper:.2f}] (E = {r.hb_e:.2f})",
-                "message": f"{r.dimension_key}: endring fra {r.x0:g} til {r.x1:g} (×{r.ratio:.2f}) skiller seg ut "
+                "message": f"{r.dimension_key}: endring fra {_g(r.x0)} til {_g(r.x1)} (×{nb.number(r.ratio, 2)}) skiller seg ut "
                 f"i {'KOSTRA-gruppe ' + r.stratum if r.stratum not in ('national', '-') else 'landet'} "
                 "(Hidiroglou–Berthelot).",
                 "cells": _cells_json([(str(r.year - 1), r.x0), (str(r.year), r.x1)]),
@@ -792,7 +807,7 @@ def relative_change(con, cfg):
                 "vintage": r.vintage,
                 "observed": r.x1 / r.x0,
                 "expected": f"×[{1 / (1 + cfg.relative_change_max):.2f}, {1 + cfg.relative_change_max:.2f}]",
-                "message": f"{r.dimension_key}: fra {r.x0:g} til {r.x1:g} på ett år (×{r.x1 / r.x0:.2f}).",
+                "message": f"{r.dimension_key}: fra {_g(r.x0)} til {_g(r.x1)} på ett år (×{nb.number(r.x1 / r.x0, 2)}).",
                 "cells": _cells_json([(str(r.year - 1), r.x0), (str(r.year), r.x1)]),
                 "_alder": r.alder,
                 "_funksjon": r.funksjon,
@@ -917,8 +932,8 @@ def large_revision(con, cfg):
                 "vintage": "unrevised",
                 "observed": r.change_pct,
                 "expected": f"|endring| ≤ {cfg.revision_max_pct:g} %",
-                "message": f"{r.dimension_key}: revidert fra {r.unrevised_value:g} (mars) til {r.revised_value:g} "
-                f"(juni), {r.change_pct:+.0f} %.",
+                "message": f"{r.dimension_key}: revidert fra {_g(r.unrevised_value)} (mars) til {_g(r.revised_value)} "
+                f"(juni), {nb.signed_percent(r.change_pct, 0)}.",
                 "cells": _cells_json([("mars", r.unrevised_value), ("juni", r.revised_value)]),
                 "_alder": r.alder,
                 "_funksjon": r.funksjon,
@@ -943,8 +958,8 @@ def status_changed_between_vintages(con, cfg):
     )
     rows = []
     for r in df.itertuples():
-        march = r.unrevised_status or f"{r.unrevised_value:g}"
-        june = r.revised_status or f"{r.revised_value:g}"
+        march = r.unrevised_status or _g(r.unrevised_value)
+        june = r.revised_status or _g(r.revised_value)
         rows.append(
             {
                 "check": "status_changed_between_vintages",

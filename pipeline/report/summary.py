@@ -81,6 +81,9 @@ def print_summary(home: Home, console: Console | None = None) -> None:
     latest = home.reports_dir / "quality" / "latest" / "index.html"
     if latest.exists():
         console.print(f"Data-quality report: {latest}")
+    reports = sorted((home.reports_dir / "kostra").glob("*.*"))
+    if reports:
+        console.print("KOSTRA reports: " + "   ".join(str(p) for p in reports if not p.name.startswith(".")))
     console.print('Try: kostra query "select * from marts.service_profile where is_focus limit 20"')
 
 

@@ -115,3 +115,33 @@ def quality_report_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
 # Module-level definitions, found by dg.load_defs.
 quality_findings = quality_findings_asset(list(kostra_dbt_models.keys))
 quality_report = quality_report_asset([published.key, DQ_FINDINGS])
+
+
+KOSTRA_REPORTS = dg.AssetKey(["reports", "kostra_report"])
+
+
+def kostra_reports_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=KOSTRA_REPORTS,
+        deps=upstream,
+        group_name="reports",
+        kinds={"html", "pdf", "xlsx"},
+        description=(
+            "The KOSTRA report of the focus municipality (HTML, PDF, xlsx) and the network overview (HTML, PDF) "
+            "of the warehouse just published, under <home>/reports/kostra/ (PDF when headless Chromium is "
+            "installed). The same files as `kostra report`."
+        ),
+    )
+    def kostra_report(context: dg.AssetExecutionContext, home: HomeResource) -> dg.MaterializeResult:
+        from pipeline.report.build import build_pipeline_reports
+
+        # The focus the marts were built for (the build's run config), read back from the warehouse.
+        written = build_pipeline_reports(home.home())
+        return dg.MaterializeResult(
+            metadata={name: dg.MetadataValue.path(str(path)) for name, path in written.items()}
+        )
+
+    return kostra_report
+
+
+kostra_report = kostra_reports_asset([published.key, DQ_FINDINGS])

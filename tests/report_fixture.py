@@ -1,0 +1,277 @@
+"""A small published warehouse with planted deviations, for the report's tests (no dbt, built in a second).
+
+It holds only what pipeline.report.marts reads: the marts' columns named in ``COLUMNS``, the municipality
+seed and raw.releases. Three members (Oslo, Bergen, Bærum) and Asker as comparator, years 2021–2024. Planted
+in 2024 for Bærum:
+- gs_gruppestorrelse (lower is better): 18.6 against a mean of 15.5, +20 %, unfavourable;
+- bh_kost_per_time (lower is better): 70.4 against 80, −12 %, favourable;
+- gs_grunnskolepoeng (higher is better): 45.2 against 40, +13 %, favourable;
+- gs_andel_spes: a quality flag (use_with_care), −30 %;
+- sos_andel_langtid: a series break in indicator_trend, +25 %;
+- grunnskole's P = 97.8 (2,2 prosent lavere).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from pipeline.report.marts import COLUMNS
+
+MEMBERS = ["0301", "4601", "3201"]
+COMPARATOR = "3203"
+YEARS = [2021, 2022, 2023, 2024]
+NAMES = {"0301": "Oslo", "4601": "Bergen", "3201": "Bærum", "3203": "Asker"}
+
+# indicator: (sector, label, unit, polarity, kind, table, contents code, {municipality: 2024 value})
+INDICATORS = {
+    "gs_gruppestorrelse": (
+        "grunnskole",
+        "Gruppestørrelse 2 (gjennomsnitt)",
+        "elever",
+        "lower_better",
+        "quality",
+        "12255",
+        "KOSgrstr20000",
+        {"0301": 14.0, "4601": 13.9, "3201": 18.6, "3203": 15.0},
+    ),
+    "gs_grunnskolepoeng": (
+        "grunnskole",
+        "Gjennomsnittlige grunnskolepoeng",
+        "poeng",
+        "higher_better",
+        "quality",
+        "12255",
+        "KOSgrunnskolepoe0000",
+        {"0301": 38.0, "4601": 36.8, "3201": 45.2, "3203": 41.0},
+    ),
+    "gs_andel_spes": (
+        "grunnskole",
+        "Andel elever som får spesialundervisning",
+        "prosent",
+        "neutral",
+        "coverage",
+        "12255",
+        "KOSandelspes0000",
+        {"0301": 9.0, "4601": 8.7, "3201": 5.6, "3203": 7.0},
+    ),
+    "bh_kost_per_time": (
+        "barnehage",
+        "Korrigerte brutto driftsutgifter per korrigert oppholdstime",
+        "kroner",
+        "lower_better",
+        "productivity",
+        "13502",
+        "KOSkostoppholdst0000",
+        {"0301": 84.0, "4601": 85.6, "3201": 70.4, "3203": 79.0},
+    ),
+    "sos_andel_langtid": (
+        "sosiale_tjenester",
+        "Andel langtidsmottakere av alle sosialhjelpsmottakere",
+        "prosent",
+        "lower_better",
+        "need",
+        "13995",
+        "KOSandellangtid0000",
+        {"0301": 30.0, "4601": 30.0, "3201": 40.0, "3203": 33.0},
+    ),
+}
+FLAGGED = {("3201", "gs_andel_spes", 2024): "use_with_care"}
+BREAKS = {("3201", "sos_andel_langtid", 2024): "2022: mottakere erstattet av saker (13995)"}
+P_2024 = {"grunnskole": {"0301": 101.0, "4601": 101.2, "3201": 97.8}}
+
+
+def _values(ind: str, year: int) -> dict[str, float]:
+    # Earlier years: a little below 2024, so the development has a direction.
+    base = INDICATORS[ind][7]
+    return {m: v * (1 - 0.02 * (2024 - year)) for m, v in base.items()}
+
+
+def _frame(mart: str, rows: list[dict]) -> pd.DataFrame:
+    cols = list(dict.fromkeys(COLUMNS[mart].values()))
+    return pd.DataFrame([{c: r.get(c) for c in cols} for r in rows], columns=cols)
+
+
+def build(path: Path, *, demo: bool = True) -> Path:
+    profile, values, trend, contributions, indices, barometer, findings = [], [], [], [], [], [], []
+    for year in YEARS:
+        for ind, (sector, label, unit, polarity, kind, table, code, _) in INDICATORS.items():
+            vals = _values(ind, year)
+            member_vals = [vals[m] for m in MEMBERS]
+            mean = sum(member_vals) / len(member_vals)
+            for mid, v in vals.items():
+                flag = FLAGGED.get((mid, ind, year), "ok")
+                profile.append(
+                    {
+                        "municipality_id": mid,
+                        "year": year,
+                        "indicator_id": ind,
+                        "sector": sector,
+                        "label_nb": label,
+                        "unit": unit,
+                        "polarity": polarity,
+                        "kind": kind,
+                        "vintage": "revised",
+                        "value": v,
+                        "status": None,
+                        "comparison_group": "ASSS",
+                        "group_mean": mean,
+                        "group_min": min(member_vals),
+                        "group_max": max(member_vals),
+                        "group_member_count": 3,
+                        "index_group": 100 * v / mean,
+                        "deviation_pct": 100 * v / mean - 100,
+                        "national_value": mean,
+                        "is_group_member": mid in MEMBERS,
+                        "is_focus": mid == "3201",
+                        "quality_flag": flag,
+                    }
+                )
+                values.append(
+                    {
+                        "municipality_id": mid,
+                        "year": year,
+                        "indicator_id": ind,
+                        "sector": sector,
+                        "label_nb": label,
+                        "unit": unit,
+                        "vintage": "revised",
+                        "value": v,
+                        "table_id": table,
+                        "contents_code": code,
+                        "release_updated": pd.Timestamp(f"{year + 1}-06-15 06:00"),
+                        "value_source": "published",
+                        "series_break": None,
+                        "evidence_status": "confirmed",
+                    }
+                )
+                trend.append(
+                    {
+                        "municipality_id": mid,
+                        "year": year,
+                        "indicator_id": ind,
+                        "series_break_reason": BREAKS.get((mid, ind, year)),
+                        "is_comparable_1y": True,
+                        "is_comparable_3y": (mid, ind, year) not in BREAKS,
+                    }
+                )
+        for sector, ps in P_2024.items():
+            for mid in [*MEMBERS, COMPARATOR]:
+                p = ps.get(mid, 100.0) if year == 2024 else 100.0
+                indices.append(
+                    {
+                        "municipality_id": mid,
+                        "sector": sector,
+                        "year": year,
+                        "comparison_group": "ASSS",
+                        "production_index": p,
+                        "expenditure_index": 100.0,
+                        "efficiency_index": p,
+                        "complete": True,
+                        "incomplete_reason": None,
+                        "vintage": "revised",
+                        "cost_key_source": "DEMO: syntetisk",
+                        "weights_version": "v1",
+                        "is_asss_member": mid in MEMBERS,
+                        "quality_flag": "ok",
+                    }
+                )
+                for ind, w in (("gs_gruppestorrelse", 0.5), ("gs_grunnskolepoeng", 0.5)):
+                    contributions.append(
+                        {
+                            "municipality_id": mid,
+                            "sector": sector,
+                            "year": year,
+                            "indicator_id": ind,
+                            "label_nb": INDICATORS[ind][1],
+                            "polarity": INDICATORS[ind][3],
+                            "weight": w,
+                            "weight_basis": "proposed",
+                            "indicator_index": p,
+                            "contribution": w * p,
+                            "contribution_share": w,
+                            "production_index": p,
+                            "quality_flag": "ok",
+                        }
+                    )
+        for i, mid in enumerate([*MEMBERS, COMPARATOR]):
+            for level, sector in (("sector", "grunnskole"), ("overall", None)):
+                barometer.append(
+                    {
+                        "municipality_id": mid,
+                        "year": year,
+                        "grade_level": level,
+                        "barometer_sector": sector,
+                        "label_nb": "Grunnskole" if sector else "Totalt",
+                        "grade": 3.0 + i * 0.4,
+                        "is_graded": True,
+                        "rank": 4 - i,
+                        "ranked_count": 4,
+                        "not_graded_reason": None,
+                        "vintage": "revised",
+                    }
+                )
+    findings.append(
+        {
+            "check": "relative_change",
+            "severity": "WARNING",
+            "sector": "grunnskole",
+            "table_id": "12255",
+            "contents_code": "KOSandelspes0000",
+            "indicator_id": "gs_andel_spes",
+            "municipality_id": "3201",
+            "year": 2024,
+            "vintage": "revised",
+            "observed": 5.6,
+            "expected_range": "×[0,5, 2]",
+            "message": "KOSandelspes0000: fra 8 til 5,6 på ett år (×0,70).",
+        }
+    )
+    path = Path(path)
+    path.unlink(missing_ok=True)
+    con = duckdb.connect(str(path))
+    try:
+        for schema in ("marts", "reference", "raw"):
+            con.execute(f"create schema {schema}")
+        for mart, rows in (
+            ("service_profile", profile),
+            ("indicator_values", values),
+            ("indicator_trend", trend),
+            ("sector_indices", indices),
+            ("production_contributions", contributions),
+            ("barometer", barometer),
+            ("dq_findings", findings),
+        ):
+            df = _frame(mart, rows)  # noqa: F841 (read by DuckDB's replacement scan)
+            con.execute(f"create table marts.{mart} as select * from df")
+        munis = pd.DataFrame(  # noqa: F841
+            [
+                {
+                    "municipality_code": m,
+                    "name": n,
+                    "valid_from_year": 2024,
+                    "valid_to_year": None,
+                    "municipality_id": m,
+                }
+                for m, n in NAMES.items()
+            ]
+        )
+        con.execute("create table reference.municipalities as select * from munis")
+        source = "Statistisk sentralbyrå (DEMO: syntetiske tall)" if demo else "Statistisk sentralbyrå"
+        releases = pd.DataFrame(  # noqa: F841
+            [
+                {
+                    "table_id": t,
+                    "release_updated": pd.Timestamp("2025-06-15 06:00"),
+                    "title": f"{t}: Tabell {t}",
+                    "source": source,
+                }
+                for t in ("12255", "13502", "13995")
+            ]
+        )
+        con.execute("create table raw.releases as select * from releases")
+    finally:
+        con.close()
+    return path
