@@ -286,8 +286,20 @@ def build(home: Home, comparison: Comparison | None = None) -> dg.ExecuteInJobRe
     with instance() as inst:
         result = _execute(BUILD_JOB_NAME, inst, run_config=run_config, tags=_cli_tags())
     if not result.success:
+        if _published(result):  # a step after the publish (a report) failed: the warehouse is new and whole
+            raise RunFailed(f"the warehouse was published, but a later step failed: {_first_error(result)}")
         raise RunFailed(f"build failed, nothing was published: {_first_error(result)}")
     return result
+
+
+PUBLISHED_KEY = dg.AssetKey(["warehouse", "published"])
+
+
+def _published(result: dg.ExecuteInJobResult) -> bool:
+    return any(
+        event.event_type_value == "ASSET_MATERIALIZATION" and event.asset_key == PUBLISHED_KEY
+        for event in result.all_events
+    )
 
 
 def _first_error(result: dg.ExecuteInJobResult) -> str:

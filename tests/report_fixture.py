@@ -198,6 +198,9 @@ def build(path: Path, *, demo: bool = True) -> Path:
                     )
         for i, mid in enumerate([*MEMBERS, COMPARATOR]):
             for level, sector in (("sector", "grunnskole"), ("overall", None)):
+                # The comparator's overall grade is missing (too few sectors graded): no grade, no rank (NULL
+                # in a BIGINT column, as the mart has it).
+                graded = not (mid == COMPARATOR and level == "overall")
                 barometer.append(
                     {
                         "municipality_id": mid,
@@ -205,11 +208,28 @@ def build(path: Path, *, demo: bool = True) -> Path:
                         "grade_level": level,
                         "barometer_sector": sector,
                         "label_nb": "Grunnskole" if sector else "Totalt",
-                        "grade": 3.0 + i * 0.4,
-                        "is_graded": True,
-                        "rank": 4 - i,
+                        "grade": 3.0 + i * 0.4 if graded else None,
+                        "is_graded": graded,
+                        "rank": 4 - i if graded else None,
                         "ranked_count": 4,
-                        "not_graded_reason": None,
+                        "not_graded_reason": None if graded else "for få sektorer med karakter",
+                        "vintage": "revised",
+                    }
+                )
+            # Bærum's barnehage sector has too few key figures to be graded: no grade, no rank.
+            if mid == "3201":
+                barometer.append(
+                    {
+                        "municipality_id": mid,
+                        "year": year,
+                        "grade_level": "sector",
+                        "barometer_sector": "barnehage",
+                        "label_nb": "Barnehage",
+                        "grade": None,
+                        "is_graded": False,
+                        "rank": None,
+                        "ranked_count": 3,
+                        "not_graded_reason": "for få nøkkeltall med data",
                         "vintage": "revised",
                     }
                 )
@@ -246,6 +266,7 @@ def build(path: Path, *, demo: bool = True) -> Path:
         ):
             df = _frame(mart, rows)  # noqa: F841 (read by DuckDB's replacement scan)
             con.execute(f"create table marts.{mart} as select * from df")
+        con.execute("alter table marts.barometer alter rank type bigint")
         munis = pd.DataFrame(  # noqa: F841
             [
                 {

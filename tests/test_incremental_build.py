@@ -16,7 +16,7 @@ import duckdb
 import pytest
 
 from pipeline.config import Comparison
-from pipeline.transform.dbt_runner import run_dbt
+from pipeline.transform.dbt_runner import run_dbt_process
 
 pytestmark = pytest.mark.slow
 
@@ -158,14 +158,18 @@ def test_incremental_build_after_a_new_release_equals_a_full_rebuild(demo_built_
     incremental = tmp_path / "incremental.duckdb"
     _raw_copy(source, incremental, before=since)
     target = tmp_path / "target"
-    run_dbt("build", incremental, before_vars, target_path=target / "first", log_path=tmp_path, extra=BUILD)
+    run_dbt_process(
+        "build", incremental, before_vars, target_path=target / "first", log_path=tmp_path, extra=BUILD
+    )
     assert set(_comments(incremental)) >= INCREMENTAL, "every incremental model keeps its state"
     assert _add_release(source, incremental, since) > 0
-    run_dbt("build", incremental, after_vars, target_path=target / "second", log_path=tmp_path, extra=BUILD)
+    run_dbt_process(
+        "build", incremental, after_vars, target_path=target / "second", log_path=tmp_path, extra=BUILD
+    )
 
     full = tmp_path / "full.duckdb"
     _raw_copy(source, full)
-    run_dbt(
+    run_dbt_process(
         "build",
         full,
         after_vars,

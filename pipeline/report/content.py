@@ -58,7 +58,10 @@ class Request:
 
 
 def _ok(v) -> bool:
-    return v is not None and not (isinstance(v, float) and math.isnan(v))
+    """A value, not a missing one (None, NaN, or pandas' NA of a nullable integer column such as a rank)."""
+    if v is None or v is pd.NA:
+        return False
+    return not (isinstance(v, float) and math.isnan(v))
 
 
 def _val(v):

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -182,3 +184,40 @@ def run_dbt(
             f"dbt {command} failed on {build_db}:\n  " + "\n  ".join(details or ["(no details from dbt)"])
         )
     return result
+
+
+def run_dbt_process(
+    command: str,
+    build_db: Path,
+    comparison: Comparison | None = None,
+    *,
+    target_path: Path,
+    log_path: Path,
+    select: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    extra: Sequence[str] = (),
+    timeout: float = 1800,
+) -> subprocess.CompletedProcess:
+    """Invoke dbt once as a process of its own (as the Dagster assets do), against ``build_db``; raise
+    :class:`DbtRunError` with the end of its output if it fails.
+
+    For builds of real size outside Dagster (tests, benchmarks): the process may keep the file open for its
+    life (:func:`dbt_env`), where :func:`run_dbt` in-process must reopen it between nodes.
+    """
+    args = dbt_args(
+        command,
+        comparison,
+        target_path=target_path,
+        log_path=log_path,
+        select=select,
+        exclude=exclude,
+        extra=extra,
+    )
+    Path(build_db).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, **dbt_env(build_db, own_process=True), "DBT_USE_COLORS": "false"}
+    dbt = Path(sys.executable).with_name("dbt")
+    done = subprocess.run([str(dbt), *args], env=env, capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        tail = "\n  ".join((done.stdout + done.stderr).strip().splitlines()[-30:])
+        raise DbtRunError(f"dbt {command} failed on {build_db}:\n  {tail}")
+    return done
