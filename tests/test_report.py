@@ -203,6 +203,16 @@ def test_bad_requests_are_one_line(warehouse, tmp_path, request_, message):
     assert str(err.value).startswith(message) and "\n" not in str(err.value)
 
 
+def test_a_default_comparator_without_rows_is_left_out(warehouse):
+    # The build's own report of a home without the default comparator (KOSTRA_COMPARATORS) must not fail.
+    with Marts(warehouse / "kostra.duckdb") as marts:
+        ctx = content.municipality_report(
+            marts, content.Request("3201"), default_comparators=("9998", "3203")
+        )
+        plain = content.municipality_report(marts, content.Request("3201"), default_comparators=("3203",))
+    assert ctx == plain
+
+
 def test_renamed_mart_column_is_one_clear_error(tmp_path):
     path = report_fixture.build(tmp_path / "kostra.duckdb")
     con = duckdb.connect(str(path))

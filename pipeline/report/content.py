@@ -115,8 +115,11 @@ def municipality_report(marts: Marts, req: Request, default_comparators: tuple[s
     members = marts.members(year)
     comparators = [c for c in (req.comparators or default_comparators) if c != mid]
     for c in comparators:
-        if not marts.known_municipality(c):
+        if not marts.known_municipality(c) and req.comparators:
             raise ReportDataError(f"--comparator {c}: no rows in marts.service_profile for that code")
+    # A default comparator (KOSTRA_COMPARATORS) the warehouse has no rows for (a home of a few regions, as
+    # the build's own report meets) is left out rather than failing the report.
+    comparators = [c for c in comparators if req.comparators or marts.known_municipality(c)]
     years = [y for y in marts.years() if year - TREND_SPAN <= y <= year]
     profile_years = [y for y in years if y > year - PROFILE_YEARS]
     prof = marts.profile([mid, *comparators], years)
