@@ -391,6 +391,34 @@ def test_run_dbt_reports_the_failing_parse(tmp_path):
         run_dbt("parse", tmp_path / "build.duckdb", project_dir=project, target_path=tmp_path / "target")
 
 
+def test_a_seed_whose_columns_changed_loads_over_a_home_built_by_the_old_version(tmp_path):
+    # A home built before barometer_parameters.value became text (and before the catalogue's weight_id):
+    # the next build must reload the seeds in their new shape, not fail on the old tables.
+    db = tmp_path / "kostra_build.duckdb"
+    con = duckdb.connect(str(db))
+    try:
+        con.execute("create schema reference")
+        con.execute(
+            "create table reference.barometer_parameters (parameter varchar, value double, source varchar)"
+        )
+        con.execute("insert into reference.barometer_parameters values ('average_grade', 3.5, 'old')")
+    finally:
+        con.close()
+    run_dbt("seed", db, select=["barometer_parameters"], target_path=tmp_path / "target", log_path=tmp_path)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        kind = con.execute(
+            "select data_type from duckdb_columns() where schema_name = 'reference' "
+            "and table_name = 'barometer_parameters' and column_name = 'value'"
+        ).fetchone()[0]
+        choice = con.execute(
+            "select value from reference.barometer_parameters where parameter = 'average_reference'"
+        ).fetchone()
+    finally:
+        con.close()
+    assert kind == "VARCHAR" and choice is not None
+
+
 # --- issue 12: comparability (splits, the 2020 regrouping, mixed borders, vintages) -----------------------
 
 VALUE = "select * from marts.indicator_values where indicator_id = ? and municipality_id = ? and year = ?"

@@ -30,7 +30,15 @@ def test_a_missing_table_is_named_and_the_others_are_published(tmp_path):
     home = tmp_path / "home"
     with serve(DemoSource(folder), max_calls=1000, window_seconds=1) as srv:
         v0, v2 = srv.roots()
-        proc, _ = kostra(["run", "--live"], home, timeout=900, KOSTRA_SSB_V0_ROOT=v0, KOSTRA_SSB_V2_ROOT=v2)
+        # Three tables, one of them missing: the run's handling of a missing table is the same for three as
+        # for the whole catalogue, and it fetches a fraction of the cells.
+        proc, _ = kostra(
+            ["run", "--live", "--tables", "12280,13502,07459"],
+            home,
+            timeout=900,
+            KOSTRA_SSB_V0_ROOT=v0,
+            KOSTRA_SSB_V2_ROOT=v2,
+        )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1, out
     assert "Traceback" not in out
@@ -40,4 +48,4 @@ def test_a_missing_table_is_named_and_the_others_are_published(tmp_path):
     con = duckdb.connect(str(home / "kostra.duckdb"), read_only=True)
     tables = {t for (t,) in con.execute("select distinct table_id from raw.releases").fetchall()}
     con.close()
-    assert "12280" not in tables and {"12367", "07459", "12209", "13502"} <= tables
+    assert "12280" not in tables and tables == {"07459", "13502"}
