@@ -1,6 +1,6 @@
 """A small, hand-checkable build DuckDB and dbt project copy for the index and barometer models.
 
-Five municipalities, two index sectors (grunnskole, barnevern), two years (2023 revised, 2024 unrevised), all
+Five municipalities, index sectors grunnskole, barnevern and pleie og omsorg (whole, 0-66 and 67+), two years (2023 revised, 2024 unrevised), all
 values published directly (no mergers), so every P, U, E, contribution and grade in tests/test_indices.py
 can be worked out by hand from the tables below. Members of the comparison group (ASSS): A = 0301 Oslo,
 B = 4601 Bergen, C = 5001 Trondheim; not members: D = 1101 Eigersund, E = 1106 Haugesund.
@@ -44,6 +44,14 @@ CATALOGUE = {
     "pop_67_pluss": ("07459", "Personer1", "", "F067-105", "neutral", "base"),
     "po_dekning_67": ("12209", "KOSdekning670000", "", "", "higher_better", "coverage"),
     "bh_barn_per_ansatt": ("13502", "KOSbarnaav0000", "", "", "lower_better", "productivity"),
+    # Pleie og omsorg split 0-66 / 67+ (issue 12, finding 5): the sector's net expenditure, each age group's
+    # assigned weekly hours and inhabitants, and one volume per age group.
+    "nde_pleie_omsorg": ("12367", "KOSbelop0000", "253;254;261", "", "neutral", "base"),
+    "po_timer_uke_0_66": ("12292", "KOStildtimeruke0066", "", "", "neutral", "base"),
+    "po_timer_uke_67_pluss": ("12292", "KOStildtimeruke0067", "", "", "neutral", "base"),
+    "pop_0_66": ("07459", "Personer1", "", "F000-066", "neutral", "base"),
+    "po_langtid_dager_0_66": ("12292", "KOSlangtiddogn0066", "", "", "neutral", "base"),
+    "po_langtid_dager_67_pluss": ("12292", "KOSlangtiddogn0067", "", "", "neutral", "base"),
 }
 # weight_id of the catalogue: the rate's own denominator population.
 WEIGHT_IDS = {"po_dekning_67": "pop_67_pluss"}
@@ -68,6 +76,14 @@ VALUES_2024 = {
     "pop_67_pluss": {A: 1000, B: 1000, C: None, D: 500, E: 500},
     "po_dekning_67": {A: 10, B: 20, C: 30, D: 15, E: 15},
     "bh_barn_per_ansatt": {A: 6, B: 6, C: 5, D: 7, E: 6},
+    # Pleie og omsorg: A = nde (253+254+261), B / C = the age groups' assigned hours, D = inhabitants.
+    # E's 0-66 hours are suppressed; C has no inhabitants 67+ (above).
+    "nde_pleie_omsorg": {A: 300, B: 200, C: 150, D: 100, E: 100},
+    "po_timer_uke_0_66": {A: 100, B: 48, C: 40, D: 20, E: None},
+    "po_timer_uke_67_pluss": {A: 200, B: 152, C: 110, D: 80, E: 70},
+    "pop_0_66": {A: 8000, B: 4000, C: 5000, D: 3500, E: 2500},
+    "po_langtid_dager_0_66": {A: 120, B: 40, C: 40, D: 35, E: 30},
+    "po_langtid_dager_67_pluss": {A: 500, B: 600, C: 300, D: 250, E: 200},
 }
 YEAR_2023_CHANGES = {("gs_gruppestorrelse", C): None}
 
@@ -82,23 +98,39 @@ COST_INDEX = {
     (B, "barnevern"): 1.0,
     (C, "barnevern"): 1.0,
     (E, "barnevern"): 1.0,
+    # The age groups read the sector's key (sector_functions.cost_key_sector).
+    (A, "pleie_omsorg"): 1.25,
+    (B, "pleie_omsorg"): 1.0,
+    (C, "pleie_omsorg"): 1.0,
+    (D, "pleie_omsorg"): 1.0,
+    (E, "pleie_omsorg"): 1.0,
 }
 
 SECTOR_FUNCTIONS = (
-    "sector,label_nb,funksjoner,expenditure_indicator_id,target_population_indicator_id,target_group_nb,source\n"
-    "grunnskole,Grunnskole,202;213,nde_grunnskole,pop_6_15,innbyggere 6-15 år,fixture\n"
-    "barnevern,Barnevern,244;251;252,nde_barnevern,pop_0_17,innbyggere 0-17 år,fixture\n"
+    "sector,label_nb,funksjoner,expenditure_indicator_id,target_population_indicator_id,target_group_nb,"
+    "cost_key_sector,hours_indicator_id,other_hours_indicator_id,source\n"
+    "grunnskole,Grunnskole,202;213,nde_grunnskole,pop_6_15,innbyggere 6-15 år,,,,fixture\n"
+    "barnevern,Barnevern,244;251;252,nde_barnevern,pop_0_17,innbyggere 0-17 år,,,,fixture\n"
+    "pleie_omsorg,Pleie og omsorg,253;254;261,nde_pleie_omsorg,pop_total,innbyggere i alt,,,,fixture\n"
+    "pleie_omsorg_0_66,Pleie og omsorg 0-66 år,253;254;261,nde_pleie_omsorg,pop_0_66,innbyggere 0-66 år,"
+    "pleie_omsorg,po_timer_uke_0_66,po_timer_uke_67_pluss,fixture\n"
+    "pleie_omsorg_67_pluss,Pleie og omsorg 67 år og over,253;254;261,nde_pleie_omsorg,pop_67_pluss,"
+    "innbyggere 67 år og over,pleie_omsorg,po_timer_uke_67_pluss,po_timer_uke_0_66,fixture\n"
 )
+# v2 is the version the models read by default; v1 (an older version) must not leak into its P.
 PRODUCTION_WEIGHTS = (
     "weights_version,sector,indicator_id,measure,weight,weight_basis,source\n"
-    "v1,grunnskole,gs_elever,volume,0.6,cost_share,fixture\n"
-    "v1,grunnskole,gs_grunnskolepoeng,value,0.2,proposed,fixture\n"
-    "v1,grunnskole,gs_gruppestorrelse,value,0.2,proposed,fixture\n"
-    "v1,barnevern,bv_barn_tiltak,volume,0.8,published,fixture: dekningsgradene 80 %\n"
-    "v1,barnevern,bv_us_innen_3mnd,value,0.2,proposed,fixture\n"
-    # A second version that must not leak into v1's P.
-    "v2,grunnskole,gs_elever,volume,1.0,proposed,fixture\n"
+    "v2,grunnskole,gs_elever,volume,0.6,cost_share,fixture\n"
+    "v2,grunnskole,gs_grunnskolepoeng,value,0.2,proposed,fixture\n"
+    "v2,grunnskole,gs_gruppestorrelse,value,0.2,proposed,fixture\n"
+    "v2,barnevern,bv_barn_tiltak,volume,0.8,published,fixture: dekningsgradene 80 %\n"
+    "v2,barnevern,bv_us_innen_3mnd,value,0.2,proposed,fixture\n"
+    "v2,pleie_omsorg_0_66,po_langtid_dager_0_66,volume,1.0,proposed,fixture\n"
+    "v2,pleie_omsorg_67_pluss,po_langtid_dager_67_pluss,volume,1.0,proposed,fixture\n"
+    "v1,grunnskole,gs_elever,volume,1.0,proposed,fixture\n"
 )
+# The real (non-DEMO) cost keys' seed: the fixture has none, so every key is the cost_keys seed's.
+COST_KEYS_GRONTHEFTE = "gronthefte_year,data_year,municipality_id,sector,cost_index,key_basis,source\n"
 BAROMETER_SECTORS = (
     "barometer_sector,label_nb,weight,source\n"
     "grunnskole,Grunnskole,0.4,fixture\n"
@@ -177,10 +209,22 @@ def write_seeds(seeds_dir: Path) -> Path:
     (reference / "aggregate_regions.csv").write_text(
         "region_code,name,kind\nEAK,Landet,national\n", encoding="utf-8"
     )
+    # No mergers or splits in this fixture; the groupings as the real seed has them.
+    (reference / "region_successors.csv").write_text(
+        "region_code,region_kind,successor_code,change_year,change_kind,share,is_on_series_borders,note,source\n",
+        encoding="utf-8",
+    )
+    (reference / "kostra_groupings.csv").write_text(
+        "kostra_grouping,klass_112_versions,first_year,last_year,numbering,source\n"
+        "pre-2020,423; 1288,2015,2019,old,fixture\n"
+        "2020,1450,2020,,new,fixture\n",
+        encoding="utf-8",
+    )
     cost_keys = ["municipality_id,sector,year,cost_index,source"]
     for (municipality, sector), index in COST_INDEX.items():
         cost_keys += [f"{municipality},{sector},{y},{index},fixture" for y in YEARS]
     (indices / "cost_keys.csv").write_text("\n".join(cost_keys) + "\n", encoding="utf-8")
+    (indices / "cost_keys_gronthefte.csv").write_text(COST_KEYS_GRONTHEFTE, encoding="utf-8")
     (indices / "sector_functions.csv").write_text(SECTOR_FUNCTIONS, encoding="utf-8")
     (indices / "production_weights.csv").write_text(PRODUCTION_WEIGHTS, encoding="utf-8")
     (indices / "barometer_sectors.csv").write_text(BAROMETER_SECTORS, encoding="utf-8")
@@ -258,6 +302,7 @@ def build_raw(db_path: Path) -> Path:
 
 INDEX_SEED_HEADERS = {
     "cost_keys.csv": "municipality_id,sector,year,cost_index,source",
+    "cost_keys_gronthefte.csv": COST_KEYS_GRONTHEFTE.splitlines()[0],
     "sector_functions.csv": SECTOR_FUNCTIONS.splitlines()[0],
     "production_weights.csv": PRODUCTION_WEIGHTS.splitlines()[0],
     "barometer_sectors.csv": BAROMETER_SECTORS.splitlines()[0],

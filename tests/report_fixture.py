@@ -173,6 +173,8 @@ def build(path: Path, *, demo: bool = True) -> Path:
                         "incomplete_reason": None,
                         "vintage": "revised",
                         "cost_key_source": "DEMO: syntetisk",
+                        "cost_key_is_demo": True,
+                        "cost_key_gronthefte_year": None,
                         "weights_version": "v1",
                         "is_asss_member": mid in MEMBERS,
                         "quality_flag": "ok",

@@ -120,10 +120,10 @@ def test_contributions_by_hand(warehouse):
     assert (pupils["contribution"], pupils["contribution_share"]) == pytest.approx((61.8, 61.8 / 103.4))
     group = one(warehouse, CONTRIBUTION, A, "grunnskole", 2024, "gs_gruppestorrelse")
     assert group["polarity"] == "lower_better" and group["indicator_index"] == pytest.approx(104)
-    # The v2 weights in the seed do not leak into v1's P.
+    # The models read v2 by default; the older v1 rows in the seed do not leak into its P.
     assert warehouse.execute(
         "select distinct weights_version from marts.production_contributions"
-    ).fetchall() == [("v1",)]
+    ).fetchall() == [("v2",)]
 
 
 @pytest.mark.slow
@@ -170,10 +170,12 @@ def test_p_and_u_are_centred_on_the_same_members_in_every_sector_and_year(wareho
         """
         select sector, year, municipality_id, production_reference_member_count,
                expenditure_reference_member_count, is_reference_member, production_index, expenditure_index
-        from marts.sector_indices order by sector, year, municipality_id
+        from marts.sector_indices where weights_version is not null order by sector, year, municipality_id
         """
     ).fetchall()
-    assert rows
+    # Every sector with production weights, the age groups of pleie og omsorg included; the whole sector
+    # (U only under v2) is checked below.
+    assert {r[0] for r in rows} == {"barnevern", "grunnskole", "pleie_omsorg_0_66", "pleie_omsorg_67_pluss"}
     for sector, year, municipality, p_count, u_count, *_ in rows:
         assert p_count == u_count, (sector, year, municipality, p_count, u_count)
     by_sector_year: dict[tuple[str, int], list[tuple]] = defaultdict(list)
@@ -184,6 +186,13 @@ def test_p_and_u_are_centred_on_the_same_members_in_every_sector_and_year(wareho
         assert all(p is not None and u is not None for p, u in values), key
         assert sum(p for p, _ in values) / len(values) == pytest.approx(100), key
         assert sum(u for _, u in values) / len(values) == pytest.approx(100), key
+    # A sector without P centres U on the members with u.
+    whole = warehouse.execute(
+        "select year, avg(expenditure_index), count(*) from marts.sector_indices "
+        "where sector = 'pleie_omsorg' and is_reference_member group by year order by year"
+    ).fetchall()
+    assert [(y, n) for y, _u, n in whole] == [(2023, 3), (2024, 3)]
+    assert all(u == pytest.approx(100) for _y, u, _n in whole)
 
 
 @pytest.mark.slow
@@ -191,7 +200,8 @@ def test_asss_mean_of_p_and_u_is_100_in_every_sector_and_year(warehouse):
     rows = warehouse.execute(
         """
         select sector, year, avg(production_index), avg(expenditure_index), count(production_index)
-        from marts.sector_indices where is_reference_member group by sector, year order by sector, year
+        from marts.sector_indices where is_reference_member and weights_version is not null
+        group by sector, year order by sector, year
         """
     ).fetchall()
     assert [(r[0], r[1]) for r in rows] == [
@@ -199,6 +209,10 @@ def test_asss_mean_of_p_and_u_is_100_in_every_sector_and_year(warehouse):
         ("barnevern", 2024),
         ("grunnskole", 2023),
         ("grunnskole", 2024),
+        ("pleie_omsorg_0_66", 2023),
+        ("pleie_omsorg_0_66", 2024),
+        ("pleie_omsorg_67_pluss", 2023),
+        ("pleie_omsorg_67_pluss", 2024),
     ]
     for sector, year, mean_p, mean_u, members_with_p in rows:
         assert mean_p == pytest.approx(100), (sector, year)
@@ -382,6 +396,53 @@ def test_whole_number_key_figure_is_flagged_not_graded_1_or_6(warehouse):
 
 
 @pytest.mark.slow
+def test_care_split_by_age_in_u_p_and_e_by_hand(warehouse):
+    # Pleie og omsorg 0-66 and 67+ (issue 12, finding 5): each age group's expenditure is the sector's net
+    # expenditure (253+254+261) times its share of the assigned weekly hours, ASSS's A · (B / (B + C)), per
+    # need-adjusted inhabitant of the group (D · the sector's cost key).
+    # 0-66: A 300 · 100/300 = 100 → u = 1000 · 100 / (8000 · 1.25) = 10; B 200 · 48/200 = 48 → 48000/4000
+    # = 12; C 150 · 40/150 = 40 → 40000/5000 = 8. Mean 10: U = 100, 120, 80.
+    a = one(warehouse, INDICES, A, "pleie_omsorg_0_66", 2024)
+    assert a["sector_net_expenditure"] == pytest.approx(300)
+    assert a["hours_share"] == pytest.approx(1 / 3)
+    assert a["net_expenditure"] == pytest.approx(100)
+    assert a["expenditure_per_need_adjusted_inhabitant"] == pytest.approx(10)
+    assert a["cost_index"] == pytest.approx(1.25)  # the sector's key (cost_key_sector pleie_omsorg)
+    u66 = {m: one(warehouse, INDICES, m, "pleie_omsorg_0_66", 2024)["expenditure_index"] for m in (A, B, C)}
+    assert u66 == pytest.approx({A: 100, B: 120, C: 80})
+    # P 0-66: long-term days per 1000 need-adjusted 0-66: A 1000 · 120 / 10000 = 12, B 10, C 8 → P 120, 100, 80;
+    # E_A = 120, E_B = 100 · 100 / 120 = 83.33, E_C = 100.
+    assert a["production_index"] == pytest.approx(120) and a["efficiency_index"] == pytest.approx(120)
+    assert one(warehouse, INDICES, B, "pleie_omsorg_0_66", 2024)["efficiency_index"] == pytest.approx(250 / 3)
+    # 67+: C has no inhabitants 67+, so it has neither u nor P there and leaves the 67+ reference (but not
+    # the 0-66 one). A 300 · 200/300 = 200 → u = 1000 · 200 / (1000 · 1.25) = 160; B 200 · 152/200 = 152 → 152.
+    # Mean over A and B 156: U_A = 16000 / 156, U_B = 15200 / 156. P: days per 1000 need-adjusted 67+
+    # A 1000 · 500 / 1250 = 400, B 600 → P 80, 120. E_A = 100 · 80 · 156 / 16000 = 78.
+    a67 = one(warehouse, INDICES, A, "pleie_omsorg_67_pluss", 2024)
+    assert a67["net_expenditure"] == pytest.approx(200)
+    assert a67["expenditure_index"] == pytest.approx(16000 / 156)
+    assert a67["production_index"] == pytest.approx(80)
+    assert a67["efficiency_index"] == pytest.approx(78)
+    assert (a67["expenditure_reference_member_count"], a67["production_reference_member_count"]) == (2, 2)
+    c67 = one(warehouse, INDICES, C, "pleie_omsorg_67_pluss", 2024)
+    assert not c67["is_reference_member"] and "pop_67_pluss missing" in c67["incomplete_reason"]
+    assert one(warehouse, INDICES, C, "pleie_omsorg_0_66", 2024)["is_reference_member"]
+    # D (not a member): 100 · 80/100 = 80 → u = 80000 / 500 = 160 → U = 16000 / 156; days 250 → x 500 → P 100.
+    d67 = one(warehouse, INDICES, D, "pleie_omsorg_67_pluss", 2024)
+    assert (d67["expenditure_index"], d67["production_index"]) == pytest.approx((16000 / 156, 100))
+    # E's 0-66 hours are suppressed: neither age group has a U, and both say which input is missing.
+    for sector in ("pleie_omsorg_0_66", "pleie_omsorg_67_pluss"):
+        e = one(warehouse, INDICES, E, sector, 2024)
+        assert e["expenditure_index"] is None and "U: po_timer_uke_0_66 missing" in e["incomplete_reason"]
+    # The whole sector keeps its U (1000 · 300 / (10000 · 1.25) = 24 for A) but has no P under v2, and says so.
+    whole = one(warehouse, INDICES, A, "pleie_omsorg", 2024)
+    assert whole["expenditure_per_need_adjusted_inhabitant"] == pytest.approx(24)
+    assert whole["production_index"] is None and "P: no production weights" in whole["incomplete_reason"]
+    # The fixture's keys come from the cost_keys seed with source "fixture": not DEMO, not Grønt hefte.
+    assert a["cost_key_source"] == "fixture" and a["cost_key_is_demo"] is False
+
+
+@pytest.mark.slow
 def test_dbt_weight_test_catches_a_bad_sum(built, tmp_path):
     # The singular dbt test passes on the fixture and fails once a weight is changed (run on a copy).
     db, target = built
@@ -394,9 +455,9 @@ def test_dbt_weight_test_catches_a_bad_sum(built, tmp_path):
     try:
         assert con.execute(sql).fetchall() == []
         con.execute(
-            "update reference.production_weights set weight = 0.5 where indicator_id = 'gs_elever' and weights_version = 'v1'"
+            "update reference.production_weights set weight = 0.5 where indicator_id = 'gs_elever' and weights_version = 'v2'"
         )
-        assert con.execute(sql).fetchall() == [("v1", "grunnskole", pytest.approx(0.9))]
+        assert con.execute(sql).fetchall() == [("v2", "grunnskole", pytest.approx(0.9))]
     finally:
         con.close()
 
@@ -422,6 +483,21 @@ def test_committed_weights_sum_to_one_and_keep_published_shares():
     ] == pytest.approx(0.8)
     care = [w for (s, i), w in weights.items() if s == "pleie_omsorg" and ("langtid" in i or "praktisk" in i)]
     assert sum(care) == pytest.approx(0.603)
+    # v2 (the default) measures the age groups apart and keeps ASSS's 60.3 % in each.
+    for group in ("0_66", "67_pluss"):
+        v2 = [
+            float(r["weight"])
+            for r in _read("production_weights.csv")
+            if r["weights_version"] == "v2"
+            and r["sector"] == f"pleie_omsorg_{group}"
+            and ("langtid" in r["indicator_id"] or "praktisk" in r["indicator_id"])
+        ]
+        assert sum(v2) == pytest.approx(0.603), group
+    assert not [
+        r
+        for r in _read("production_weights.csv")
+        if r["weights_version"] == "v2" and r["sector"] == "pleie_omsorg"
+    ]
     sectors = {r["barometer_sector"]: float(r["weight"]) for r in _read("barometer_sectors.csv")}
     assert sum(sectors.values()) == pytest.approx(1)
     assert (sectors["grunnskole"], sectors["pleie_omsorg"], sectors["kostnadsniva"]) == (0.2, 0.2, 0.05)
@@ -442,7 +518,8 @@ def test_committed_seeds_name_catalogue_indicators_and_cover_every_municipality(
     assert named - catalogue == set()
     with (DBT_PROJECT_DIR / "seeds" / "reference" / "municipalities.csv").open(encoding="utf-8") as handle:
         municipalities = {r["municipality_id"] for r in csv.DictReader(handle)}
-    sectors = {r["sector"] for r in _read("sector_functions.csv")}
+    # Each sector reads its cost key's sector (the age groups of pleie og omsorg read the sector's key).
+    sectors = {r["cost_key_sector"] or r["sector"] for r in _read("sector_functions.csv")}
     keys = {(r["municipality_id"], r["sector"], int(r["year"])) for r in _read("cost_keys.csv")}
     expected = {(m, s, y) for m in municipalities for s in sectors for y in range(2015, 2025)}
     assert expected <= keys

@@ -282,3 +282,38 @@ def test_pipeline_reports_land_under_the_home(warehouse, tmp_path):
     assert written["municipality_html"] == home.reports_dir / "kostra" / "kostra-rapport-3201.html"
     assert {"municipality_html", "municipality_xlsx", "network_html"} <= set(written)
     assert all(p.exists() and p.stat().st_size > 0 for p in written.values())
+
+
+def test_cost_keys_say_demo_per_row_and_name_real_ones(warehouse, tmp_path):
+    # The fixture's sector_indices carry DEMO cost keys (issue 12): the index table and the xlsx say so
+    # row by row, and the note names the years with real keys (none here).
+    from openpyxl import load_workbook
+
+    with Marts(warehouse / "kostra.duckdb") as marts:
+        c = content.municipality_report(marts, content.Request("3201"))
+    rows = [r for s in c["sectors"] for r in s["indices"]]
+    assert rows and {r["cost_key"] for r in rows} == {"DEMO"}
+    assert c["index_notes"]["cost_key_demo"] and c["index_notes"]["cost_key_real_years"] == []
+    assert "U på DEMO-kostnadsnøkkel." in render.municipality_html(c)
+    out = write_municipality(Home(warehouse), content.Request("3201"), "xlsx", tmp_path / "r.xlsx").path
+    ws = load_workbook(out)["Indekser"]
+    col = [cell.value for cell in ws[2]].index("Kostnadsnøkkel")
+    assert {r[col].value for r in ws.iter_rows(min_row=3)} == {"DEMO"}
+    # A real key is named by its Grønt hefte year, and the note lists the years it covers.
+    real = content._cost_key_label(
+        type(
+            "Row",
+            (),
+            {
+                "cost_key_source": "Grønt hefte 2026 …",
+                "cost_key_is_demo": False,
+                "cost_key_gronthefte_year": 2026,
+            },
+        )
+    )
+    assert real == "Grønt hefte 2026"
+
+
+def test_pleie_og_omsorg_is_two_index_sectors():
+    keys = [s.key for s in content.SECTORS]
+    assert "pleie_omsorg_0_66" in keys and "pleie_omsorg_67_pluss" in keys and "pleie_omsorg" not in keys

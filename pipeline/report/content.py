@@ -31,7 +31,11 @@ SECTORS = (
     Sector("grunnskole", "Grunnskole", ("grunnskole",), "grunnskole"),
     Sector("barnehage", "Barnehage", ("barnehage",), "barnehage"),
     Sector("barnevern", "Barnevern", ("barnevern",), "barnevern"),
-    Sector("pleie_omsorg", "Pleie og omsorg", ("pleie_omsorg_0_66", "pleie_omsorg_67_pluss"), "pleie_omsorg"),
+    # ASSS reports pleie og omsorg per age group; P, U and E are indexed per age group too (issue 12).
+    Sector("pleie_omsorg_0_66", "Pleie og omsorg 0–66 år", ("pleie_omsorg_0_66",), "pleie_omsorg"),
+    Sector(
+        "pleie_omsorg_67_pluss", "Pleie og omsorg 67 år og over", ("pleie_omsorg_67_pluss",), "pleie_omsorg"
+    ),
     Sector("kommunehelse", "Kommunehelse", ("kommunehelse",), "helse"),
     Sector("sosiale_tjenester", "Sosiale tjenester", ("sosiale_tjenester",), "sosial"),
 )
@@ -247,6 +251,7 @@ def _index_rows(sidx, mid, members, comparators, names) -> list[dict]:
                 "is_focus": r.municipality_id == mid,
                 "is_member": r.municipality_id in members,
                 "flag": FLAG_NB.get(r.quality_flag, r.quality_flag),
+                "cost_key": _cost_key_label(r),
             }
         )
     rows.sort(key=lambda r: (-(r["efficiency_index"] or -1e9), r["name"]))
@@ -269,11 +274,33 @@ def _contribution_rows(c: pd.DataFrame) -> list[dict]:
     ]
 
 
+def _is_demo_key(is_demo, source) -> bool:
+    """A synthetic cost key: the mart's cost_key_is_demo, or (a warehouse without it) a source saying DEMO."""
+    if isinstance(is_demo, bool) or (is_demo is not None and _ok(is_demo)):
+        return bool(is_demo)
+    return isinstance(source, str) and "DEMO" in source.upper()
+
+
+def _cost_key_label(r) -> str:
+    """The cost key behind a row's U: DEMO, Grønt hefte <year>, or empty when the row has none."""
+    if not isinstance(r.cost_key_source, str):
+        return ""
+    if _is_demo_key(r.cost_key_is_demo, r.cost_key_source):
+        return "DEMO"
+    year = _val(r.cost_key_gronthefte_year)
+    return f"Grønt hefte {int(year)}" if year is not None else "kostnadsnøkkel"
+
+
 def _index_notes(idx: pd.DataFrame, contributions: pd.DataFrame) -> dict:
     sources = sorted({s for s in idx["cost_key_source"].dropna()})
     bases = sorted({b for b in contributions["weight_basis"].dropna()})
+    keyed = [r for r in idx.itertuples() if isinstance(r.cost_key_source, str)]
+    real_years = sorted(
+        {int(r.year) for r in keyed if not _is_demo_key(r.cost_key_is_demo, r.cost_key_source)}
+    )
     return {
-        "cost_key_demo": any("DEMO" in s.upper() for s in sources),
+        "cost_key_demo": any(_is_demo_key(r.cost_key_is_demo, r.cost_key_source) for r in keyed),
+        "cost_key_real_years": real_years,
         "cost_key_sources": sources,
         "weight_bases": [WEIGHT_BASIS_NB.get(b, b) for b in bases],
         "weights_proposed": any(b != "published" for b in bases),

@@ -76,6 +76,8 @@ COLUMNS: dict[str, dict[str, str]] = {
         "incomplete_reason": "incomplete_reason",
         "vintage": "vintage",
         "cost_key_source": "cost_key_source",
+        "cost_key_is_demo": "cost_key_is_demo",
+        "cost_key_gronthefte_year": "cost_key_gronthefte_year",
         "weights_version": "weights_version",
         "is_group_member": "is_asss_member",
         "quality_flag": "quality_flag",
@@ -137,7 +139,13 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
 }
 # Columns a mart may lack without the report failing (read as NULL): added late, or by another branch.
-OPTIONAL = {("service_profile", "municipality_name"), ("indicator_values", "municipality_name")}
+OPTIONAL = {
+    ("service_profile", "municipality_name"),
+    ("indicator_values", "municipality_name"),
+    # Issue 12: which cost keys are DEMO; a warehouse built before reads the DEMO mark off cost_key_source.
+    ("sector_indices", "cost_key_is_demo"),
+    ("sector_indices", "cost_key_gronthefte_year"),
+}
 
 
 class ReportDataError(ValueError):

@@ -220,6 +220,7 @@ def report_workbook(ctx: dict, out: Path) -> Path:
             "Ressursbruksindeks (U)",
             "Effektivitetsindeks (E)",
             "Medlem",
+            "Kostnadsnøkkel",
             "Merknad",
         ],
         [
@@ -230,6 +231,7 @@ def report_workbook(ctx: dict, out: Path) -> Path:
                 r["expenditure_index"],
                 r["efficiency_index"],
                 "ja" if r["is_member"] else "nei",
+                r["cost_key"],
                 r["incomplete_reason"],
             ]
             for s in ctx["sectors"]

@@ -6,7 +6,7 @@ with
 
 weights as (
     select * from {{ ref('production_weights') }}
-    where weights_version = '{{ var("production_weights_version", "v1") }}'
+    where weights_version = '{{ var("production_weights_version", "v2") }}'
 ),
 
 catalogue as (

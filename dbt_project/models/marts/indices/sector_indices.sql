@@ -3,7 +3,9 @@
 -- U = 100 · u / mean(u) with u = kroner per need-adjusted inhabitant (int_indices__expenditure) and the
 -- mean over the reference members (int_indices__reference_members: the group's members with u and every P
 -- indicator), the same members P is centred on. P comes from production_contributions. A missing input leaves the
--- index NULL, complete false and incomplete_reason naming the inputs: never a partial sum.
+-- index NULL, complete false and incomplete_reason naming the inputs: never a partial sum. Pleie og omsorg
+-- is indexed whole (U only under weights v2) and per age group, 0-66 and 67+ (expenditure split by the
+-- share of assigned weekly hours, int_indices__expenditure); cost_key_is_demo marks a synthetic cost key.
 with
 
 expenditure as (
@@ -73,7 +75,12 @@ expenditure_flags as (
         on
             expenditure.municipality_id = flags.municipality_id
             and expenditure.year = flags.year
-            and flags.indicator_id in (expenditure.expenditure_indicator_id, expenditure.target_population_indicator_id)
+            and flags.indicator_id in (
+                expenditure.expenditure_indicator_id,
+                expenditure.target_population_indicator_id,
+                expenditure.hours_indicator_id,
+                expenditure.other_hours_indicator_id
+            )
     group by expenditure.municipality_id, expenditure.sector, expenditure.year
 ),
 
@@ -90,9 +97,17 @@ combined as (
         100 * expenditure.expenditure_per_need_adjusted_inhabitant
         / nullif(expenditure_reference.expenditure_reference_mean, 0) as expenditure_index,
         expenditure.net_expenditure,
+        expenditure.sector_net_expenditure,
+        expenditure.assigned_hours,
+        expenditure.other_assigned_hours,
+        expenditure.hours_share,
         expenditure.target_population,
         expenditure.cost_index,
+        expenditure.published_cost_index,
+        expenditure.cost_key_basis,
+        expenditure.cost_key_gronthefte_year,
         expenditure.cost_key_source,
+        expenditure.cost_key_is_demo,
         expenditure.need_adjusted_population,
         expenditure.expenditure_per_need_adjusted_inhabitant,
         expenditure_reference.expenditure_reference_mean,
@@ -155,7 +170,7 @@ select
     production_index,
     expenditure_index,
     100 * production_index / nullif(expenditure_index, 0) as efficiency_index,
-    production_index is not null and expenditure_index > 0 as complete,
+    production_index is not null and coalesce(expenditure_index > 0, false) as complete,
     nullif(concat_ws(
         '; ',
         case when production_index is null then 'P: ' || coalesce(production_missing_reason, 'unknown') end,
@@ -165,9 +180,17 @@ select
     vintage,
     inputs_release_updated,
     net_expenditure,
+    sector_net_expenditure,
+    assigned_hours,
+    other_assigned_hours,
+    hours_share,
     target_population,
     cost_index,
+    published_cost_index,
+    cost_key_basis,
+    cost_key_gronthefte_year,
     cost_key_source,
+    cost_key_is_demo,
     need_adjusted_population,
     expenditure_per_need_adjusted_inhabitant,
     expenditure_reference_mean,
