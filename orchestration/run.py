@@ -286,8 +286,18 @@ def build(home: Home, comparison: Comparison | None = None) -> dg.ExecuteInJobRe
     with instance() as inst:
         result = _execute(BUILD_JOB_NAME, inst, run_config=run_config, tags=_cli_tags())
     if not result.success:
+        if _published(result):
+            raise RunFailed(f"the warehouse was published, but a later step failed: {_first_error(result)}")
         raise RunFailed(f"build failed, nothing was published: {_first_error(result)}")
     return result
+
+
+def _published(result: dg.ExecuteInJobResult) -> bool:
+    """Whether the run's publish step succeeded (the reports run after it, so a failed report leaves it)."""
+    return any(
+        event.is_step_success and (event.step_key or "").startswith("warehouse__published")
+        for event in result.all_events
+    )
 
 
 def _first_error(result: dg.ExecuteInJobResult) -> str:

@@ -65,7 +65,10 @@ def _wrap(label: str, width: int = 46) -> str:
 
 
 def _ok(v) -> bool:
-    return v is not None and not (isinstance(v, float) and math.isnan(v))
+    # None, NaN and pandas' NA (a nullable column's NULL) are gaps; NA has no truth value, so test it first.
+    if v is None or type(v).__name__ in ("NAType", "NaTType"):
+        return False
+    return not (isinstance(v, float) and math.isnan(v))
 
 
 def profile_chart(rows: list[dict], *, focus_name: str, comparator_name: str | None, group: str) -> str:

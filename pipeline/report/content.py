@@ -58,7 +58,14 @@ class Request:
 
 
 def _ok(v) -> bool:
-    return v is not None and not (isinstance(v, float) and math.isnan(v))
+    """A value, not a gap: None, NaN and pandas' NA/NaT (a nullable integer column such as barometer.rank
+    reads as NA where it is NULL) are gaps."""
+    if v is None:
+        return False
+    try:
+        return not bool(pd.isna(v))
+    except (TypeError, ValueError):  # not a scalar
+        return True
 
 
 def _val(v):

@@ -18,6 +18,7 @@ import pandas as pd
 COLUMNS: dict[str, dict[str, str]] = {
     "service_profile": {
         "municipality_id": "municipality_id",
+        "municipality_name": "municipality_name",
         "year": "year",
         "indicator_id": "indicator_id",
         "sector": "sector",
@@ -42,6 +43,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "indicator_values": {
         "municipality_id": "municipality_id",
+        "municipality_name": "municipality_name",
         "year": "year",
         "indicator_id": "indicator_id",
         "sector": "sector",
@@ -58,6 +60,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "indicator_trend": {
         "municipality_id": "municipality_id",
+        "municipality_name": "municipality_name",
         "year": "year",
         "indicator_id": "indicator_id",
         "series_break_reason": "series_break_reason",
@@ -66,6 +69,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "sector_indices": {
         "municipality_id": "municipality_id",
+        "municipality_name": "municipality_name",
         "sector": "sector",
         "year": "year",
         "comparison_group": "comparison_group",
@@ -82,6 +86,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "production_contributions": {
         "municipality_id": "municipality_id",
+        "municipality_name": "municipality_name",
         "sector": "sector",
         "year": "year",
         "indicator_id": "indicator_id",
@@ -97,6 +102,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "barometer": {
         "municipality_id": "municipality_id",
+        "municipality_name": "municipality_name",
         "year": "year",
         "grade_level": "grade_level",
         "barometer_sector": "barometer_sector",
@@ -116,6 +122,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "contents_code": "contents_code",
         "indicator_id": "indicator_id",
         "municipality_id": "municipality_id",
+        "municipality_name": "municipality_name",
         "year": "year",
         "vintage": "vintage",
         "observed": "observed",
@@ -126,6 +133,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "table_id": "table_id",
         "contents_code": "contents_code",
         "municipality_id": "municipality_id",
+        "municipality_name": "municipality_name",
         "year": "year",
         "unrevised_value": "unrevised_value",
         "revised_value": "revised_value",
@@ -137,7 +145,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
 }
 # Columns a mart may lack without the report failing (read as NULL): added late, or by another branch.
-OPTIONAL = {("service_profile", "municipality_name"), ("indicator_values", "municipality_name")}
+OPTIONAL: set[tuple[str, str]] = set()
 
 
 class ReportDataError(ValueError):
@@ -197,8 +205,8 @@ class Marts:
                 parts.append(f'null as "{name}"')
             else:
                 raise ReportDataError(
-                    f"marts.{mart} has no column {column!r}, which the report reads as {name!r} "
-                    "(adapt pipeline/report/marts.py COLUMNS)"
+                    f"marts.{mart} has no column {column!r}, which the report reads as {name!r}: a warehouse "
+                    "built by an older version (run `kostra build`), or adapt pipeline/report/marts.py COLUMNS"
                 )
         return ", ".join(parts)
 
@@ -221,10 +229,13 @@ class Marts:
         return [int(y) for y in df["year"]]
 
     def municipality_names(self) -> dict[str, str]:
-        """Today's name of every municipality id, as SSB writes it (the municipality reference seed)."""
+        """Today's name of every municipality id, as SSB writes it: the marts' ``municipality_name`` (dbt's
+        int_regions__names owns it; the report joins no reference table of its own)."""
+        column = COLUMNS["service_profile"]["municipality_name"]
+        self.select_list("service_profile")  # a warehouse without the column: one clear error
         df = self.sql(
-            "select municipality_id, arg_max(name, valid_from_year) as name from reference.municipalities "
-            "where municipality_code = municipality_id group by municipality_id"
+            f'select municipality_id, any_value("{column}") as name from marts.service_profile '
+            "group by municipality_id"
         )
         return dict(zip(df["municipality_id"], df["name"], strict=True))
 
