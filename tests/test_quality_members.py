@@ -66,8 +66,10 @@ def test_cli_members_counts_and_report(warehouse, tmp_path, monkeypatch, capsys)
     out = tmp_path / "q"
     assert main(["quality", "--members", "ASSS", "--out", str(out)]) == 0
     said = capsys.readouterr().out
-    assert "the 3 ASSS members (3 findings about other municipalities, aggregates or whole tables left out): "
-        "0 FATAL, 0 ERROR, 1 WARNING, 0 INFO" in said
+    assert (
+        "the 3 ASSS members (3 findings about other municipalities, aggregates or whole tables left out): "
+        "0 FATAL, 0 ERROR, 1 WARNING, 0 INFO"
+    ) in said
     html = (out / "index.html").read_text(encoding="utf-8")
     assert "medlemmene i ASSS-nettverket" in html and 'id="members-scope"' in html
     assert "(Bergen, Bærum, Oslo)" in html and "3 funn om andre kommuner" in html

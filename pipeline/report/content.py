@@ -8,7 +8,6 @@ format shows the same data.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
