@@ -292,12 +292,10 @@ def build(home: Home, comparison: Comparison | None = None) -> dg.ExecuteInJobRe
     return result
 
 
-PUBLISHED_KEY = dg.AssetKey(["warehouse", "published"])
-
-
 def _published(result: dg.ExecuteInJobResult) -> bool:
+    """Whether the run's publish step succeeded (the reports run after it, so a failed report leaves it)."""
     return any(
-        event.event_type_value == "ASSET_MATERIALIZATION" and event.asset_key == PUBLISHED_KEY
+        event.is_step_success and (event.step_key or "").startswith("warehouse__published")
         for event in result.all_events
     )
 

@@ -276,7 +276,7 @@ def cmd_generate_demo(args: argparse.Namespace) -> int:
 
 def cmd_quality(args: argparse.Namespace) -> int:
     """The data-quality report of the published warehouse (the checks run in every build)."""
-    from pipeline.quality.run import read_findings, write_report_of
+    from pipeline.quality.run import MembersError, group_members, members_only, read_findings, write_report_of
 
     home = _home()
     if not home.published_db.exists():
@@ -284,15 +284,29 @@ def cmd_quality(args: argparse.Namespace) -> int:
             f"[red]no published warehouse at {escape(str(home.published_db))}: run `kostra run` first[/red]"
         )
         return 2
-    counts = read_findings(home.published_db)["severity"].value_counts().to_dict()
+    findings = read_findings(home.published_db)
+    whose = "the published warehouse"
+    if args.members is not None:
+        try:
+            findings, scope = members_only(
+                findings, group_members(home.published_db, args.members), args.members
+            )
+        except MembersError as exc:
+            console.print(f"[red]{escape(str(exc))}[/red]")
+            return 2
+        whose = (
+            f"the {len(scope.members)} {scope.group} members ({scope.left_out:,} findings about other "
+            "municipalities, aggregates or whole tables left out)"
+        )
+    counts = findings["severity"].value_counts().to_dict()
     # The counts are the command's answer: stdout, so they can be piped; problems stay on stderr.
     out = Console(soft_wrap=True)
     out.print(
-        "Data-quality findings of the published warehouse: "
+        f"Data-quality findings of {whose}: "
         + ", ".join(f"{counts.get(s, 0)} {s}" for s in ("FATAL", "ERROR", "WARNING", "INFO"))
     )
     if args.out:
-        out.print(f"Report: {write_report_of(home.published_db, Path(args.out))}")
+        out.print(f"Report: {write_report_of(home.published_db, Path(args.out), members=args.members)}")
     return 0
 
 
@@ -787,6 +801,12 @@ def parser() -> argparse.ArgumentParser:
         "quality", help="the data-quality findings of the published warehouse (checked in every build)"
     )
     dq.add_argument("--out", default=None, help="write the report (index.html, findings.json) to this folder")
+    dq.add_argument(
+        "--members",
+        default=None,
+        metavar="GROUP",
+        help="only the findings of the comparison group's members (ASSS, or the EKGnn the warehouse is built for)",
+    )
     dq.set_defaults(func=cmd_quality)
 
     m = sub.add_parser("summary", help="what the published warehouse holds")

@@ -1,8 +1,9 @@
 """A small published warehouse with planted deviations, for the report's tests (no dbt, built in a second).
 
-It holds only what pipeline.report.marts reads: the marts' columns named in ``COLUMNS``, the municipality
-seed and raw.releases. Three members (Oslo, Bergen, Bærum) and Asker as comparator, years 2021–2024. Planted
-in 2024 for Bærum:
+It holds only what pipeline.report.marts reads: the marts' columns named in ``COLUMNS`` (names included: the
+report reads them from the marts, never from the reference seed, which the fixture leaves out) and
+raw.releases. Three members (Oslo, Bergen, Bærum) and Asker as comparator, years 2021–2024. Planted in 2024
+for Bærum:
 - gs_gruppestorrelse (lower is better): 18.6 against a mean of 15.5, +20 %, unfavourable;
 - bh_kost_per_time (lower is better): 70.4 against 80, −12 %, favourable;
 - gs_grunnskolepoeng (higher is better): 45.2 against 40, +13 %, favourable;
@@ -23,7 +24,7 @@ from pipeline.report.marts import COLUMNS
 MEMBERS = ["0301", "4601", "3201"]
 COMPARATOR = "3203"
 YEARS = [2021, 2022, 2023, 2024]
-NAMES = {"0301": "Oslo", "4601": "Bergen", "3201": "Bærum", "3203": "Asker"}
+NAMES = {"0301": "Oslo", "4601": "Bergen", "3201": "Bærum", "3203": "Asker", "5001": "Trondheim"}
 
 # indicator: (sector, label, unit, polarity, kind, table, contents code, {municipality: 2024 value})
 INDICATORS = {
@@ -91,6 +92,8 @@ def _values(ind: str, year: int) -> dict[str, float]:
 
 def _frame(mart: str, rows: list[dict]) -> pd.DataFrame:
     cols = list(dict.fromkeys(COLUMNS[mart].values()))
+    # Every row carries its municipality's name, as the dbt marts do (int_regions__names).
+    rows = [{"municipality_name": NAMES.get(r.get("municipality_id")), **r} for r in rows]
     return pd.DataFrame([{c: r.get(c) for c in cols} for r in rows], columns=cols)
 
 
@@ -251,11 +254,50 @@ def build(path: Path, *, demo: bool = True) -> Path:
             "message": "KOSandelspes0000: fra 8 til 5,6 på ett år (×0,70).",
         }
     )
+    # A sector the barometer could not grade for Bærum: grade and rank NULL, as the mart has them.
+    barometer.append(
+        {
+            "municipality_id": "3201",
+            "year": 2024,
+            "grade_level": "sector",
+            "barometer_sector": "barnehage",
+            "label_nb": "Barnehage",
+            "grade": None,
+            "is_graded": False,
+            "rank": None,
+            "ranked_count": 4,
+            "not_graded_reason": "for få nøkkeltall med data",
+            "vintage": "revised",
+        }
+    )
+    # Findings the network's views must leave out: the comparator (not a member), a municipality outside the
+    # group, and one about a whole table (no municipality).
+    for mid, message in (
+        ("3203", "Asker: KOSgrstr20000 fra 15 til 31 på ett år (×2,07)."),
+        ("5001", "Trondheim: KOSgrstr20000 fra 15 til 33 på ett år (×2,20)."),
+        (None, "Tabell 12255: en kode i katalogen mangler i svaret."),
+    ):
+        findings.append(
+            {
+                "check": "relative_change" if mid else "completeness_table_landed",
+                "severity": "WARNING",
+                "sector": "grunnskole",
+                "table_id": "12255",
+                "contents_code": "KOSgrstr20000",
+                "indicator_id": "gs_gruppestorrelse" if mid else None,
+                "municipality_id": mid,
+                "year": 2024 if mid else None,
+                "vintage": "revised",
+                "observed": 31.0,
+                "expected_range": "×[0,5, 2]",
+                "message": message,
+            }
+        )
     path = Path(path)
     path.unlink(missing_ok=True)
     con = duckdb.connect(str(path))
     try:
-        for schema in ("marts", "reference", "raw"):
+        for schema in ("marts", "raw"):
             con.execute(f"create schema {schema}")
         for mart, rows in (
             ("service_profile", profile),
@@ -268,20 +310,9 @@ def build(path: Path, *, demo: bool = True) -> Path:
         ):
             df = _frame(mart, rows)  # noqa: F841 (read by DuckDB's replacement scan)
             con.execute(f"create table marts.{mart} as select * from df")
+        # Integer columns as the dbt marts type them: a NULL rank reads back as pandas' NA, not NaN.
         con.execute("alter table marts.barometer alter rank type bigint")
-        munis = pd.DataFrame(  # noqa: F841
-            [
-                {
-                    "municipality_code": m,
-                    "name": n,
-                    "valid_from_year": 2024,
-                    "valid_to_year": None,
-                    "municipality_id": m,
-                }
-                for m, n in NAMES.items()
-            ]
-        )
-        con.execute("create table reference.municipalities as select * from munis")
+        con.execute("alter table marts.barometer alter ranked_count type bigint")
         source = "Statistisk sentralbyrå (DEMO: syntetiske tall)" if demo else "Statistisk sentralbyrå"
         releases = pd.DataFrame(  # noqa: F841
             [

@@ -188,6 +188,46 @@ def test_network_overview_lists_members_only(warehouse, tmp_path):
     assert html.count('class="sector"') == len(content.SECTORS)
 
 
+def test_network_overview_shows_the_members_findings_only(warehouse):
+    with Marts(warehouse / "kostra.duckdb") as marts:
+        net = content.network_overview(marts)
+    shown = [f for s in net["sectors"] for f in s["findings"]]
+    assert [f["municipality"] for f in shown] == ["Bærum"]
+    html = render.network_html(net)
+    assert "KOSandelspes0000: fra 8 til 5,6" in html
+    # The comparator (Asker, not a member), a municipality outside the group and a whole-table finding.
+    for left_out in ("Asker: KOSgrstr20000", "Trondheim: KOSgrstr20000", "Tabell 12255: en kode"):
+        assert left_out not in html
+
+
+def test_names_come_from_the_marts(warehouse, tmp_path):
+    # The fixture has no reference schema: the names are the marts' municipality_name, as dbt writes them.
+    path = report_fixture.build(tmp_path / "kostra.duckdb")
+    con = duckdb.connect(str(path))
+    con.execute(
+        "update marts.service_profile set municipality_name = 'Bærum kommune' where municipality_id = '3201'"
+    )
+    con.close()
+    with Marts(path) as marts:
+        assert marts.municipality_names()["3201"] == "Bærum kommune"
+        assert not marts.sql(
+            "select * from information_schema.schemata where schema_name = 'reference'"
+        ).shape[0]
+        c = content.municipality_report(marts, content.Request("3201"))
+    assert c["title"].endswith(": Bærum kommune")
+
+
+def test_a_warehouse_without_names_is_one_clear_error(tmp_path):
+    path = report_fixture.build(tmp_path / "kostra.duckdb")
+    con = duckdb.connect(str(path))
+    con.execute("alter table marts.service_profile drop column municipality_name")
+    con.close()
+    with pytest.raises(
+        ReportError, match="marts.service_profile has no column 'municipality_name'.*kostra build"
+    ):
+        write_municipality(Home(tmp_path), content.Request("3201"), "html", tmp_path / "x.html")
+
+
 @pytest.mark.parametrize(
     ("request_", "message"),
     [
@@ -243,7 +283,7 @@ def test_export_csv_for_excel_is_semicolon_decimal_comma_bom(warehouse, tmp_path
     assert raw.startswith(b"\xef\xbb\xbf") and rows > 0
     lines = raw.decode("utf-8-sig").splitlines()
     header = lines[0].split(";")
-    assert header[:3] == ["Kommunenummer", "År", "Indikator-id"]
+    assert header[:4] == ["Kommunenummer", "Kommune", "År", "Indikator-id"]
     row = next(line.split(";") for line in lines[1:] if "gs_gruppestorrelse" in line and ";2024;" in line)
     assert row[header.index("Verdi")] == "18,6"
     assert "," not in lines[0]  # no comma-separated header

@@ -122,6 +122,7 @@ def context(
     gx_expectations: pd.DataFrame | None = None,
     seconds: float | None = None,
     detail_min_severity: str = "WARNING",
+    scope=None,
 ) -> dict:
     """The template's data: counts, GX results, and findings grouped by sector and municipality."""
     min_sev = Severity[detail_min_severity]
@@ -197,6 +198,27 @@ def context(
         "detail_min_severity_nb": SEVERITY_NB[detail_min_severity].lower(),
         "gx": gx_rows,
         "seconds": seconds,
+        "scope": _scope(scope),
+    }
+
+
+def _scope(scope) -> dict | None:
+    """The members-only report's line: whose findings it shows and how many it left out (run.MembersScope)."""
+    if scope is None:
+        return None
+    code = scope.group.removeprefix("EKG")
+    group = (
+        "ASSS-nettverket"
+        if scope.group == "ASSS"
+        else f"KOSTRA-gruppe {int(code) if code.isdigit() else code}"
+    )
+    years = f"{scope.years[0]}–{scope.years[-1]}" if len(scope.years) > 1 else "".join(map(str, scope.years))
+    return {
+        "group": group,
+        "count": len(scope.members),
+        "members": ", ".join(scope.members),
+        "years": years,
+        "left_out": f"{scope.left_out:,}".replace(",", "\u202f"),
     }
 
 

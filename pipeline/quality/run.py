@@ -149,10 +149,85 @@ def read_findings(db: Path) -> pd.DataFrame:
     return df.rename(columns={"expected_range": "expected"}).reindex(columns=FINDING_COLUMNS)
 
 
-def write_report_of(db: Path, out_dir: Path) -> Path:
+class MembersError(ValueError):
+    """``--members GROUP`` the published warehouse cannot answer; one line naming the group."""
+
+
+@dataclass(frozen=True)
+class MembersScope:
+    """What a members-only report kept: the group, its members' names, and how many findings it left out."""
+
+    group: str
+    members: list[str]
+    years: list[int]
+    left_out: int
+
+
+def group_members(db: Path, group: str) -> pd.DataFrame:
+    """The members of comparison group ``group`` per year (municipality_id, municipality_name, year), as the
+    marts hold them: ``service_profile.is_group_member`` (role member; a comparator does not count). The marts
+    are built for one group (dbt var comparison_group), so another group is an error naming the one built."""
+    wanted = group.strip().upper()
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        built = con.execute("select distinct comparison_group from marts.service_profile").fetchall()
+        members = con.execute(
+            "select distinct municipality_id, municipality_name, year from marts.service_profile "
+            "where is_group_member order by year, municipality_id"
+        ).df()
+    except duckdb.Error as exc:
+        raise MembersError(
+            f"--members {group}: {db} has no marts.service_profile with members and names; run `kostra build`"
+            f" ({str(exc).splitlines()[0]})"
+        ) from None
+    finally:
+        con.close()
+    groups = sorted({g for (g,) in built if g})
+    if wanted not in {g.upper() for g in groups}:
+        raise MembersError(
+            f"--members {group}: the published warehouse is built for {', '.join(groups) or 'no group'}; "
+            f"build it for {wanted} with KOSTRA_COMPARISON_GROUP={wanted} `kostra build`, or ask for "
+            f"--members {groups[0] if groups else 'ASSS'}"
+        )
+    return members
+
+
+def members_only(
+    findings: pd.DataFrame, members: pd.DataFrame, group: str
+) -> tuple[pd.DataFrame, MembersScope]:
+    """The findings about a member in a year it was a member; a finding without a year, about a municipality
+    that was a member in some year. Findings about other municipalities, about aggregate regions or about a
+    whole table are left out (counted in the scope)."""
+    by_year = set(zip(members["municipality_id"], members["year"].astype(int), strict=True))
+    ever = set(members["municipality_id"])
+
+    def keep(mid, year) -> bool:
+        if not isinstance(mid, str):
+            return False
+        if year is None or pd.isna(year):
+            return mid in ever
+        return (mid, int(year)) in by_year
+
+    mask = [keep(m, y) for m, y in zip(findings["municipality_id"], findings["year"], strict=True)]
+    kept = findings[mask].reset_index(drop=True)
+    newest = members[members["year"] == members["year"].max()] if not members.empty else members
+    scope = MembersScope(
+        group=group.strip().upper(),
+        members=sorted(newest["municipality_name"].fillna(newest["municipality_id"]).tolist()),
+        years=sorted({int(y) for y in members["year"]}),
+        left_out=len(findings) - len(kept),
+    )
+    return kept, scope
+
+
+def write_report_of(db: Path, out_dir: Path, members: str | None = None) -> Path:
     """The HTML report and findings.json of the findings dbt built into ``db`` (marts.dq_findings), with the
-    GX results the checks left in ``out_dir`` (their run folder), if any."""
+    GX results the checks left in ``out_dir`` (their run folder), if any. With ``members`` (a comparison
+    group: ``ASSS`` or ``EKGnn``, the one the warehouse is built for), only its members' findings."""
     findings = read_findings(db)
+    scope = None
+    if members is not None:
+        findings, scope = members_only(findings, group_members(db, members), members)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     gx_file = out / GX_RESULTS
@@ -166,4 +241,5 @@ def write_report_of(db: Path, out_dir: Path) -> Path:
         demo=is_demo(db),
         gx_expectations=gx_expectations,
         seconds=None,
+        scope=scope,
     )

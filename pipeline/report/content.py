@@ -8,7 +8,6 @@ format shows the same data.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -62,10 +61,14 @@ class Request:
 
 
 def _ok(v) -> bool:
-    """A value, not a missing one (None, NaN, or pandas' NA of a nullable integer column such as a rank)."""
-    if v is None or v is pd.NA:
+    """A value, not a gap: None, NaN and pandas' NA/NaT (a nullable integer column such as barometer.rank
+    reads as NA where it is NULL) are gaps."""
+    if v is None:
         return False
-    return not (isinstance(v, float) and math.isnan(v))
+    try:
+        return not bool(pd.isna(v))
+    except (TypeError, ValueError):  # not a scalar
+        return True
 
 
 def _val(v):

@@ -18,6 +18,7 @@ import pandas as pd
 COLUMNS: dict[str, dict[str, str]] = {
     "service_profile": {
         "municipality_id": "municipality_id",
+        "municipality_name": "municipality_name",
         "year": "year",
         "indicator_id": "indicator_id",
         "sector": "sector",
@@ -42,6 +43,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "indicator_values": {
         "municipality_id": "municipality_id",
+        "municipality_name": "municipality_name",
         "year": "year",
         "indicator_id": "indicator_id",
         "sector": "sector",
@@ -58,6 +60,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "indicator_trend": {
         "municipality_id": "municipality_id",
+        "municipality_name": "municipality_name",
         "year": "year",
         "indicator_id": "indicator_id",
         "series_break_reason": "series_break_reason",
@@ -66,6 +69,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "sector_indices": {
         "municipality_id": "municipality_id",
+        "municipality_name": "municipality_name",
         "sector": "sector",
         "year": "year",
         "comparison_group": "comparison_group",
@@ -84,6 +88,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "production_contributions": {
         "municipality_id": "municipality_id",
+        "municipality_name": "municipality_name",
         "sector": "sector",
         "year": "year",
         "indicator_id": "indicator_id",
@@ -99,6 +104,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "barometer": {
         "municipality_id": "municipality_id",
+        "municipality_name": "municipality_name",
         "year": "year",
         "grade_level": "grade_level",
         "barometer_sector": "barometer_sector",
@@ -118,6 +124,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "contents_code": "contents_code",
         "indicator_id": "indicator_id",
         "municipality_id": "municipality_id",
+        "municipality_name": "municipality_name",
         "year": "year",
         "vintage": "vintage",
         "observed": "observed",
@@ -128,6 +135,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "table_id": "table_id",
         "contents_code": "contents_code",
         "municipality_id": "municipality_id",
+        "municipality_name": "municipality_name",
         "year": "year",
         "unrevised_value": "unrevised_value",
         "revised_value": "revised_value",
@@ -140,8 +148,6 @@ COLUMNS: dict[str, dict[str, str]] = {
 }
 # Columns a mart may lack without the report failing (read as NULL): added late, or by another branch.
 OPTIONAL = {
-    ("service_profile", "municipality_name"),
-    ("indicator_values", "municipality_name"),
     # Issue 12: which cost keys are DEMO; a warehouse built before reads the DEMO mark off cost_key_source.
     ("sector_indices", "cost_key_is_demo"),
     ("sector_indices", "cost_key_gronthefte_year"),
@@ -205,8 +211,8 @@ class Marts:
                 parts.append(f'null as "{name}"')
             else:
                 raise ReportDataError(
-                    f"marts.{mart} has no column {column!r}, which the report reads as {name!r} "
-                    "(adapt pipeline/report/marts.py COLUMNS)"
+                    f"marts.{mart} has no column {column!r}, which the report reads as {name!r}: a warehouse "
+                    "built by an older version (run `kostra build`), or adapt pipeline/report/marts.py COLUMNS"
                 )
         return ", ".join(parts)
 
@@ -229,10 +235,13 @@ class Marts:
         return [int(y) for y in df["year"]]
 
     def municipality_names(self) -> dict[str, str]:
-        """Today's name of every municipality id, as SSB writes it (the municipality reference seed)."""
+        """Today's name of every municipality id, as SSB writes it: the marts' ``municipality_name`` (dbt's
+        int_regions__names owns it; the report joins no reference table of its own)."""
+        column = COLUMNS["service_profile"]["municipality_name"]
+        self.select_list("service_profile")  # a warehouse without the column: one clear error
         df = self.sql(
-            "select municipality_id, arg_max(name, valid_from_year) as name from reference.municipalities "
-            "where municipality_code = municipality_id group by municipality_id"
+            f'select municipality_id, any_value("{column}") as name from marts.service_profile '
+            "group by municipality_id"
         )
         return dict(zip(df["municipality_id"], df["name"], strict=True))
 

@@ -48,6 +48,21 @@ def is_demo(home: Home) -> bool:
         con.close()
 
 
+def pipeline_reports(home: Home) -> list:
+    """The report files the reports asset wrote for the warehouse now published: those under
+    ``<home>/reports/kostra/`` not older than the publish (a report of an earlier focus stays on disk but is
+    not this build's)."""
+    folder = home.reports_dir / "kostra"
+    if not folder.is_dir() or not home.published_db.exists():
+        return []
+    published = home.published_db.stat().st_mtime
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.stat().st_mtime >= published
+    )
+
+
 def print_summary(home: Home, console: Console | None = None) -> None:
     console = console or Console()
     if not console.is_terminal:
@@ -81,9 +96,12 @@ def print_summary(home: Home, console: Console | None = None) -> None:
     latest = home.reports_dir / "quality" / "latest" / "index.html"
     if latest.exists():
         console.print(f"Data-quality report: {latest}")
-    reports = sorted((home.reports_dir / "kostra").glob("*.*"))
+    reports = pipeline_reports(home)
     if reports:
-        console.print("KOSTRA reports: " + "   ".join(str(p) for p in reports if not p.name.startswith(".")))
+        console.print("KOSTRA reports (the focus municipality's report and the network overview):")
+        for path in reports:
+            # One path a line, never wrapped: a reader (or a test) can copy it whole.
+            console.print(f"  {path}", soft_wrap=True, markup=False, highlight=False)
     console.print('Try: kostra query "select * from marts.service_profile where is_focus limit 20"')
 
 

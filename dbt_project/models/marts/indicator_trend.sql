@@ -42,6 +42,7 @@ breaks_within as (
 
 select
     current_year.municipality_id,
+    current_year.municipality_name,
     current_year.region_kind,
     current_year.indicator_id,
     current_year.sector,

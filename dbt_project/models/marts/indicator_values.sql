@@ -10,7 +10,7 @@
         unique_key=['year'],
         meta={
             'incremental_source': 'int_indicator_values__harmonised',
-            'incremental_inputs': ['stg_reference__indicator_catalogue'],
+            'incremental_inputs': ['stg_reference__indicator_catalogue', 'int_regions__names'],
         },
         post_hook="{{ incremental_save_state() }}",
     )
@@ -25,6 +25,10 @@ harmonised as (
 
 catalogue as (
     select * from {{ ref('stg_reference__indicator_catalogue') }}
+),
+
+names as (
+    select * from {{ ref('int_regions__names') }}
 ),
 
 -- Each release's value beside the one it replaced (the release before it), so the row can say when the
@@ -76,6 +80,7 @@ newest as (
 
 select
     newest.municipality_id,
+    names.municipality_name,
     newest.region_code,
     newest.region_kind,
     newest.year,
@@ -105,3 +110,4 @@ select
     catalogue.evidence_status
 from newest
 inner join catalogue on newest.indicator_id = catalogue.indicator_id
+left join names on newest.municipality_id = names.municipality_id

@@ -11,7 +11,7 @@
         unique_key=['table_id', 'period'],
         meta={
             'incremental_source': 'stg_ssb__cells',
-            'incremental_inputs': ['stg_reference__municipalities'],
+            'incremental_inputs': ['stg_reference__municipalities', 'int_regions__names'],
         },
         post_hook="{{ incremental_save_state() }}",
     )
@@ -31,6 +31,10 @@ cells as (
 
 municipality_codes as (
     select * from {{ ref('stg_reference__municipalities') }}
+),
+
+names as (
+    select * from {{ ref('int_regions__names') }}
 ),
 
 unrevised as (
@@ -82,6 +86,7 @@ select
     paired.contents_code,
     paired.region_code,
     municipality_codes.municipality_id,
+    names.municipality_name,
     paired.period,
     paired.year,
     paired.funksjon,
@@ -122,3 +127,4 @@ left join municipality_codes
         paired.region_code = municipality_codes.municipality_code
         and paired.year between coalesce(municipality_codes.valid_from_year, 0)
         and coalesce(municipality_codes.valid_to_year, 9999)
+left join names on municipality_codes.municipality_id = names.municipality_id

@@ -70,6 +70,7 @@ comparator as (
 profile as (
     select
         indicator_values.municipality_id,
+        indicator_values.municipality_name,
         indicator_values.region_code,
         indicator_values.year,
         indicator_values.indicator_id,

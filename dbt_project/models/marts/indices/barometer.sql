@@ -199,43 +199,57 @@ all_levels as (
         vintage,
         case when weight_share >= min_overall_weight_share then weighted_grade end as rank_value
     from overall_level
+),
+
+graded as (
+    select
+        municipality_id,
+        year,
+        grade_level,
+        barometer_sector,
+        key_figure_id,
+        label_nb,
+        polarity,
+        weight,
+        value,
+        national_mean,
+        average_source,
+        national_value,
+        national_value_grade,
+        anchor_low,
+        anchor_high,
+        is_too_coarse,
+        grade,
+        is_graded,
+        not_graded_reason,
+        items_with_data,
+        items_total,
+        data_share,
+        vintage,
+        case
+            -- Ranked on the grade rounded to 1e-9: sums of weights in another order differ in the last bits, and
+            -- a near-tie must not move a municipality from one build of the same inputs to the next. Equal
+            -- grades share a rank.
+            when is_graded
+                then rank() over (
+                    partition by year, grade_level, barometer_sector, key_figure_id, is_graded
+                    order by round(rank_value, 9) desc
+                )
+        end as rank,
+        count(*) filter (where is_graded) over (partition by year, grade_level, barometer_sector, key_figure_id)
+            as ranked_count,
+        municipality_id = '{{ focus_municipality() }}' as is_focus
+    from all_levels
+),
+
+names as (
+    select * from {{ ref('int_regions__names') }}
 )
 
+-- The name beside the id; every other column as above (the exclude only keeps municipality_id from repeating).
 select
-    municipality_id,
-    year,
-    grade_level,
-    barometer_sector,
-    key_figure_id,
-    label_nb,
-    polarity,
-    weight,
-    value,
-    national_mean,
-    average_source,
-    national_value,
-    national_value_grade,
-    anchor_low,
-    anchor_high,
-    is_too_coarse,
-    grade,
-    is_graded,
-    not_graded_reason,
-    items_with_data,
-    items_total,
-    data_share,
-    vintage,
-    case
-        -- Ranked on the grade rounded to 1e-9: sums of weights in another order differ in the last bits, and
-        -- a near-tie must not move a municipality from one build of the same inputs to the next. Equal
-        -- grades share a rank.
-        when is_graded
-            then rank() over (
-                partition by year, grade_level, barometer_sector, key_figure_id, is_graded
-                order by round(rank_value, 9) desc
-            )
-    end as rank,
-    count(*) filter (where is_graded) over (partition by year, grade_level, barometer_sector, key_figure_id)
-        as ranked_count,
-    municipality_id = '{{ focus_municipality() }}' as is_focus
-from all_levels
+    graded.municipality_id,
+    names.municipality_name,
+    graded.* exclude (graded.municipality_id)  -- noqa: AM04
+from graded
+left join names on graded.municipality_id = names.municipality_id

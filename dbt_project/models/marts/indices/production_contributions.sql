@@ -108,15 +108,29 @@ contributions as (
         is_asss_member,
         municipality_id = '{{ focus_municipality() }}' as is_focus
     from with_production
+),
+
+flagged_contributions as (
+    -- The flag of the value the contribution rests on (marts.dq_indicator_flags; 'ok' when it has no finding).
+    select
+        contributions.*,
+        coalesce(flags.quality_flag, 'ok') as quality_flag
+    from contributions
+    left join {{ ref('dq_indicator_flags') }} as flags
+        on
+            contributions.municipality_id = flags.municipality_id
+            and contributions.indicator_id = flags.indicator_id
+            and contributions.year = flags.year
+),
+
+names as (
+    select * from {{ ref('int_regions__names') }}
 )
 
--- The flag of the value the contribution rests on (marts.dq_indicator_flags; 'ok' when it has no finding).
+-- The name beside the id; every other column as above (the exclude only keeps municipality_id from repeating).
 select
-    contributions.*,
-    coalesce(flags.quality_flag, 'ok') as quality_flag
-from contributions
-left join {{ ref('dq_indicator_flags') }} as flags
-    on
-        contributions.municipality_id = flags.municipality_id
-        and contributions.indicator_id = flags.indicator_id
-        and contributions.year = flags.year
+    flagged_contributions.municipality_id,
+    names.municipality_name,
+    flagged_contributions.* exclude (flagged_contributions.municipality_id)  -- noqa: AM04
+from flagged_contributions
+left join names on flagged_contributions.municipality_id = names.municipality_id

@@ -159,48 +159,62 @@ combined as (
             expenditure.municipality_id = reference_set.municipality_id
             and expenditure.sector = reference_set.sector
             and expenditure.year = reference_set.year
+),
+
+indices as (
+    select
+        municipality_id,
+        sector,
+        year,
+        '{{ comparison_group() }}' as comparison_group,
+        weights_version,
+        production_index,
+        expenditure_index,
+        100 * production_index / nullif(expenditure_index, 0) as efficiency_index,
+        production_index is not null and coalesce(expenditure_index > 0, false) as complete,
+        nullif(concat_ws(
+            '; ',
+            case when production_index is null then 'P: ' || coalesce(production_missing_reason, 'unknown') end,
+            case when expenditure_index is null then 'U: ' || coalesce(expenditure_missing_reason, 'unknown') end,
+            case when expenditure_index = 0 then 'U is 0' end
+        ), '') as incomplete_reason,
+        vintage,
+        inputs_release_updated,
+        net_expenditure,
+        sector_net_expenditure,
+        assigned_hours,
+        other_assigned_hours,
+        hours_share,
+        target_population,
+        cost_index,
+        published_cost_index,
+        cost_key_basis,
+        cost_key_gronthefte_year,
+        cost_key_source,
+        cost_key_is_demo,
+        need_adjusted_population,
+        expenditure_per_need_adjusted_inhabitant,
+        expenditure_reference_mean,
+        expenditure_reference_member_count,
+        production_reference_member_count,
+        production_indicator_count,
+        production_indicators_with_index,
+        is_asss_member,
+        is_reference_member,
+        municipality_id = '{{ focus_municipality() }}' as is_focus,
+        -- The worst flag of the values P and U rest on (marts.dq_indicator_flags).
+        case flag_rank when 2 then 'unreliable' when 1 then 'use_with_care' else 'ok' end as quality_flag
+    from combined
+),
+
+names as (
+    select * from {{ ref('int_regions__names') }}
 )
 
+-- The name beside the id; every other column as above (the exclude only keeps municipality_id from repeating).
 select
-    municipality_id,
-    sector,
-    year,
-    '{{ comparison_group() }}' as comparison_group,
-    weights_version,
-    production_index,
-    expenditure_index,
-    100 * production_index / nullif(expenditure_index, 0) as efficiency_index,
-    production_index is not null and coalesce(expenditure_index > 0, false) as complete,
-    nullif(concat_ws(
-        '; ',
-        case when production_index is null then 'P: ' || coalesce(production_missing_reason, 'unknown') end,
-        case when expenditure_index is null then 'U: ' || coalesce(expenditure_missing_reason, 'unknown') end,
-        case when expenditure_index = 0 then 'U is 0' end
-    ), '') as incomplete_reason,
-    vintage,
-    inputs_release_updated,
-    net_expenditure,
-    sector_net_expenditure,
-    assigned_hours,
-    other_assigned_hours,
-    hours_share,
-    target_population,
-    cost_index,
-    published_cost_index,
-    cost_key_basis,
-    cost_key_gronthefte_year,
-    cost_key_source,
-    cost_key_is_demo,
-    need_adjusted_population,
-    expenditure_per_need_adjusted_inhabitant,
-    expenditure_reference_mean,
-    expenditure_reference_member_count,
-    production_reference_member_count,
-    production_indicator_count,
-    production_indicators_with_index,
-    is_asss_member,
-    is_reference_member,
-    municipality_id = '{{ focus_municipality() }}' as is_focus,
-    -- The worst flag of the values P and U rest on (marts.dq_indicator_flags).
-    case flag_rank when 2 then 'unreliable' when 1 then 'use_with_care' else 'ok' end as quality_flag
-from combined
+    indices.municipality_id,
+    names.municipality_name,
+    indices.* exclude (indices.municipality_id)  -- noqa: AM04
+from indices
+left join names on indices.municipality_id = names.municipality_id

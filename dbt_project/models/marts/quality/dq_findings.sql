@@ -53,25 +53,32 @@ findings as (
         sql_findings.cells
     from sql_findings
     cross join run
+),
+
+names as (
+    select * from {{ ref('int_regions__names') }}
 )
 
 select
-    run_id,
-    check_name as "check",
-    severity,
-    sector,
-    table_id,
-    contents_code,
-    indicator_id,
-    region_code,
-    municipality_id,
-    year,
-    vintage,
-    observed,
-    expected_range,
-    message,
-    cells
+    findings.run_id,
+    findings.check_name as "check",
+    findings.severity,
+    findings.sector,
+    findings.table_id,
+    findings.contents_code,
+    findings.indicator_id,
+    findings.region_code,
+    findings.municipality_id,
+    names.municipality_name,
+    findings.year,
+    findings.vintage,
+    findings.observed,
+    findings.expected_range,
+    findings.message,
+    findings.cells
 from findings
+left join names on findings.municipality_id = names.municipality_id
 order by
-    case severity when 'FATAL' then 0 when 'ERROR' then 1 when 'WARNING' then 2 else 3 end,
-    "check", table_id, region_code, year, contents_code, indicator_id, message
+    case findings.severity when 'FATAL' then 0 when 'ERROR' then 1 when 'WARNING' then 2 else 3 end,
+    findings.check_name, findings.table_id, findings.region_code, findings.year, findings.contents_code,
+    findings.indicator_id, findings.message

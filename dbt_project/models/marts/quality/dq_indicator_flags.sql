@@ -86,15 +86,29 @@ flagged as (
     select * from direct
     union all
     select * from inherited
+),
+
+flags as (
+    select
+        municipality_id,
+        year,
+        indicator_id,
+        case max(case severity when 'FATAL' then 3 when 'ERROR' then 2 else 1 end)
+            when 1 then 'use_with_care' else 'unreliable'
+        end as quality_flag,
+        list(distinct "check" order by "check") as checks
+    from flagged
+    group by municipality_id, year, indicator_id
+),
+
+names as (
+    select * from {{ ref('int_regions__names') }}
 )
 
+-- The name beside the id; every other column as above (the exclude only keeps municipality_id from repeating).
 select
-    municipality_id,
-    year,
-    indicator_id,
-    case max(case severity when 'FATAL' then 3 when 'ERROR' then 2 else 1 end)
-        when 1 then 'use_with_care' else 'unreliable'
-    end as quality_flag,
-    list(distinct "check" order by "check") as checks
-from flagged
-group by municipality_id, year, indicator_id
+    flags.municipality_id,
+    names.municipality_name,
+    flags.* exclude (flags.municipality_id)  -- noqa: AM04
+from flags
+left join names on flags.municipality_id = names.municipality_id
