@@ -177,6 +177,17 @@ def write_seeds(seeds_dir: Path) -> Path:
     (reference / "aggregate_regions.csv").write_text(
         "region_code,name,kind\nEAK,Landet,national\n", encoding="utf-8"
     )
+    # No reform in this fixture; the groupings are SSB's (issue 12's seeds, needed to parse).
+    (reference / "region_successors.csv").write_text(
+        "region_code,region_kind,successor_code,change_year,change_kind,share,is_on_series_borders,note,source\n",
+        encoding="utf-8",
+    )
+    (reference / "kostra_groupings.csv").write_text(
+        "kostra_grouping,klass_112_versions,first_year,last_year,numbering,source\n"
+        "pre-2020,423; 1288,2015,2019,old,fixture\n"
+        "2020,1450,2020,,new,fixture\n",
+        encoding="utf-8",
+    )
     cost_keys = ["municipality_id,sector,year,cost_index,source"]
     for (municipality, sector), index in COST_INDEX.items():
         cost_keys += [f"{municipality},{sector},{y},{index},fixture" for y in YEARS]

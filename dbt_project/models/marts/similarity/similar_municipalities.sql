@@ -21,15 +21,19 @@ names as (
     group by municipality_id
 ),
 
+-- The variable with the largest part of the distance; equal parts go to the first variable by id.
 largest as (
     select
         municipality_id,
         year,
         similar_municipality_id,
-        arg_max(variable_id, contribution_share order by variable_id desc) as largest_contribution_variable_id,
-        max(contribution_share) as largest_contribution_share
+        variable_id as largest_contribution_variable_id,
+        contribution_share as largest_contribution_share
     from contributions
-    group by municipality_id, year, similar_municipality_id
+    where contribution_share is not null
+    qualify row_number() over (
+        partition by municipality_id, year, similar_municipality_id order by contribution_share desc, variable_id asc
+    ) = 1
 )
 
 select
