@@ -83,6 +83,15 @@ def group_label(group: str) -> str:
     return group.rsplit(":", 1)[-1]
 
 
+def network_name(group: str) -> str:
+    """The network overview's name for the group: "ASSS-nettverket", "lignende kommuner", ..."""
+    from pipeline.config import comparison_group_label_nb
+
+    if group.upper() == "ASSS" or group.startswith("EKG"):
+        return f"{group_label(group)}-nettverket"
+    return comparison_group_label_nb(group)
+
+
 def group_words(group: str, centre_name: str, k: int) -> dict:
     """How the report names the group: in the lead sentence, in headings and beside ranks."""
     short = group_label(group)
@@ -523,7 +532,7 @@ def network_overview(
     f = marts.findings(members, [year])
     ctx = {
         "kind": "network",
-        "title": f"KOSTRA {year}: {group_label(group)}-nettverket sektor for sektor",
+        "title": f"KOSTRA {year}: {network_name(group)} sektor for sektor",
         "year": year,
         "group": group_label(group),
         "members": [{"id": m, "name": names.get(m, m)} for m in members],
