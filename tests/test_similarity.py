@@ -192,8 +192,8 @@ def test_contributions_add_up_to_the_squared_distance(built):
         built,
         "select s.year, s.municipality_id, s.similar_municipality_id, s.distance, "
         "s.largest_contribution_variable_id, "
-        "sum(c.contribution) as total, sum(c.contribution_share) as shares, "
-        "max(c.contribution) filter (where c.variable_id like 'share%') as age_part "
+        "sum(c.squared_distance_part) as total, sum(c.squared_distance_share) as shares, "
+        "max(c.squared_distance_part) filter (where c.variable_id like 'share%') as age_part "
         "from marts.similar_municipalities s join marts.similar_municipality_contributions c using "
         "(municipality_id, year, similar_municipality_id) group by all",
     )

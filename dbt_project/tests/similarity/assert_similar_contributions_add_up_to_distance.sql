@@ -5,8 +5,8 @@ select
     contributions.year,
     contributions.similar_municipality_id,
     any_value(neighbours.distance) as distance,
-    sum(contributions.contribution) as contribution_sum,
-    sum(contributions.contribution_share) as share_sum
+    sum(contributions.squared_distance_part) as contribution_sum,
+    sum(contributions.squared_distance_share) as share_sum
 from {{ ref('similar_municipality_contributions') }} as contributions
 inner join {{ ref('similar_municipalities') }} as neighbours
     on
@@ -15,5 +15,5 @@ inner join {{ ref('similar_municipalities') }} as neighbours
         and contributions.similar_municipality_id = neighbours.similar_municipality_id
 group by contributions.municipality_id, contributions.year, contributions.similar_municipality_id
 having
-    abs(sum(contributions.contribution) - any_value(neighbours.distance) ^ 2) > 1e-9
-    or (any_value(neighbours.distance) > 0 and abs(sum(contributions.contribution_share) - 1) > 1e-9)
+    abs(sum(contributions.squared_distance_part) - any_value(neighbours.distance) ^ 2) > 1e-9
+    or (any_value(neighbours.distance) > 0 and abs(sum(contributions.squared_distance_share) - 1) > 1e-9)

@@ -28,11 +28,12 @@ largest as (
         year,
         similar_municipality_id,
         variable_id as largest_contribution_variable_id,
-        contribution_share as largest_contribution_share
+        squared_distance_share as largest_contribution_share
     from contributions
-    where contribution_share is not null
+    where squared_distance_share is not null
     qualify row_number() over (
-        partition by municipality_id, year, similar_municipality_id order by contribution_share desc, variable_id asc
+        partition by municipality_id, year, similar_municipality_id
+        order by squared_distance_share desc, variable_id asc
     ) = 1
 )
 

@@ -1,7 +1,7 @@
 -- Why two municipalities are alike, variable by variable: for every pair of similar_municipalities, each
 -- structural variable's value on both sides, its standardised difference and its part of the distance.
--- contribution = w_v * (z_i - z_j)^2 / sum_v w_v, so the contributions of a pair add up to distance^2;
--- contribution_share is that part of distance^2 (NULL when the two are identical).
+-- squared_distance_part = w_v * (z_i - z_j)^2 / sum_v w_v, so the contributions of a pair add up to distance^2;
+-- squared_distance_share is that part of distance^2 (NULL when the two are identical).
 with
 
 nearest as (
@@ -33,7 +33,7 @@ pair_values as (
         focus.weight * (focus.z_value - other.z_value) ^ 2
         / sum(focus.weight) over (
             partition by nearest.municipality_id, nearest.year, nearest.similar_municipality_id
-        ) as contribution
+        ) as squared_distance_part
     from nearest
     inner join structural_values as focus
         on
@@ -59,8 +59,8 @@ select
     pair_values.similar_value,
     pair_values.z_value,
     pair_values.similar_z_value,
-    pair_values.contribution,
-    pair_values.contribution / nullif(pair_values.distance ^ 2, 0) as contribution_share
+    pair_values.squared_distance_part,
+    pair_values.squared_distance_part / nullif(pair_values.distance ^ 2, 0) as squared_distance_share
 from pair_values
 inner join variables
     on
