@@ -109,7 +109,7 @@ def group_words(group: str, centre_name: str, k: int) -> dict:
         with_ = f"kommunene i KOSTRA-gruppe {code} (inndelingen fra {grouping})"
     else:
         with_ = f"kommunene i KOSTRA-gruppe {group}"
-    return {"group": short, "group_with": with_, "group_mean_label": f"{short}-snitt", "group_name": short}
+    return {"group": short, "group_with": with_}
 
 
 def resolve_group(marts: Marts, requested: str | None, municipality: str) -> str:
