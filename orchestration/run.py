@@ -19,6 +19,7 @@ and :class:`~pipeline.interrupt.Stopped` raised, so the CLI says it stopped rath
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import socket
@@ -262,15 +263,18 @@ def _failed_tables(result: dg.ExecuteInJobResult) -> list[tuple[str, str]]:
     return out
 
 
-def comparison_from_env() -> Comparison:
-    """The comparison parameters from ``KOSTRA_FOCUS``/``KOSTRA_COMPARATORS``/``KOSTRA_COMPARISON_GROUP``,
-    validated: a bad code is one line (:class:`RunFailed`) before any run starts."""
+def comparison_from_env(group: str | None = None) -> Comparison:
+    """The comparison parameters from ``KOSTRA_FOCUS``/``KOSTRA_COMPARATORS``/``KOSTRA_COMPARISON_GROUP``
+    (``group``, from ``--group``, overrides the last), validated: a bad code is one line (:class:`RunFailed`)
+    before any run starts. The group is passed on in its canonical form, as the marts show it."""
     comparison = Comparison.from_env()
+    if group is not None:
+        comparison = dataclasses.replace(comparison, comparison_group=group)
     try:
         ComparisonConfig.from_comparison(comparison)
     except ValueError as exc:
         raise RunFailed(str(exc)) from None
-    return comparison
+    return dataclasses.replace(comparison, comparison_group=comparison.canonical_group)
 
 
 def build(home: Home, comparison: Comparison | None = None) -> dg.ExecuteInJobResult:

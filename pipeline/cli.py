@@ -47,7 +47,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from orchestration.resources import StatbankResource
 
     home = _home()
-    comparison = runner.comparison_from_env()  # a bad KOSTRA_FOCUS fails now, not after the ingest
+    # A bad KOSTRA_FOCUS fails now, not after the ingest.
+    comparison = runner.comparison_from_env(group=args.group)
     with ExitStack() as stack:
         if args.live:
             statbank = StatbankResource(v0_root=v0_root, v2_root=v2_root)
@@ -127,7 +128,7 @@ def _start_demo(home: Home, stack: ExitStack):
 
 def _build(runner, home: Home, comparison) -> None:
     """The build job's run (raw cells, dbt, quality, publish) for ``comparison``, then the summary."""
-    group = " + ".join([comparison.comparison_group, *comparison.extra_comparators])
+    group = " + ".join([comparison.canonical_group, *comparison.extra_comparators])
     console.print(
         f"Building raw cells, dbt models and publishing the warehouse "
         f"(focus {comparison.focus_municipality}, compared with {group}) …"
@@ -140,7 +141,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     from orchestration import run as runner
 
     home = _home()
-    _build(runner, home, runner.comparison_from_env())
+    _build(runner, home, runner.comparison_from_env(group=args.group))
     return 0
 
 
@@ -354,7 +355,9 @@ def cmd_query(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from pipeline.publish.export import export
 
-    out, rows = export(_home(), args.what, args.municipality, args.format, Path(args.out), excel=args.excel)
+    out, rows = export(
+        _home(), args.what, args.municipality, args.format, Path(args.out), excel=args.excel, group=args.group
+    )
     console.print(f"Wrote {rows:,} rows of marts.{args.what} to {out}")
     return 0
 
@@ -371,13 +374,14 @@ def cmd_report(args: argparse.Namespace) -> int:
                 "--network: the overview covers every member; leave out --municipality, "
                 "--comparator and --vintage"
             )
-        written = write_network(home, args.format, Path(args.out), year=args.year)
+        written = write_network(home, args.format, Path(args.out), year=args.year, group=args.group)
     else:
         request = Request(
             municipality=args.municipality or Comparison.from_env().focus_municipality,
             year=args.year,
             vintage=args.vintage,
             comparators=tuple(args.comparator or ()),
+            group=args.group,
         )
         written = write_municipality(home, request, args.format, Path(args.out))
     console.print(f"Wrote {escape(written.title)} ({args.format}) to {escape(str(written.path))}")
@@ -661,8 +665,23 @@ def _demo_releases(home: Home) -> list[str]:
     return [r.key for r in calendar.releases(params["first_year"].default, params["last_year"].default)]
 
 
+def _check_group(args: argparse.Namespace) -> None:
+    """``--group``: one of the comparison-group forms (pipeline.config.normalise_comparison_group), checked
+    before anything starts; ``similar`` is the group of ``--municipality`` (or of the focus)."""
+    from pipeline.config import COMPARISON_GROUP_FORMS, Comparison, normalise_comparison_group
+
+    if getattr(args, "group", None) is None:
+        return
+    focus = getattr(args, "municipality", None) or Comparison.from_env().focus_municipality
+    try:
+        normalise_comparison_group(args.group, focus)
+    except ValueError:
+        raise UsageError(f"--group {args.group!r}: use {COMPARISON_GROUP_FORMS}") from None
+
+
 def _check_run(args: argparse.Namespace) -> None:
     """``kostra run``'s arguments, before any demo generation, server, fetch or Dagster run."""
+    _check_group(args)
     args.release_keys = None
     if args.releases is None:
         return
@@ -687,6 +706,12 @@ def _check_run(args: argparse.Namespace) -> None:
 # ---------------------------------------------------------------- entry point
 
 
+GROUP_HELP = (
+    "comparison group: 'asss' (default), a KOSTRA group ('EKG13' or 'kostra:2020:EKG12'), a list "
+    "('list:0301,4601,5001') or 'similar' (the municipality's nearest by structure)"
+)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="kostra",
@@ -705,10 +730,12 @@ def parser() -> argparse.ArgumentParser:
         help="release keys and ranges, comma-separated, e.g. 2024-03,2024-06 or 2016-03..2025-06 (default: all); "
         "the run ingests every release from the oldest to the newest named",
     )
+    r.add_argument("--group", default=None, help=GROUP_HELP + " (default: $KOSTRA_COMPARISON_GROUP)")
     r.set_defaults(func=cmd_run, check=_check_run)
 
     b = sub.add_parser("build", help="load what has been landed, build the marts and publish")
-    b.set_defaults(func=cmd_build)
+    b.add_argument("--group", default=None, help=GROUP_HELP + " (default: $KOSTRA_COMPARISON_GROUP)")
+    b.set_defaults(func=cmd_build, check=_check_group)
 
     f = sub.add_parser(
         "ingest-file", help="land JSON-stat2 files saved from SSB (v0 or v2) like fetched ones"
@@ -757,7 +784,12 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="csv for Norwegian Excel: ';'-separated, decimal comma, UTF-8 with BOM, Norwegian headers",
     )
-    e.set_defaults(func=cmd_export)
+    e.add_argument(
+        "--group",
+        default=None,
+        help=GROUP_HELP + "; must be the group the warehouse was built against (default: that group)",
+    )
+    e.set_defaults(func=cmd_export, check=_check_group)
 
     rp = sub.add_parser(
         "report",
@@ -783,9 +815,14 @@ def parser() -> argparse.ArgumentParser:
         metavar="CODE",
         help="a municipality to show beside it (repeatable; default: KOSTRA_COMPARATORS)",
     )
+    rp.add_argument(
+        "--group",
+        default=None,
+        help=GROUP_HELP + "; must be the group the warehouse was built against (default: that group)",
+    )
     rp.add_argument("--format", default="html", choices=["html", "pdf", "xlsx"])
     rp.add_argument("--out", required=True, help="output file")
-    rp.set_defaults(func=cmd_report)
+    rp.set_defaults(func=cmd_report, check=_check_group)
 
     s = sub.add_parser("serve-demo", help="serve the demo release on a local PxWebApi-compatible server")
     s.add_argument("--host", default="127.0.0.1")

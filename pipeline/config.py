@@ -8,6 +8,7 @@ home folder so several homes can coexist: ``warehouse/`` in the repository by de
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,13 +90,66 @@ COMPARATORS_ENV = "KOSTRA_COMPARATORS"
 COMPARISON_GROUP_ENV = "KOSTRA_COMPARISON_GROUP"
 
 
+COMPARISON_GROUP_FORMS = (
+    "'asss' (default), a KOSTRA group ('EKG13', or by grouping and code 'kostra:2020:EKG12'), "
+    "a list of municipality codes ('list:0301,4601,5001') or 'similar' (the focus municipality's nearest; "
+    "'similar:4601' for another one's)"
+)
+_CODE = re.compile(r"^\d{4}$")
+
+
+def normalise_comparison_group(text: str, focus: str = "3201") -> str:
+    """The canonical form of a comparison group, as every mart's ``comparison_group`` column shows it
+    (``dbt_project/macros/comparison_group.sql`` accepts the same forms and writes the same result):
+    ``ASSS``, ``EKGnn``, ``kostra:<grouping>:EKGnn``, ``list:dddd,dddd`` (sorted, no repeats) or
+    ``similar:dddd`` (``similar`` alone is the focus municipality's group). Anything else is a ValueError
+    naming the accepted forms."""
+    group = str(text).strip()
+    lower = group.lower()
+    if lower == "asss":
+        return "ASSS"
+    if re.fullmatch(r"ekg\d{2}", lower):
+        return group.upper()
+    m = re.fullmatch(r"kostra:([a-z0-9-]+):(ekg\d{2})", lower)
+    if m:
+        return f"kostra:{m.group(1)}:{m.group(2).upper()}"
+    m = re.fullmatch(r"(?:list:)?\s*(\d{4}(?:\s*,\s*\d{4})*)\s*", lower)
+    if m:
+        codes = sorted({c.strip() for c in m.group(1).split(",")})
+        return "list:" + ",".join(codes)
+    if lower == "similar":
+        if not _CODE.match(str(focus)):
+            raise ValueError(f"comparison group 'similar' needs a 4-digit focus municipality, got {focus!r}")
+        return f"similar:{focus}"
+    if re.fullmatch(r"similar:\d{4}", lower):
+        return lower
+    raise ValueError(f"comparison group {group!r}: use {COMPARISON_GROUP_FORMS}")
+
+
+def comparison_group_label_nb(group: str) -> str:
+    """A Norwegian name for a canonical comparison group, for people (the report, exports)."""
+    if group == "ASSS":
+        return "ASSS"
+    if group.startswith("kostra:"):
+        _, grouping, code = group.split(":")
+        return f"KOSTRA-gruppe {code} (inndeling {grouping})"
+    if re.fullmatch(r"EKG\d{2}", group):
+        return f"KOSTRA-gruppe {group}"
+    if group.startswith("list:"):
+        return "valgte kommuner (" + group.removeprefix("list:").replace(",", ", ") + ")"
+    if group.startswith("similar:"):
+        return f"lignende kommuner ({group.removeprefix('similar:')} og de mest like etter struktur)"
+    return group
+
+
 @dataclass(frozen=True)
 class Comparison:
     """Focus and comparison parameters; passed to dbt as vars so SQL never hard-codes a municipality.
 
     A pipeline run takes them as run config (``orchestration.defs.dbt.assets.ComparisonConfig``), whose defaults
     come from :meth:`from_env`: ``KOSTRA_FOCUS`` (a municipality code), ``KOSTRA_COMPARATORS`` (codes,
-    comma-separated) and ``KOSTRA_COMPARISON_GROUP`` (``ASSS`` or a KOSTRA group such as ``EKG13``).
+    comma-separated) and ``KOSTRA_COMPARISON_GROUP`` (any form of :func:`normalise_comparison_group`:
+    ``asss``, ``EKG13``, ``kostra:2020:EKG12``, ``list:0301,4601``, ``similar``).
     """
 
     focus_municipality: str = "3201"  # Bærum (current code)
@@ -114,9 +168,14 @@ class Comparison:
             extra_comparators=tuple(extra) if extra else default.extra_comparators,
         )
 
+    @property
+    def canonical_group(self) -> str:
+        """The comparison group in the canonical form the marts show (ValueError when it is not one)."""
+        return normalise_comparison_group(self.comparison_group, self.focus_municipality)
+
     def dbt_vars(self) -> dict:
         return {
             "focus_municipality": self.focus_municipality,
-            "comparison_group": self.comparison_group,
+            "comparison_group": self.canonical_group,
             "extra_comparators": list(self.extra_comparators),
         }

@@ -231,6 +231,7 @@ def write_seeds(seeds_dir: Path) -> Path:
     (indices / "barometer_key_figures.csv").write_text(BAROMETER_KEY_FIGURES, encoding="utf-8")
     (indices / "barometer_parameters.csv").write_text(BAROMETER_PARAMETERS, encoding="utf-8")
     _copy_function_totals(indices)
+    write_similarity_seeds(seeds_dir)
     return seeds_dir
 
 
@@ -318,6 +319,23 @@ def write_empty_index_seeds(seeds_dir: Path) -> Path:
     for name, header in INDEX_SEED_HEADERS.items():
         (indices / name).write_text(header + "\n", encoding="utf-8")
     _copy_function_totals(indices)
+    write_similarity_seeds(seeds_dir)
+    return seeds_dir
+
+
+SIMILARITY_SEEDS = ("similarity_variables.csv", "similarity_parameters.csv")
+
+
+def write_similarity_seeds(seeds_dir: Path, rows: dict[str, str] | None = None) -> Path:
+    """The similarity seeds (issue 14): header-only by default, so a fixture without the structural
+    variables parses and builds an empty similarity group; ``rows`` gives a file's body by name."""
+    similarity = seeds_dir / "similarity"
+    similarity.mkdir(parents=True, exist_ok=True)
+    for name in SIMILARITY_SEEDS:
+        real = (DBT_PROJECT_DIR / "seeds" / "similarity" / name).read_text(encoding="utf-8")
+        header = real.splitlines()[0]
+        body = (rows or {}).get(name, "")
+        (similarity / name).write_text(header + "\n" + body, encoding="utf-8")
     return seeds_dir
 
 

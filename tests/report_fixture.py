@@ -97,7 +97,15 @@ def _frame(mart: str, rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame([{c: r.get(c) for c in cols} for r in rows], columns=cols)
 
 
-def build(path: Path, *, demo: bool = True) -> Path:
+# The similar group of the fixture (build(group=SIMILAR)): Bærum itself and its two nearest, with distances.
+SIMILAR = "similar:3201"
+SIMILAR_MEMBERS = [("3201", 0, 0.0), ("0301", 1, 0.41), ("4601", 2, 0.77)]
+
+
+def build(path: Path, *, demo: bool = True, group: str = "ASSS") -> Path:
+    """The fixture warehouse; ``group`` names the comparison group its marts say they were built against
+    (the same three members either way). With the similar group it also holds marts.comparison_group_members
+    with ranks and distances; the ASSS one leaves that mart out, as a warehouse built before it would."""
     profile, values, trend, contributions, indices, barometer, findings = [], [], [], [], [], [], []
     for year in YEARS:
         for ind, (sector, label, unit, polarity, kind, table, code, _) in INDICATORS.items():
@@ -119,7 +127,7 @@ def build(path: Path, *, demo: bool = True) -> Path:
                         "vintage": "revised",
                         "value": v,
                         "status": None,
-                        "comparison_group": "ASSS",
+                        "comparison_group": group,
                         "group_mean": mean,
                         "group_min": min(member_vals),
                         "group_max": max(member_vals),
@@ -168,7 +176,7 @@ def build(path: Path, *, demo: bool = True) -> Path:
                         "municipality_id": mid,
                         "sector": sector,
                         "year": year,
-                        "comparison_group": "ASSS",
+                        "comparison_group": group,
                         "production_index": p,
                         "expenditure_index": 100.0,
                         "efficiency_index": p,
@@ -313,6 +321,23 @@ def build(path: Path, *, demo: bool = True) -> Path:
         # Integer columns as the dbt marts type them: a NULL rank reads back as pandas' NA, not NaN.
         con.execute("alter table marts.barometer alter rank type bigint")
         con.execute("alter table marts.barometer alter ranked_count type bigint")
+        if group == SIMILAR:
+            members = pd.DataFrame(  # noqa: F841
+                [
+                    {
+                        "comparison_group": group,
+                        "year": year,
+                        "municipality_id": m,
+                        "municipality_name": NAMES[m],
+                        "role": "member",
+                        "similarity_rank": rank,
+                        "distance": distance,
+                    }
+                    for year in YEARS
+                    for m, rank, distance in SIMILAR_MEMBERS
+                ]
+            )
+            con.execute("create table marts.comparison_group_members as select * from members")
         source = "Statistisk sentralbyrå (DEMO: syntetiske tall)" if demo else "Statistisk sentralbyrå"
         releases = pd.DataFrame(  # noqa: F841
             [

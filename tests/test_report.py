@@ -357,3 +357,68 @@ def test_cost_keys_say_demo_per_row_and_name_real_ones(warehouse, tmp_path):
 def test_pleie_og_omsorg_is_two_index_sectors():
     keys = [s.key for s in content.SECTORS]
     assert "pleie_omsorg_0_66" in keys and "pleie_omsorg_67_pluss" in keys and "pleie_omsorg" not in keys
+
+
+# --- the comparison group (issue 14): --group, and a report against the similar group ----------------------
+
+
+@pytest.fixture(scope="module")
+def similar_warehouse(tmp_path_factory) -> Path:
+    home = tmp_path_factory.mktemp("report-similar")
+    report_fixture.build(home / "kostra.duckdb", group=report_fixture.SIMILAR)
+    return home
+
+
+def test_report_with_group_similar_renders_and_names_the_members(similar_warehouse, tmp_path, monkeypatch):
+    from pipeline.cli import main
+
+    monkeypatch.setenv("KOSTRA_HOME", str(similar_warehouse))
+    out = tmp_path / "similar.html"
+    code = main(
+        ["report", "--municipality", "3201", "--group", "similar", "--format", "html", "--out", str(out)]
+    )
+    assert code == 0
+    html = out.read_text(encoding="utf-8")
+    text = re.sub(r"<[^>]+>", "", html)
+    # The lead says which group, and the note lists who was in it, nearest first, with the distance.
+    assert "de 2 kommunene som likner mest på Bærum i struktur (lignende kommuner" in text
+    assert "Lignende kommuner i 2024 (sammenlikningsgruppe similar:3201)" in text
+    assert "Bærum, Oslo (0,41), Bergen (0,77) (3 kommuner)" in text
+    assert "Lignende-snitt" in text and "snittet for lignende kommuner" in text
+    # No figure is called ASSS's (the method notes may still name KS' ASSS indices).
+    assert "ASSS-snitt" not in text and "ASSS-gjennomsnittet" not in text and "ASSS-kommunene" not in text
+
+
+def test_report_group_must_be_the_warehouses(warehouse, similar_warehouse, tmp_path):
+    # The ASSS warehouse cannot answer for the similar group: one line saying how to build for it.
+    with pytest.raises(ReportError) as err:
+        write_municipality(
+            Home(warehouse), content.Request("3201", group="similar"), "html", tmp_path / "x.html"
+        )
+    message = str(err.value)
+    assert message.startswith("--group similar: the published warehouse is built against ASSS")
+    assert "KOSTRA_COMPARISON_GROUP=similar:3201 kostra build" in message and "\n" not in message
+    # Bergen's similar group is not Bærum's.
+    with pytest.raises(ReportError, match="built against similar:3201 .*not similar:4601"):
+        write_municipality(
+            Home(similar_warehouse), content.Request("4601", group="similar"), "html", tmp_path / "y.html"
+        )
+    # The group it was built against, in any spelling, is accepted.
+    ctx = content.municipality_report(
+        Marts(warehouse / "kostra.duckdb"), content.Request("3201", group="asss")
+    )
+    assert ctx["comparison_group"] == "ASSS" and ctx["group_with"] == "ASSS-kommunene"
+
+
+def test_export_group_is_checked_against_the_warehouse(warehouse, similar_warehouse, tmp_path):
+    from pipeline.publish.export import ExportError, export
+
+    with pytest.raises(ExportError, match="^--group similar: the published warehouse is built against ASSS"):
+        export(Home(warehouse), "service_profile", "3201", "csv", tmp_path / "a.csv", group="similar")
+    out, rows = export(
+        Home(similar_warehouse), "service_profile", "3201", "csv", tmp_path / "b.csv", group="similar"
+    )
+    assert rows > 0 and "similar:3201" in out.read_text(encoding="utf-8")
+    # A mart that does not depend on the group exports whatever --group says.
+    _, rows = export(Home(warehouse), "indicator_values", "3201", "csv", tmp_path / "c.csv", group="similar")
+    assert rows > 0

@@ -24,6 +24,19 @@ EXPORTABLE = {
     "production_contributions": "municipality_id",
     "barometer": "municipality_id",
     "dq_findings": "municipality_id",
+    "comparison_group_members": "municipality_id",
+    "similar_municipalities": "municipality_id",
+    "similar_municipality_contributions": "municipality_id",
+}
+# Marts whose figures depend on the comparison group the warehouse was built against (--group checks it).
+GROUP_DEPENDENT = {
+    "service_profile",
+    "indicator_trend",
+    "asss_aggregates",
+    "sector_indices",
+    "production_contributions",
+    "barometer",
+    "comparison_group_members",
 }
 FORMATS = ("csv", "parquet", "xlsx")
 
@@ -203,14 +216,48 @@ def _excel_value(v):
     return v
 
 
+def check_group(home: Home, what: str, group: str | None, municipality: str | None) -> None:
+    """``--group``: the marts hold the statistics of one comparison group, the build's; asking for another is
+    one line saying how to build for it (never the build's figures under another group's name)."""
+    from pipeline.config import Comparison, comparison_group_label_nb, normalise_comparison_group
+
+    if group is None or what not in GROUP_DEPENDENT:
+        return
+    try:
+        wanted = normalise_comparison_group(group, municipality or Comparison.from_env().focus_municipality)
+    except ValueError as exc:
+        raise ExportError(f"--group: {exc}") from None
+    con = connect_published(home)
+    try:
+        (built,) = con.execute("select any_value(comparison_group) from marts.service_profile").fetchone()
+    finally:
+        con.close()
+    built = built or "ASSS"
+    if wanted != built:
+        raise ExportError(
+            f"--group {group}: the published warehouse is built against {built} "
+            f"({comparison_group_label_nb(built)}), not {wanted}; build it for that group with "
+            f"KOSTRA_COMPARISON_GROUP={wanted} kostra build (or kostra build --group {wanted})"
+        )
+
+
 def export(
-    home: Home, what: str, municipality: str | None, fmt: str, out: Path, *, excel: bool = False
+    home: Home,
+    what: str,
+    municipality: str | None,
+    fmt: str,
+    out: Path,
+    *,
+    excel: bool = False,
+    group: str | None = None,
 ) -> tuple[Path, int]:
     if fmt not in FORMATS:
         raise ExportError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
     if excel and fmt != "csv":
         raise ExportError(f"--excel: only for --format csv (xlsx is Excel's own format), not {fmt}")
     out = target_path(home, out, what, municipality, fmt)
+    if what in EXPORTABLE:
+        check_group(home, what, group, municipality)
     table = fetch(home, what, municipality)
     from pipeline.report.summary import is_demo
 

@@ -77,10 +77,10 @@ def municipality_context(home: Home, request: content.Request) -> dict:
         raise ReportError(str(exc)) from None
 
 
-def network_context(home: Home, year: int | None = None) -> dict:
+def network_context(home: Home, year: int | None = None, group: str | None = None) -> dict:
     try:
         with Marts(home.published_db) as marts:
-            return content.network_overview(marts, year)
+            return content.network_overview(marts, year, group=group)
     except ReportDataError as exc:
         raise ReportError(str(exc)) from None
 
@@ -90,8 +90,10 @@ def write_municipality(home: Home, request: content.Request, fmt: str, out: Path
     return Written(_write(ctx, render.municipality_html, fmt, out), ctx["title"])
 
 
-def write_network(home: Home, fmt: str, out: Path, year: int | None = None) -> Written:
-    ctx = network_context(home, year)
+def write_network(
+    home: Home, fmt: str, out: Path, year: int | None = None, group: str | None = None
+) -> Written:
+    ctx = network_context(home, year, group)
     return Written(_write(ctx, render.network_html, fmt, out), ctx["title"])
 
 

@@ -58,6 +58,9 @@ class Request:
     vintage: str | None = None
     comparators: tuple[str, ...] = ()
     generated_at: datetime = field(default_factory=datetime.now)
+    # The comparison group asked for (--group, any form of pipeline.config.normalise_comparison_group);
+    # None: the one the warehouse was built against.
+    group: str | None = None
 
 
 def _ok(v) -> bool:
@@ -76,7 +79,64 @@ def _val(v):
 
 
 def group_label(group: str) -> str:
-    return "ASSS" if group.upper() == "ASSS" else group
+    """The group's short name in headings (``<name>-snitt``)."""
+    if group.upper() == "ASSS":
+        return "ASSS"
+    if group.startswith("similar:"):
+        return "Lignende"
+    if group.startswith("list:"):
+        return "Utvalg"
+    return group.rsplit(":", 1)[-1]
+
+
+def network_name(group: str) -> str:
+    """The network overview's name for the group: "ASSS-nettverket", "lignende kommuner", ..."""
+    from pipeline.config import comparison_group_label_nb
+
+    if group.upper() == "ASSS" or group.startswith("EKG"):
+        return f"{group_label(group)}-nettverket"
+    return comparison_group_label_nb(group)
+
+
+def group_words(group: str, centre_name: str, k: int) -> dict:
+    """How the report names the group: in the lead sentence, in headings and beside ranks."""
+    short = group_label(group)
+    if group.upper() == "ASSS":
+        with_ = "ASSS-kommunene"
+    elif group.startswith("similar:"):
+        with_ = (
+            f"de {k} kommunene som likner mest på {centre_name} i struktur (lignende kommuner: innbyggertall, "
+            "alderssammensetning og frie inntekter per innbygger)"
+        )
+    elif group.startswith("list:"):
+        with_ = "de valgte kommunene"
+    elif group.startswith("kostra:"):
+        _, grouping, code = group.split(":")
+        with_ = f"kommunene i KOSTRA-gruppe {code} (inndelingen fra {grouping})"
+    else:
+        with_ = f"kommunene i KOSTRA-gruppe {group}"
+    return {"group": short, "group_with": with_}
+
+
+def resolve_group(marts: Marts, requested: str | None, municipality: str) -> str:
+    """The warehouse's comparison group, checked against --group: the marts hold one group's statistics
+    (the build's), so another group is one line saying how to build for it, never a silent substitute."""
+    from pipeline.config import comparison_group_label_nb, normalise_comparison_group
+
+    built = marts.comparison_group()
+    if requested is None:
+        return built
+    try:
+        wanted = normalise_comparison_group(requested, municipality)
+    except ValueError as exc:
+        raise ReportDataError(f"--group: {exc}") from None
+    if wanted != built:
+        raise ReportDataError(
+            f"--group {requested}: the published warehouse is built against {built} "
+            f"({comparison_group_label_nb(built)}), not {wanted}; build it for that group with "
+            f"KOSTRA_COMPARISON_GROUP={wanted} kostra build (or kostra build --group {wanted})"
+        )
+    return built
 
 
 def choose_year(marts: Marts, municipality: str, year: int | None, vintage: str | None) -> tuple[int, str]:
@@ -118,8 +178,9 @@ def municipality_report(marts: Marts, req: Request, default_comparators: tuple[s
         raise ReportDataError(f"--municipality {mid}: no rows in marts.service_profile for that code")
     year, vintage = choose_year(marts, mid, req.year, req.vintage)
     names = marts.municipality_names()
-    group = marts.comparison_group()
-    members = marts.members(year)
+    group = resolve_group(marts, req.group, mid)
+    member_rows = marts.group_members(year)
+    members = member_rows["municipality_id"].tolist()
     comparators = [c for c in (req.comparators or default_comparators) if c != mid]
     for c in comparators:
         if not marts.known_municipality(c) and req.comparators:
@@ -150,10 +211,19 @@ def municipality_report(marts: Marts, req: Request, default_comparators: tuple[s
         "profile_years": profile_years,
         "vintage": vintage,
         "vintage_nb": VINTAGE_NB[vintage],
-        "group": group_label(group),
+        **group_words(group, names.get(mid, mid), max(len(members) - 1, 0)),
+        "comparison_group": group,
         "group_long": fnd.group_phrase(group)[0],
         "comparators": [{"id": c, "name": names.get(c, c)} for c in comparators],
-        "members": [{"id": m, "name": names.get(m, m)} for m in members],
+        "members": [
+            {
+                "id": r.municipality_id,
+                "name": names.get(r.municipality_id, r.municipality_id),
+                "rank": int(r.similarity_rank) if _ok(r.similarity_rank) else None,
+                "distance": _val(r.distance),
+            }
+            for r in member_rows.itertuples()
+        ],
         "is_member": mid in members,
         "demo": marts.is_demo(),
         "generated_at": req.generated_at.strftime("%d.%m.%Y %H:%M"),
@@ -474,7 +544,9 @@ def source_rows(marts: Marts, mid: str, years: list[int], indicators: set[str]) 
     return rows
 
 
-def network_overview(marts: Marts, year: int | None = None, generated_at: datetime | None = None) -> dict:
+def network_overview(
+    marts: Marts, year: int | None = None, generated_at: datetime | None = None, group: str | None = None
+) -> dict:
     years = marts.years()
     if not years:
         raise ReportDataError("marts.service_profile has no figures")
@@ -483,8 +555,8 @@ def network_overview(marts: Marts, year: int | None = None, generated_at: dateti
     elif year not in years:
         raise ReportDataError(f"--year {year}: marts.service_profile has {min(years)}–{max(years)}")
     names = marts.municipality_names()
-    group = marts.comparison_group()
-    members = marts.members(year)
+    group = resolve_group(marts, group, marts.focus() or "")
+    members = marts.group_members(year)["municipality_id"].tolist()
     if not members:
         raise ReportDataError(f"--year {year}: the comparison group {group} has no members that year")
     prof = marts.profile(members, [year])
@@ -492,7 +564,7 @@ def network_overview(marts: Marts, year: int | None = None, generated_at: dateti
     f = marts.findings(members, [year])
     ctx = {
         "kind": "network",
-        "title": f"KOSTRA {year}: {group_label(group)}-nettverket sektor for sektor",
+        "title": f"KOSTRA {year}: {network_name(group)} sektor for sektor",
         "year": year,
         "group": group_label(group),
         "members": [{"id": m, "name": names.get(m, m)} for m in members],

@@ -39,10 +39,16 @@ class Finding:
 
 
 def group_phrase(group: str) -> tuple[str, str]:
-    """("gjennomsnittet i ASSS-nettverket", "ASSS-gjennomsnittet") or the KOSTRA group's words."""
+    """("gjennomsnittet i ASSS-nettverket", "ASSS-gjennomsnittet"), or the words for a KOSTRA group, a list
+    of municipalities or the similar group (canonical forms, pipeline.config.normalise_comparison_group)."""
     if group.upper() == "ASSS":
         return "gjennomsnittet i ASSS-nettverket", "ASSS-gjennomsnittet"
-    return f"gjennomsnittet i {group}", f"{group}-gjennomsnittet"
+    if group.startswith("similar:"):
+        return "gjennomsnittet for lignende kommuner", "snittet for lignende kommuner"
+    if group.startswith("list:"):
+        return "gjennomsnittet for de valgte kommunene", "snittet for de valgte kommunene"
+    code = group.rsplit(":", 1)[-1]
+    return f"gjennomsnittet i {code}", f"{code}-gjennomsnittet"
 
 
 def direction_word(deviation_pct: float, kind: str | None) -> str:

@@ -263,6 +263,20 @@ class Marts:
         df = self.sql("select any_value(comparison_group) as g from marts.service_profile")
         return df["g"].iloc[0] or "ASSS"
 
+    def group_members(self, year: int) -> pd.DataFrame:
+        """Who was in the comparison group in ``year`` (marts.comparison_group_members): municipality_id,
+        similarity_rank and distance (NULL outside the similar group), members only. A warehouse built before
+        that mart existed answers from service_profile's is_group_member, without ranks."""
+        if self.has("comparison_group_members"):
+            return self.sql(
+                "select municipality_id, similarity_rank, distance from marts.comparison_group_members "
+                "where year = ? and role = 'member' order by similarity_rank nulls last, municipality_id",
+                [year],
+            )
+        return pd.DataFrame(
+            {"municipality_id": self.members(year), "similarity_rank": None, "distance": None}
+        )
+
     def known_municipality(self, municipality_id: str) -> bool:
         (n,) = self._con.execute(
             "select count(*) from marts.service_profile where municipality_id = ?", [municipality_id]

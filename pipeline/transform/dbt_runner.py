@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.config import DBT_PROJECT_DIR, Comparison, Home
+from pipeline.config import COMPARISON_GROUP_ENV, DBT_PROJECT_DIR, Comparison, Home
 
 if TYPE_CHECKING:
     from dbt.cli.main import dbtRunnerResult
@@ -30,7 +30,6 @@ BUILD_DB_ENV = "KOSTRA_BUILD_DB"
 KEEP_OPEN_ENV = "KOSTRA_DBT_KEEP_OPEN"
 DBT_COMMANDS = frozenset({"build", "run", "test", "seed", "parse", "compile", "list", "ls", "debug", "docs"})
 _MUNICIPALITY_CODE = re.compile(r"^\d{4}$")
-_COMPARISON_GROUP = re.compile(r"^(ASSS|EKG\d{2})$", re.IGNORECASE)
 
 
 class DbtRunError(RuntimeError):
@@ -48,11 +47,10 @@ def dbt_vars(comparison: Comparison) -> dict:
             raise ValueError(
                 f"Comparison.extra_comparators must hold 4-digit municipality codes, got {code!r}"
             )
-    if not _COMPARISON_GROUP.match(comparison.comparison_group):
-        raise ValueError(
-            "Comparison.comparison_group must be 'ASSS' or a KOSTRA group code like 'EKG13', "
-            f"got {comparison.comparison_group!r}"
-        )
+    try:
+        comparison.canonical_group  # noqa: B018 (validates)
+    except ValueError as exc:
+        raise ValueError(f"Comparison.comparison_group: {exc} (${COMPARISON_GROUP_ENV})") from None
     return comparison.dbt_vars()
 
 

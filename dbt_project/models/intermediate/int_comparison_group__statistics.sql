@@ -36,6 +36,7 @@ stats as (
         year,
         {{ group_statistics('value', 'group') }},
         count(value) filter (where not comparable_across_break) as group_noncomparable_member_count,
+        string_agg(municipality_id, ', ' order by municipality_id) filter (where value is not null) as group_members,
         string_agg(municipality_id, ', ' order by municipality_id) filter (
             where value is not null and not comparable_across_break
         ) as noncomparable_members
@@ -84,11 +85,12 @@ select
     stats.group_max,
     stats.group_member_count,
     stats.group_noncomparable_member_count,
+    stats.group_members,
     coalesce(
         stats.group_member_count > 0
         and stats.group_member_count = previous_stats.group_member_count
         and stats.group_member_count = pairs.comparable_pair_count
-        {%- if comparison_group() != 'ASSS' %}
+        {%- if comparison_group_kind() == 'kostra' %}
             and this_grouping.kostra_grouping = previous_grouping.kostra_grouping
         {%- endif %},
         false
@@ -108,7 +110,7 @@ select
                 then 'members with a value differ from the year before'
         end,
         case when pairs.broken_members is not null then 'border or definition break: ' || pairs.broken_members end
-        {%- if comparison_group() != 'ASSS' %},
+        {%- if comparison_group_kind() == 'kostra' %},
             case
                 when this_grouping.kostra_grouping != previous_grouping.kostra_grouping
                     then 'KOSTRA grouping changed (' || previous_grouping.kostra_grouping || ' → '
@@ -126,6 +128,6 @@ left join pairs
         stats.indicator_id = pairs.indicator_id
         and stats.year = pairs.year
 left join grouping_by_year as this_grouping on stats.year = this_grouping.year
-{%- if comparison_group() != 'ASSS' %}
+{%- if comparison_group_kind() == 'kostra' %}
     left join grouping_by_year as previous_grouping on stats.year - 1 = previous_grouping.year
 {%- endif %}

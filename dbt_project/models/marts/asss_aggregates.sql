@@ -129,6 +129,7 @@ select
     stats.min_value,
     stats.max_value,
     stats.member_count,
+    flags.group_members as members,
     coalesce(members_expected.members_expected, 0) as members_expected,
     -- Comparability of the mean, min and max (int_comparison_group__statistics owns the rules).
     coalesce(flags.group_noncomparable_member_count, 0) as noncomparable_member_count,

@@ -93,6 +93,7 @@ profile as (
         coalesce(group_stats.group_noncomparable_member_count, 0) as group_noncomparable_member_count,
         coalesce(group_stats.group_is_comparable_previous_year, false) as group_is_comparable_previous_year,
         group_stats.group_comparability_note,
+        group_stats.group_members,
         100 * indicator_values.value / nullif(group_stats.group_mean, 0) as index_asss,
         national.national_value,
         groupings.kostra_grouping,

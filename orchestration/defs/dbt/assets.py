@@ -68,7 +68,10 @@ class ComparisonConfig(dg.Config):
     )
     comparison_group: str = Field(
         default=_FROM_ENV.comparison_group,
-        description=f"'ASSS' or a KOSTRA group code such as 'EKG13' (default ${COMPARISON_GROUP_ENV}).",
+        description=(
+            "'asss', a KOSTRA group ('EKG13' or 'kostra:2020:EKG12'), a list ('list:0301,4601') or 'similar' "
+            f"(the focus municipality's nearest by structure) (default ${COMPARISON_GROUP_ENV})."
+        ),
     )
 
     @classmethod

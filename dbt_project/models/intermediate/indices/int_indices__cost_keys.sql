@@ -27,7 +27,7 @@ listed_keys as (
         'per_target_group' as key_basis,
         cast(null as integer) as gronthefte_year,
         source,
-        upper(trim(source)) like 'DEMO%' as cost_key_is_demo
+        upper(trim(cast(source as varchar))) like 'DEMO%' as cost_key_is_demo
     from {{ ref('cost_keys') }}
 )
 

@@ -32,7 +32,8 @@ expenditure_reference as (
         expenditure.year,
         {{ stable_avg('expenditure.expenditure_per_need_adjusted_inhabitant', 'expenditure.municipality_id') }}
             as expenditure_reference_mean,
-        count(expenditure.expenditure_per_need_adjusted_inhabitant) as expenditure_reference_member_count
+        count(expenditure.expenditure_per_need_adjusted_inhabitant) as expenditure_reference_member_count,
+        string_agg(expenditure.municipality_id, ', ' order by expenditure.municipality_id) as reference_members
     from expenditure
     inner join reference_set
         on
@@ -112,6 +113,7 @@ combined as (
         expenditure.expenditure_per_need_adjusted_inhabitant,
         expenditure_reference.expenditure_reference_mean,
         coalesce(expenditure_reference.expenditure_reference_member_count, 0) as expenditure_reference_member_count,
+        expenditure_reference.reference_members,
         coalesce(production.production_reference_member_count, 0) as production_reference_member_count,
         coalesce(production.production_indicator_count, 0) as production_indicator_count,
         coalesce(production.production_indicators_with_index, 0) as production_indicators_with_index,
@@ -196,6 +198,7 @@ indices as (
         expenditure_per_need_adjusted_inhabitant,
         expenditure_reference_mean,
         expenditure_reference_member_count,
+        reference_members,
         production_reference_member_count,
         production_indicator_count,
         production_indicators_with_index,
