@@ -14,7 +14,6 @@ import hashlib
 import os
 import platform
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -91,26 +90,30 @@ def kostra(env: dict, *args: str, timeout: float = 900) -> subprocess.CompletedP
     return subprocess.run([KOSTRA, *args], env=env, capture_output=True, text=True, timeout=timeout)
 
 
+# SIGINT as a terminal gives it: a suite started in the background (``make proof &``) inherits SIGINT ignored,
+# and ``kostra`` rightly keeps an inherited ignore, so the child gets the default back before it becomes
+# ``kostra`` (exec keeps the pid and a default disposition). A small exec shim, not ``preexec_fn``: the suites
+# start commands from several threads at once, and Python code between fork and exec may deadlock there.
+_TERMINAL_SIGNALS = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.argv[1], sys.argv[1:])"
+)
+
+
 def start_kostra(env: dict, *args: str, log: Path) -> subprocess.Popen:
-    """``kostra args`` in its own process group (so a kill reaches dbt too), output into ``log``."""
+    """``kostra args`` in its own process group (so a kill reaches dbt too), output into ``log``; SIGINT
+    as from a terminal (see :data:`_TERMINAL_SIGNALS`)."""
     out = open(log, "ab")  # noqa: SIM115 - the child holds it; closed when the caller reaps the child
     try:
         return subprocess.Popen(
-            [KOSTRA, *args],
+            [sys.executable, "-S", "-c", _TERMINAL_SIGNALS, KOSTRA, *args],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_terminal_signals,
         )
     finally:
         out.close()
-
-
-def _terminal_signals() -> None:
-    """SIGINT as a terminal gives it: a suite started in the background (``make proof &``) inherits SIGINT
-    ignored, and ``kostra`` rightly keeps an inherited ignore, so the child gets the default back."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def group_alive(pgid: int) -> bool:

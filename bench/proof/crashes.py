@@ -10,8 +10,9 @@ The moments are spread over every stage (:data:`PLANS`):
 - *load*, *dbt*, *quality*, *publish*: ``kostra build`` killed at a random moment inside that step of the
   Dagster run (``raw_tables``, ``kostra_dbt_models``/``kostra_dbt_quality_models``, ``quality__findings``,
   ``warehouse__published``): the step is seen starting in the run's event log and the kill falls uniformly within the
-  step's length in the last build that completed. The stage counted is the one the event log shows running at
-  the kill.
+  step's length in the last build that finished it. The stage counted is the one the event log shows running at
+  the kill. Before each killed build, ``kostra fetch`` lands a new release (not loaded), so every one of them
+  has something to load, to build and to publish.
 
 After every kill the published warehouse must open and be byte for byte the one before or a whole new build
 (raw and marts of the same releases, every cell it has once). Then the next run: a fetch or an ingest-file is
@@ -35,7 +36,11 @@ from pathlib import Path
 from bench.proof import Clock, SuiteResult, sha
 from bench.proof.runs import PARTS, STEPS, TABLE, RunHome, Watch, kill_group, reap, running_step
 
-# Ingest kills, ingest-file kills, and the rounds of build kills (each round ends in a completed build).
+# Ingest kills, ingest-file kills, and the rounds of build kills (each round ends in a completed build). Full
+# size: 31 kills, 21 in ingest (a kostra fetch or ingest-file: about a second each, and the next run) and 10 in
+# builds (load 2, dbt 3 of them one in its quality models, quality 2, publish 3: each a kostra build up to
+# the step, most of a minute of CPU on two cores). A kill that comes too late to be one is tried again, up to
+# ATTEMPTS times, and not counted if it never was.
 PLANS = {
     "small": {
         "between parts": 1,
@@ -44,9 +49,9 @@ PLANS = {
         "rounds": [["kostra_dbt_models", "warehouse__published"]],
     },
     "full": {
-        "between parts": 6,
-        "landing parts": 3,
-        "ingest-file": 6,
+        "between parts": 8,
+        "landing parts": 6,
+        "ingest-file": 7,
         "rounds": [
             [
                 "raw_tables",
@@ -54,21 +59,12 @@ PLANS = {
                 "quality__findings",
                 "kostra_dbt_quality_models",
                 "warehouse__published",
-            ],
-            [
                 "warehouse__published",
-                "quality__findings",
                 "raw_tables",
                 "kostra_dbt_models",
-                "warehouse__published",
-            ],
-            [
-                "kostra_dbt_models",
-                "warehouse__published",
                 "quality__findings",
-                "raw_tables",
-                "kostra_dbt_models",
-            ],
+                "warehouse__published",
+            ]
         ],
     },
 }
@@ -205,6 +201,8 @@ def _build_kill(rh: RunHome, step: str, notes: list[str]) -> tuple[str, bool, st
         if not reap(proc):
             return STEPS[step], False, "the killed build's processes are still running"
         hit = running_step(watch.run_db) if watch.run_db else None
+        if watch.run_db:
+            rh.learn_durations(watch.run_db)  # the steps it finished before the kill time the next kills
         stage = STEPS.get(hit or "", f"between steps ({hit})")
         problem = rh.warehouse_whole(published)
         return stage, not problem, f"{delay:.2f} s into {step} (running: {hit}): {problem}"
@@ -225,13 +223,25 @@ def _complete_build(rh: RunHome, label: str) -> str:
     return f"after the next build: {problem}" if problem else ""
 
 
+def _new_release(rh: RunHome, label: str) -> str:
+    """'' when ``kostra fetch`` landed the statbank's next release whole (not loaded: the build loads it)."""
+    server = rh.statbank()
+    stamp = rh.new_release()
+    server.reset()
+    code, out = rh.run(*rh.fetch_args(), tag=f"{label}-fetch-{stamp}")
+    if code != 0:
+        return f"the fetch of a new release failed ({code}): {out.strip().splitlines()[-1:]}"
+    rh.ledger[(TABLE, stamp)] = rh.statbank_cells()
+    return ""
+
+
 def run(
     size: str = "full", *, workdir: Path | None = None, tiny: Path | None = None, **_: object
 ) -> SuiteResult:
     result = SuiteResult("crashes", size)
     clock = Clock()
     plan = PLANS[size]
-    with tempfile.TemporaryDirectory(prefix="proof-crashes-", dir=workdir) as tmp:
+    with tempfile.TemporaryDirectory(prefix="proof-crashes-", dir=workdir, ignore_cleanup_errors=True) as tmp:
         rh = RunHome(Path(tmp), tiny, SEED)
         try:
             for kind in ("between parts", "landing parts"):
@@ -240,13 +250,14 @@ def run(
             for _ in range(plan["ingest-file"]):
                 _ingest_file_kill(rh, result)
             for i, steps in enumerate(plan["rounds"], start=1):
-                path, stamp = rh.release_file()  # something new for this round's builds to load
-                code, out = rh.run("ingest-file", str(path), tag=f"round-{i}-ingest")
-                if code != 0:
-                    result.failures.append(f"round {i}: ingest-file failed: {out[-400:]}")
-                    break
-                rh.ledger[(TABLE, stamp)] = INGEST_FILE_CELLS
-                kills = [k for step in steps if (k := _build_kill(rh, step, result.notes)) is not None]
+                kills = []
+                for j, step in enumerate(steps, start=1):
+                    # Something new for every killed build to load, dbt to build and the publish to publish.
+                    if problem := _new_release(rh, f"round-{i}-{j}"):
+                        result.failures.append(f"round {i}: {problem}")
+                        break
+                    if (kill := _build_kill(rh, step, result.notes)) is not None:
+                        kills.append(kill)
                 after = _complete_build(rh, f"round-{i}")
                 for stage, ok, why in kills:
                     # A kill is handled only when the build after its round completed whole.

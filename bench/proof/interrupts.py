@@ -129,6 +129,7 @@ def _build_trial(rh: RunHome, step: str, signum: int) -> tuple[str, bool, str, f
         sent = time.monotonic()
         os.kill(proc.pid, signum)
         took, problems = _ended(proc, signum, sent, rh.logs / f"{tag}.log", rh.notes)
+        rh.learn_durations(watch.run_db)  # the steps it finished before the signal time the next signals
         if problem := rh.warehouse_whole(published):
             problems.append(problem)
         stage = STEPS.get(hit or "", f"between steps ({hit})")
@@ -148,7 +149,9 @@ def run(
     clock = Clock()
     plan = PLANS[size]
     took: list[float] = []
-    with tempfile.TemporaryDirectory(prefix="proof-interrupts-", dir=workdir) as tmp:
+    with tempfile.TemporaryDirectory(
+        prefix="proof-interrupts-", dir=workdir, ignore_cleanup_errors=True
+    ) as tmp:
         rh = RunHome(Path(tmp), tiny, SEED)
         try:
             for signum in plan["fetch"]:

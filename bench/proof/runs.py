@@ -36,15 +36,18 @@ STEPS = {
     "kostra_dbt_quality_models": "dbt (quality models)",
     "warehouse__published": "publish",
     "reports__quality_report": "report",
+    "reports__kostra_report": "report",
 }
-# First guesses of each step's length (seconds); every build that completes replaces them by what it took.
+# First guesses of each step's length (seconds), on the short side of what they take on two cores (a kill
+# early in the step rather than after it); every build that finishes a step replaces its guess by what it took.
 GUESSES = {
-    "raw_tables": 1.0,
-    "kostra_dbt_models": 8.0,
+    "raw_tables": 0.4,
+    "kostra_dbt_models": 10.0,
     "quality__findings": 3.0,
-    "kostra_dbt_quality_models": 6.0,
-    "warehouse__published": 0.5,
-    "reports__quality_report": 1.0,
+    "kostra_dbt_quality_models": 5.0,
+    "warehouse__published": 0.25,
+    "reports__quality_report": 0.4,
+    "reports__kostra_report": 3.0,
 }
 FIRST_NEW_RELEASE = datetime(2026, 3, 16, 7, tzinfo=UTC)
 
@@ -75,6 +78,8 @@ class RunHome:
         self.releases = 0
         self.server = None
         self._serve = serve
+        self._codes: list[str] | None = None
+        self.procs: list = []  # every kostra started here that may still be running
 
     # --- the statbank ---
 
@@ -88,9 +93,12 @@ class RunHome:
         return self.server
 
     def _contents(self) -> list[str]:
-        from pipeline.landing.ingest import catalogue_filters
+        # Read from the catalogue's seeds once per home (with pandas, most of a second each time).
+        if self._codes is None:
+            from pipeline.landing.ingest import catalogue_filters
 
-        return catalogue_filters()[TABLE]["ContentsCode"]
+            self._codes = list(catalogue_filters()[TABLE]["ContentsCode"])
+        return self._codes
 
     def _next_stamp(self) -> str:
         self.releases += 1
@@ -125,7 +133,13 @@ class RunHome:
         return ["fetch", TABLE, "--v0-root", v0, "--v2-root", v2]
 
     def close(self, keep: Path | None = None) -> None:
-        """Stop the statbank; with ``keep``, copy every log of the suite there first (for a failed run)."""
+        """Stop the statbank and any ``kostra`` still running (a trial that raised); with ``keep``, copy
+        every log of the suite there first (for a failed run)."""
+        for proc in self.procs:
+            if proc.poll() is None or group_alive(proc.pid):
+                self.notes.append(f"a kostra process (pid {proc.pid}) was still running at the end: killed")
+                kill_group(proc)
+                reap(proc)
         if self.server is not None:
             self.server.shutdown()
         if keep is not None:
@@ -138,7 +152,9 @@ class RunHome:
     # --- processes ---
 
     def start(self, *args: str, tag: str):
-        return start_kostra(self.env, *args, log=self.logs / f"{tag}.log")
+        proc = start_kostra(self.env, *args, log=self.logs / f"{tag}.log")
+        self.procs = [p for p in self.procs if p.poll() is None] + [proc]
+        return proc
 
     def run(self, *args: str, tag: str, timeout: float = 900) -> tuple[int, str]:
         proc = self.start(*args, tag=tag)
