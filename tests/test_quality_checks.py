@@ -393,10 +393,11 @@ def test_yoy_on_population_compares_age_groups_not_single_years():
     # One cohort (age 30) tripling is how single years move (people age into the next cell): no finding.
     assert findings(_population_rows(jump_cohort=3.0), "relative_change").empty
     assert findings(_population_rows(), "relative_change").empty
-    # The whole 67+ group tripling is: it is found on the age groups it belongs to, not on 78 cells.
+    # The whole 67+ group tripling is: it is found on the age groups it belongs to (67+, 67–79, 80+), not on 78
+    # cells.
     f = findings(_population_rows(jump_67=3.0), "relative_change")
     assert set(f["region_code"]) == {"5004"} and set(f["table_id"]) == {"07459"}
-    assert set(f["indicator_id"]) == {"pop_67_pluss", "pop_80_pluss"}
+    assert set(f["indicator_id"]) == {"pop_67_pluss", "pop_67_79", "pop_80_pluss"}
     assert set(f["sector"]) == {"befolkning"}
 
 

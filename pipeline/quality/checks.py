@@ -998,7 +998,10 @@ def _catalogue_sectors(con) -> dict:
         by_table.setdefault(r.table_id, []).append(r.sector)
     for table_id, sectors in by_table.items():
         common = os.path.commonprefix(sorted(set(sectors))).rstrip("_")
-        shared = len(set(sectors)) > 1 and common in set(seeds.function_sectors().values())
+        # Sectors of one family (pleie_omsorg_0_66, pleie_omsorg_67_pluss): the family's name.
+        shared = (
+            len(set(sectors)) > 1 and bool(common) and all(s.startswith(common + "_") for s in set(sectors))
+        )
         out[(table_id, None, None)] = common if shared else sectors[0]
     return out
 
