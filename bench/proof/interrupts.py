@@ -2,8 +2,8 @@
 
 ``kostra fetch`` (a three-part fetch from the local statbank, a part held back so the signal finds it
 waiting) and ``kostra build`` (the signal at a random moment inside a step of the Dagster run, seen in the
-run's event log as in the crash suite) get one signal, sent to ``kostra``'s process alone as a terminal's
-Ctrl+C or a service manager's stop would, not to dbt. Handled when, within :data:`LIMIT` seconds, ``kostra``
+run's event log as in the crash suite; a new release fetched before each, for it to load) get one signal,
+sent to ``kostra``'s process alone as a terminal's Ctrl+C or a service manager's stop would, not to dbt. Handled when, within :data:`LIMIT` seconds, ``kostra``
 and every process it started (dbt, Dagster's helpers) are gone, it exits 130 (SIGINT) or 143 (SIGTERM) and
 says in one line that it stopped, the published warehouse is the one before or a whole new build, and the
 next run completes with every landed cell once, nothing left behind and no Dagster run still marked running.
@@ -23,6 +23,8 @@ from bench.proof import Clock, SuiteResult, group_alive, sha
 from bench.proof.runs import PARTS, STEPS, TABLE, RunHome, Watch, kill_group, reap, running_step
 
 LIMIT = 10.0  # seconds from the signal to the last process gone; pipeline.interrupt promises 8 at worst
+# The signals of the fetch trials, and the rounds of build trials (step, signal), each round ending in a
+# completed build that every trial of the round must be followed by.
 PLANS = {
     "small": {"fetch": [signal.SIGTERM], "rounds": [[("kostra_dbt_models", signal.SIGINT)]]},
     "full": {
@@ -32,8 +34,6 @@ PLANS = {
                 ("raw_tables", signal.SIGINT),
                 ("kostra_dbt_models", signal.SIGTERM),
                 ("quality__findings", signal.SIGINT),
-            ],
-            [
                 ("kostra_dbt_quality_models", signal.SIGTERM),
                 ("warehouse__published", signal.SIGINT),
                 ("kostra_dbt_models", signal.SIGINT),
@@ -143,7 +143,7 @@ def _build_trial(rh: RunHome, step: str, signum: int) -> tuple[str, bool, str, f
 def run(
     size: str = "full", *, workdir: Path | None = None, tiny: Path | None = None, **_: object
 ) -> SuiteResult:
-    from bench.proof.crashes import _complete_build
+    from bench.proof.crashes import _complete_build, _new_release
 
     result = SuiteResult("interrupts", size)
     clock = Clock()
@@ -159,13 +159,14 @@ def run(
                 result.count(kind, ok, why)
                 took.append(seconds)
             for i, trials in enumerate(plan["rounds"], start=1):
-                path, stamp = rh.release_file()
-                code, out = rh.run("ingest-file", str(path), tag=f"int-round-{i}-ingest")
-                if code != 0:
-                    result.failures.append(f"round {i}: ingest-file failed: {out[-400:]}")
-                    break
-                rh.ledger[(TABLE, stamp)] = 8
-                outcomes = [o for step, signum in trials if (o := _build_trial(rh, step, signum)) is not None]
+                outcomes = []
+                for j, (step, signum) in enumerate(trials, start=1):
+                    # Something new for every stopped build to load, build and publish.
+                    if problem := _new_release(rh, f"int-round-{i}-{j}"):
+                        result.failures.append(f"round {i}: {problem}")
+                        break
+                    if (outcome := _build_trial(rh, step, signum)) is not None:
+                        outcomes.append(outcome)
                 after = _complete_build(rh, f"int-round-{i}")
                 for kind, ok, why, seconds in outcomes:
                     result.count(
