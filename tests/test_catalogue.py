@@ -158,6 +158,7 @@ def _broken(tmp_path, edit):
         ("gs_nde_per_elev", "table_id", "12255", "gs_nde_per_elev.*derived row is computed"),
         ("gs_elever", "status", "confirmed", "gs_elever.*table 11975 is unverified"),
         ("pop_80_pluss", "alder", "105..080", "pop_80_pluss.*bad code range"),
+        ("pop_80_pluss", "alder", "000..127", "pop_80_pluss.*alder lists 128 codes; at most 127"),
         ("gs_grunnskolepoeng", "series_break", "x", "gs_grunnskolepoeng.*series_break needs the first_year"),
     ],
 )

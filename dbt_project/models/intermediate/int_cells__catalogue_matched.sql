@@ -28,11 +28,20 @@ catalogue as (
 -- One row per cell a catalogue row selects, so cells join on equality (a hash join, not a scan per row).
 -- Every row of a table filters the same dimensions (pipeline.catalogue validates it), so '' stands for "this
 -- table has no such dimension" on both sides.
+-- Each code also carries its bit in a 127-bit mask (a catalogue row lists at most 127 codes of a dimension,
+-- pipeline.reference.catalogue validates it): OR-ing the masks of the cells found and counting the bits
+-- counts the distinct codes found, about five times faster than count(distinct) over 1.7 M groups.
 catalogue_cells as (
     select
         catalogue.*,
+        len(catalogue.funksjon_codes) as functions_expected,
+        len(catalogue.alder_codes) as ages_expected,
         coalesce(funksjon_code.code, '') as funksjon_key,
-        coalesce(alder_code.code, '') as alder_key
+        coalesce(alder_code.code, '') as alder_key,
+        coalesce(cast(1 as hugeint) << (list_position(catalogue.funksjon_codes, funksjon_code.code) - 1), 0)
+            as funksjon_bit,
+        coalesce(cast(1 as hugeint) << (list_position(catalogue.alder_codes, alder_code.code) - 1), 0)
+            as alder_bit
     from catalogue
     cross join unnest(coalesce(catalogue.funksjon_codes, [null])) as funksjon_code (code)
     cross join unnest(coalesce(catalogue.alder_codes, [null])) as alder_code (code)
@@ -49,8 +58,10 @@ cells as (
 matched as (
     select
         catalogue.indicator_id,
-        catalogue.funksjon_codes,
-        catalogue.alder_codes,
+        catalogue.functions_expected,
+        catalogue.ages_expected,
+        catalogue.funksjon_bit,
+        catalogue.alder_bit,
         catalogue.series_break,
         catalogue.first_year as source_first_year,
         cells.table_id,
@@ -86,14 +97,14 @@ summed as (
         vintage,
         release_updated,
         count(*) as cells_matched,
-        count(distinct funksjon) as functions_found,
-        max(len(funksjon_codes)) as functions_expected,
-        count(distinct alder) as ages_found,
-        max(len(alder_codes)) as ages_expected,
+        bit_count(bit_or(funksjon_bit)) as functions_found,
+        max(functions_expected) as functions_expected,
+        bit_count(bit_or(alder_bit)) as ages_found,
+        max(ages_expected) as ages_expected,
         -- A definition break applies in the first year of the source that introduced it.
         max(case when year = source_first_year then series_break end) as series_break,
         bool_and(value is not null) as all_cells_have_values,
-        {{ stable_sum('value', 'funksjon, alder') }} as value_sum,
+        {{ exact_sum('value') }} as value_sum,
         list_sort(list_distinct(list(status) filter (where status != '-'))) as other_statuses,
         count(*) filter (where status = '-') as zero_cells
     from matched

@@ -36,22 +36,31 @@ units as (
     group by municipality_id, year
 ),
 
+-- One vector per municipality and year, each standardised value scaled by the square root of its weight and
+-- in variable order, so that the weighted sum of squares above is a euclidean distance between two lists:
+-- one row per pair instead of one per pair and variable (about six times faster). Every unit has every
+-- variable (int_similarity__structural_values keeps complete units only), so the lists line up.
+vectors as (
+    select
+        municipality_id,
+        year,
+        list(sqrt(weight) * z_value order by variable_id) as scaled_z,
+        list_sum(list(weight order by variable_id)) as weight_sum
+    from structural_values
+    group by municipality_id, year
+),
+
 pairs as (
     select
         focus.municipality_id,
         focus.year,
         other.municipality_id as similar_municipality_id,
-        sqrt(
-            {{ stable_sum('focus.weight * (focus.z_value - other.z_value) ^ 2', 'focus.variable_id') }}
-            / {{ stable_sum('focus.weight', 'focus.variable_id') }}
-        ) as distance
-    from structural_values as focus
-    inner join structural_values as other
+        list_distance(focus.scaled_z, other.scaled_z) / sqrt(focus.weight_sum) as distance
+    from vectors as focus
+    inner join vectors as other
         on
             focus.year = other.year
-            and focus.variable_id = other.variable_id
             and focus.municipality_id != other.municipality_id
-    group by focus.municipality_id, focus.year, other.municipality_id
 ),
 
 ranked as (
