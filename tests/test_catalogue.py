@@ -1,6 +1,7 @@
 """The indicator catalogue and table seeds: evidence on every row, validation errors name the row, tables()
 gives SSB-shaped specs, and the SQL reading of filter codes agrees with the Python one."""
 
+import os
 import shutil
 
 import duckdb
@@ -105,6 +106,21 @@ def test_indicators_filters_by_sector():
     assert len(rows) > 5 and set(rows["sector"]) == {"pleie_omsorg_67_pluss"}
     with pytest.raises(catalogue.CatalogueError, match="unknown sector"):
         catalogue.indicators("skole")
+
+
+def test_tables_are_read_again_when_the_catalogue_changes_and_callers_cannot_change_the_cache(tmp_path):
+    path = tmp_path / catalogue.CATALOGUE_FILE
+    shutil.copy(config.SEEDS_DIR / catalogue.CATALOGUE_FILE, path)
+    first = catalogue.tables(path)
+    first["13502"].contents.clear()  # a caller's copy, not the cache
+    assert catalogue.tables(path)["13502"].contents
+
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    df = df[df["table_id"] != "13995"]
+    df.to_csv(path, index=False)
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # a later edit, whatever the clock
+    assert "13995" in first and "13995" not in catalogue.tables(path)
 
 
 def test_tables_follow_ssb_dimension_order():

@@ -503,3 +503,38 @@ def test_a_june_status_over_a_march_number_says_which_vintage_won(warehouse):
         "and alder = '1-5'",
     )
     assert revision["vintage_used"] == "revised" and "shows ':'" in revision["value_note"]
+
+
+@pytest.mark.slow
+def test_not_null_columns_fails_on_a_null_and_names_the_column(tmp_path):
+    # The one not-null test of a model: a NULL planted in one column of one seed fails that seed's test, the
+    # stored failing row names the column, and the same test on an untouched seed passes.
+    db = tmp_path / "kostra_build.duckdb"
+    kwargs = {"target_path": tmp_path / "target", "log_path": tmp_path}
+    run_dbt("seed", db, select=["aggregate_regions", "barometer_sectors"], **kwargs)
+    con = duckdb.connect(str(db))
+    try:
+        con.execute("update reference.aggregate_regions set name = null where region_code = 'EAK'")
+    finally:
+        con.close()
+    result = run_dbt(
+        "test",
+        db,
+        select=[
+            "test_name:not_null_columns,aggregate_regions",
+            "test_name:not_null_columns,barometer_sectors",
+        ],
+        extra=["--store-failures"],
+        raise_on_failure=False,
+        **kwargs,
+    )
+    tests = [r for r in result.result if r.node.resource_type == "test"]  # not the on-run-start hook
+    outcome = {r.node.attached_node.split(".")[-1]: (str(r.status), r.failures) for r in tests}
+    assert outcome == {"aggregate_regions": ("fail", 1), "barometer_sectors": ("pass", 0)}
+    (failing,) = [r.node for r in tests if str(r.status) == "fail"]
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        stored = con.execute(f"select null_columns from {failing.relation_name}").fetchall()
+    finally:
+        con.close()
+    assert stored == [("name",)]

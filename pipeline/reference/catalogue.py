@@ -507,7 +507,7 @@ def _file_key(path: Path) -> tuple[str, int]:
 
 
 @lru_cache(maxsize=4)
-def _layouts_cached(path: str, _mtime: int = 0) -> dict[str, TableLayout]:
+def _layouts_cached(path: str, _mtime: int) -> dict[str, TableLayout]:
     return _parse_layouts(_read_csv(Path(path), TABLE_COLUMNS), path)
 
 
