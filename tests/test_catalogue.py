@@ -119,7 +119,9 @@ def test_tables_are_read_again_when_the_catalogue_changes_and_callers_cannot_cha
     df = df[df["table_id"] != "13995"]
     df.to_csv(path, index=False)
     stat = path.stat()
-    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # a later edit, whatever the clock
+    os.utime(
+        path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000)
+    )  # a later edit, whatever the clock
     assert "13995" in first and "13995" not in catalogue.tables(path)
 
 
