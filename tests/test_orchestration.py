@@ -129,3 +129,21 @@ def test_dagster_cli_validates_the_code_location(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "All code locations passed validation" in done.stderr + done.stdout
+
+
+def test_the_dbt_resource_starts_no_dbt_but_the_step_s_own(defs, monkeypatch, tmp_path):
+    """No ``dbt --version`` process and no in-process dbt adapter before a dbt step (seconds each, unused)."""
+    import dagster_dbt.core.resource as stock
+    from dbt.version import __version__ as dbt_version
+
+    from orchestration.resources import KostraDbtCliResource
+
+    resource = defs.resources["dbt"]
+    assert isinstance(resource, KostraDbtCliResource)
+    started = []
+    monkeypatch.setattr(stock, "check_output", lambda args, **kw: started.append(args) or b"")
+    invocation = resource.cli(["list", "--select", "stg_ssb__releases"], target_path=tmp_path / "target")
+    assert invocation.wait().is_successful()
+    assert invocation.adapter is None
+    assert started == []  # the stock resource runs `dbt --version` here
+    assert str(resource._cli_version) == dbt_version

@@ -4,10 +4,8 @@ import sys
 from pathlib import Path
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
-
 from orchestration.defs.dbt.assets import dbt_project
-from orchestration.resources import HomeResource, StatbankResource
+from orchestration.resources import HomeResource, KostraDbtCliResource, StatbankResource
 
 
 @dg.definitions
@@ -17,7 +15,7 @@ def resources() -> dg.Definitions:
             "home": HomeResource(),
             "statbank": StatbankResource(),
             # The venv's dbt, even when the venv is not on PATH.
-            "dbt": DbtCliResource(
+            "dbt": KostraDbtCliResource(
                 project_dir=dbt_project,
                 profiles_dir=str(dbt_project.profiles_dir),
                 dbt_executable=str(Path(sys.executable).with_name("dbt")),
