@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+
 from orchestration.defs.dbt.assets import dbt_project
 from orchestration.resources import HomeResource, KostraDbtCliResource, StatbankResource
 
