@@ -1,7 +1,8 @@
-"""Runs that stop when asked: SIGTERM (``kill``) and SIGINT (Ctrl+C, to the whole process group) end
-``kostra run`` within seconds with exit code 143 / 130 and one line, the in-process Dagster run marked
-CANCELED, no child process left (dbt, Dagster's log tails), the published warehouse byte for byte as it was,
-the landing store whole; and the next ``kostra run`` completes."""
+"""Runs that stop when asked: SIGTERM (``kill``) during ``kostra run``'s ingest and SIGINT (Ctrl+C, to the
+whole process group) during ``kostra build``'s dbt step end the command within seconds with exit code 143 /
+130 and one line, the in-process Dagster run marked CANCELED, no child process left (dbt, Dagster's log
+tails), the published warehouse byte for byte as it was, the landing store whole; and the next run of the
+same command completes."""
 
 from __future__ import annotations
 
@@ -24,10 +25,11 @@ from tests.demo_build import copy_home
 pytestmark = pytest.mark.slow
 
 KOSTRA = str(Path(sys.executable).with_name("kostra"))
-# Small runs of one table. The Ctrl+C test runs one release again on a copy of the shared demo home (built and
-# published); the SIGTERM test starts from an empty home with six releases, so that its ingest run lasts long
-# enough to be caught in the middle.
-RUN = ["run", "--releases", "2025-06", "--tables", "13502"]
+# Small runs of one table. The Ctrl+C test builds a copy of the shared tiny home again (one 13502 release,
+# built and published): the build job is the same whatever the home holds, and a small home's build reaches
+# dbt within seconds. The SIGTERM test starts from an empty home with six releases, so that its ingest run
+# lasts long enough to be caught in the middle.
+BUILD = ["build"]
 RUN_LONGER_INGEST = ["run", "--releases", "2023-03..2025-06", "--tables", "13502"]
 STOP_WITHIN = 10.0  # seconds from the signal to the process's exit
 
@@ -115,14 +117,14 @@ def _landing_whole(home: Path) -> None:
         json.loads(path.read_bytes())  # every file whole
 
 
-def _stop_line(out: str, name: str, log_dir: Path) -> str:
+def _stop_line(out: str, name: str, log_dir: Path, command: str) -> str:
     last = out.strip().splitlines()[-1]
     assert last.startswith(
         f"stopped by {name}; the published warehouse is unchanged, the landing store whole"
     )
     assert last.endswith(".log)") and " (log: " in last
     log = Path(last.rsplit(" (log: ", 1)[1][:-1])
-    assert log.parent == log_dir and log.name.endswith("-run.log")
+    assert log.parent == log_dir and log.name.endswith(f"-{command}.log")
     assert last in log.read_text(encoding="utf-8")
     return last
 
@@ -143,7 +145,7 @@ def test_sigterm_during_the_ingest_run_stops_it_and_cancels_the_dagster_run(tmp_
 
     assert code == 128 + signal.SIGTERM, out[-3000:]
     assert seconds < STOP_WITHIN
-    _stop_line(out, "SIGTERM", home / "logs")
+    _stop_line(out, "SIGTERM", home / "logs", "run")
     assert "Traceback" not in out
     with dg.DagsterInstance.get() as instance:
         assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.CANCELED
@@ -156,13 +158,13 @@ def test_sigterm_during_the_ingest_run_stops_it_and_cancels_the_dagster_run(tmp_
     assert published.exists()
 
 
-def test_ctrl_c_during_dbt_stops_dbt_and_cancels_the_build_run(tmp_path, demo_built_home, dagster_env):
-    home = copy_home(demo_built_home, tmp_path / "home")
+def test_ctrl_c_during_dbt_stops_dbt_and_cancels_the_build_run(tmp_path, tiny_built_home, dagster_env):
+    home = copy_home(tiny_built_home, tmp_path / "home")
     env = {**dagster_env, "KOSTRA_HOME": str(home)}
     published = home / "kostra.duckdb"
     before = _sha(published)
     inode = published.stat().st_ino
-    proc = _start(env, RUN)
+    proc = _start(env, BUILD)
     out = b""
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
@@ -177,7 +179,7 @@ def test_ctrl_c_during_dbt_stops_dbt_and_cancels_the_build_run(tmp_path, demo_bu
 
     assert code == 128 + signal.SIGINT, rest[-3000:]
     assert seconds < STOP_WITHIN
-    _stop_line(rest, "SIGINT", home / "logs")
+    _stop_line(rest, "SIGINT", home / "logs", "build")
     # No traceback of kostra's own. (Ctrl+C reaches the whole group: Dagster's compute-log helpers, which a
     # persistent instance starts, print their own KeyboardInterrupt before they go.)
     assert "pipeline/" not in rest and "orchestration/" not in rest, rest[-3000:]
@@ -188,5 +190,5 @@ def test_ctrl_c_during_dbt_stops_dbt_and_cancels_the_build_run(tmp_path, demo_bu
     assert not list(home.glob(".kostra.*.tmp"))
     _landing_whole(home)
 
-    _next_run_completes(env, RUN)
+    _next_run_completes(env, BUILD)
     assert published.stat().st_ino != inode  # built and published again (a new file renamed into place)
