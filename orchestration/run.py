@@ -287,6 +287,9 @@ def build(home: Home, comparison: Comparison | None = None) -> dg.ExecuteInJobRe
         run_config = build_run_config(home, comparison or Comparison.from_env())
     except ValueError as exc:  # a bad municipality or group code
         raise RunFailed(str(exc)) from None
+    from pipeline.quality import gx_suites
+
+    gx_suites.import_in_background()  # loaded while the dbt step runs, ready by the quality step
     with instance() as inst:
         result = _execute(BUILD_JOB_NAME, inst, run_config=run_config, tags=_cli_tags())
     if not result.success:

@@ -10,9 +10,11 @@ every suite and expectation result instead.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,6 +85,21 @@ def _gx():
     import great_expectations as gx
 
     return gx
+
+
+def import_in_background() -> None:
+    """Start importing GX on a daemon thread and return at once.
+
+    ``import great_expectations`` takes about 5 s; a build that runs in one process (``kostra build``) starts
+    it here and meanwhile waits on the dbt subprocess, so the quality step finds GX loaded. A failed import is
+    left for the quality step's own import to report.
+    """
+
+    def load() -> None:
+        with contextlib.suppress(Exception):
+            _gx()
+
+    threading.Thread(target=load, name="gx-import", daemon=True).start()
 
 
 def get_context(root: Path = EXPECTATIONS_DIR):
