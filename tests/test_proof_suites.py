@@ -4,7 +4,7 @@
 The suites that run whole builds (crashes, idempotency, interrupts) have one owner, their own command:
 ``make proof-small`` runs every suite at its small size and fails unless every trial was handled, and CI
 (``.ci/run``) runs it after ``make test``. Run inside pytest they would cost ``make test`` about four minutes
-of builds that tests/test_kill_run.py and tests/test_stop_run.py already cover in one run each.
+of builds that tests/test_stop_run.py already covers in one run each.
 """
 
 from __future__ import annotations

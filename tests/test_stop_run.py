@@ -1,8 +1,9 @@
-"""Runs that stop when asked: SIGTERM (``kill``) during ``kostra run``'s ingest and SIGINT (Ctrl+C, to the
-whole process group) during ``kostra build``'s dbt step end the command within seconds with exit code 143 /
-130 and one line, the in-process Dagster run marked CANCELED, no child process left (dbt, Dagster's log
-tails), the published warehouse byte for byte as it was, the landing store whole; and the next run of the
-same command completes."""
+"""Runs that stop: SIGTERM (``kill``) during ``kostra run``'s ingest and SIGINT (Ctrl+C, to the whole process
+group) during ``kostra build``'s dbt step end the command within seconds with exit code 143 / 130 and one line,
+the in-process Dagster run marked CANCELED, no child process left (dbt, Dagster's log tails), the published
+warehouse byte for byte as it was, the landing store whole. A build killed outright (SIGKILL to the group)
+leaves the published warehouse as it was too, and its run is failed as abandoned by the next. After each, the
+next run of the same command completes."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pytest
 
 from pipeline.config import REPO_ROOT
-from tests.demo_build import copy_home
+from tests.demo_build import TINY_DIMS, TINY_TABLE, copy_home
+from tests.jsonstat_factory import make_doc
 
 pytestmark = pytest.mark.slow
 
@@ -158,12 +161,8 @@ def test_sigterm_during_the_ingest_run_stops_it_and_cancels_the_dagster_run(tmp_
     assert published.exists()
 
 
-def test_ctrl_c_during_dbt_stops_dbt_and_cancels_the_build_run(tmp_path, tiny_built_home, dagster_env):
-    home = copy_home(tiny_built_home, tmp_path / "home")
-    env = {**dagster_env, "KOSTRA_HOME": str(home)}
-    published = home / "kostra.duckdb"
-    before = _sha(published)
-    inode = published.stat().st_ino
+def _start_dbt(env: dict) -> subprocess.Popen:
+    """``kostra build`` in a session of its own, returned once dbt has started its first node."""
     proc = _start(env, BUILD)
     out = b""
     deadline = time.monotonic() + 600
@@ -173,10 +172,25 @@ def test_ctrl_c_during_dbt_stops_dbt_and_cancels_the_build_run(tmp_path, tiny_bu
         if b" START sql " in line or b" START seed " in line or not line:
             break  # dbt is building
     assert proc.poll() is None, out.decode()[-3000:]
+    return proc
+
+
+def test_ctrl_c_then_a_kill_during_dbt_leave_the_warehouse_as_it_was_and_the_next_build_completes(
+    tmp_path, tiny_built_home, dagster_env
+):
+    """Two builds stopped in their dbt step, one after the other on the same home and Dagster instance (as an
+    analyst who presses Ctrl+C, then loses the machine, would leave it), then a build that completes."""
+    home = copy_home(tiny_built_home, tmp_path / "home")
+    env = {**dagster_env, "KOSTRA_HOME": str(home)}
+    published = home / "kostra.duckdb"
+    before = _sha(published)
+    inode = published.stat().st_ino
+
+    # Ctrl+C: the whole process group gets SIGINT, as from a terminal.
+    proc = _start_dbt(env)
     (run,) = [r for r in _runs() if r.job_name == "build_and_publish"]
     code, seconds, rest = _stop(proc, signal.SIGINT, group=True)
     print(f"Ctrl+C during dbt: exit {code} after {seconds:.2f} s")
-
     assert code == 128 + signal.SIGINT, rest[-3000:]
     assert seconds < STOP_WITHIN
     _stop_line(rest, "SIGINT", home / "logs", "build")
@@ -190,5 +204,32 @@ def test_ctrl_c_during_dbt_stops_dbt_and_cancels_the_build_run(tmp_path, tiny_bu
     assert not list(home.glob(".kostra.*.tmp"))
     _landing_whole(home)
 
+    # SIGKILL to the whole group (the machine lost), with a June release landed that the build was loading.
+    june = tmp_path / "june.json"
+    june.write_bytes(make_doc(TINY_TABLE, TINY_DIMS, default=2.0, updated="2025-06-16T06:00:00Z"))
+    landed = subprocess.run([KOSTRA, "ingest-file", str(june)], env=env, capture_output=True, text=True)
+    assert landed.returncode == 0, landed.stderr[-3000:]
+    proc = _start_dbt(env)
+    killed = {r.run_id for r in _runs() if r.status == dg.DagsterRunStatus.STARTED}
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    _no_process_left(proc.pid, home)
+    assert _sha(published) == before  # untouched: the kill happened before any publish
+    assert not list(home.glob(".kostra.*.tmp"))
+    _landing_whole(home)
+
+    # The next build completes: it builds the June release whole and publishes a new file.
     _next_run_completes(env, BUILD)
     assert published.stat().st_ino != inode  # built and published again (a new file renamed into place)
+    con = duckdb.connect(str(published), read_only=True)
+    try:
+        rows = con.execute(
+            "select vintage, value from marts.indicator_values where municipality_id = '3201' and year = 2024"
+        ).fetchall()
+    finally:
+        con.close()
+    assert rows == [("revised", 2.0)]
+    # The killed run was found abandoned and failed (which frees its pool slot); nothing is left running.
+    with dg.DagsterInstance.get() as instance:
+        assert killed and {instance.get_run_by_id(r).status for r in killed} == {dg.DagsterRunStatus.FAILURE}
+    assert not [r for r in _runs() if r.status in (dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING)]
