@@ -29,7 +29,7 @@ demo: setup
 test: setup lint
 	$(BIN)/pytest -n 2 --dist loadfile -q
 
-# The unit tests only: no dbt, no Dagster (every module that runs either is marked slow). About a minute.
+# The unit tests only: no dbt, no Dagster (every test that runs either is marked slow). About a minute and a half.
 test-fast: $(STAMP)
 	$(BIN)/pytest -m "not slow" -n 2 -q
 

@@ -391,6 +391,7 @@ def test_run_dbt_reports_the_failing_parse(tmp_path):
         run_dbt("parse", tmp_path / "build.duckdb", project_dir=project, target_path=tmp_path / "target")
 
 
+@pytest.mark.slow
 def test_a_seed_whose_columns_changed_loads_over_a_home_built_by_the_old_version(tmp_path):
     # A home built before barometer_parameters.value became text (and before the catalogue's weight_id):
     # the next build must reload the seeds in their new shape, not fail on the old tables.

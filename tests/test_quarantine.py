@@ -302,35 +302,52 @@ def _colliding_bodies(digits: int = 4) -> tuple[bytes, bytes, str]:
         i += 1
 
 
-def test_every_bad_reference_is_one_line_and_a_non_zero_exit(h):
+# Each bad reference to `kostra landing`, and what its one error line says (None: only that it is one line).
+# The landed objects are two whose sha256 share their first four digits (ambiguous as a prefix).
+BAD_REFERENCES = {
+    "unknown sha": (("quarantine", "{unknown}", "--reason", "x"), "no landed object has sha256"),
+    "ambiguous prefix": (("quarantine", "{prefix}", "--reason", "x"), "is ambiguous: 2 objects"),
+    "release never landed": (
+        ("quarantine", f"{TABLE}@2019-06", "--reason", "x"),
+        f"no landed release {TABLE}@2019-06",
+    ),
+    "table never landed": (
+        ("quarantine", "99999@2024-06", "--reason", "x"),
+        "no landed release 99999@2024-06",
+    ),
+    "not a release key": (("quarantine", f"{TABLE}@soon", "--reason", "x"), "is not a release key"),
+    "neither sha nor release": (("quarantine", "not-a-sha", "--reason", "x"), "neither a sha256"),
+    "ambiguous, blank reason": (
+        ("quarantine", "{prefix}", "--reason", " "),
+        None,
+    ),  # the reason is per object
+    "release of a kept object": (("release", "{sha}"), "among the quarantined objects"),
+    "blank reason": (("quarantine", "{sha}", "--reason", "  "), "a quarantine needs a reason"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_REFERENCES))
+def test_every_bad_reference_is_one_line_and_a_non_zero_exit(h, case):
     store = LandingStore(h.landing)
     one, two, prefix = _colliding_bodies()
     store.land(TABLE, [Part(body=one, query=None, cells=0)], updated=MARCH, source="test")
     store.land(TABLE, [Part(body=two, query=None, cells=0)], updated=JUNE, source="test")
-    unknown = "f" * 64 if not prefix.startswith("f") else "e" * 64
-    cases = {
-        ("quarantine", unknown, "--reason", "x"): "no landed object has sha256",
-        ("quarantine", prefix, "--reason", "x"): "is ambiguous: 2 objects",
-        ("quarantine", f"{TABLE}@2019-06", "--reason", "x"): f"no landed release {TABLE}@2019-06",
-        ("quarantine", "99999@2024-06", "--reason", "x"): "no landed release 99999@2024-06",
-        ("quarantine", f"{TABLE}@soon", "--reason", "x"): "is not a release key",
-        ("quarantine", "not-a-sha", "--reason", "x"): "neither a sha256",
-        ("quarantine", prefix, "--reason", " "): None,  # ambiguous first; the reason is checked per object
-        ("release", hashlib.sha256(one).hexdigest()): "among the quarantined objects",
+    names = {
+        "unknown": "f" * 64 if not prefix.startswith("f") else "e" * 64,
+        "prefix": prefix,
+        "sha": hashlib.sha256(one).hexdigest(),
     }
-    for args, message in cases.items():
-        proc = kostra(h, "landing", *args)
-        assert proc.returncode != 0, args
-        assert "Traceback" not in proc.stdout + proc.stderr, args
-        lines = proc.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("error: "), (args, proc.stderr)
-        if message:
-            assert message in lines[0], (args, lines[0])
-    sha = hashlib.sha256(one).hexdigest()
-    blank = kostra(h, "landing", "quarantine", sha, "--reason", "  ")
-    (line,) = blank.stderr.strip().splitlines()
-    assert blank.returncode != 0
-    assert line.startswith(f"error: landing object {sha}: a quarantine needs a reason")
+    template, message = BAD_REFERENCES[case]
+    args = [arg.format(**names) for arg in template]
+    proc = kostra(h, "landing", *args)
+    assert proc.returncode != 0, args
+    assert "Traceback" not in proc.stdout + proc.stderr, args
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), (args, proc.stderr)
+    if message:
+        assert message in lines[0], (args, lines[0])
+    if case == "blank reason":
+        assert lines[0].startswith(f"error: landing object {names['sha']}: a quarantine needs a reason")
     assert store.quarantined() == {}
 
 
