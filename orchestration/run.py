@@ -255,9 +255,16 @@ def _failed_tables(result: dg.ExecuteInJobResult) -> list[tuple[str, str]]:
             data = event.event_specific_data
             if data is None or data.passed:
                 continue
+            summary = data.metadata.get("summary")
             problems = data.metadata.get("problems")
             text = str(getattr(problems, "value", problems) or "").strip().splitlines()
-            first = text[0].removeprefix("- ") if text else "see the asset check"
+            first = (
+                str(getattr(summary, "value", summary))
+                if summary is not None
+                else text[0].removeprefix("- ")
+                if text
+                else "see the asset check"
+            )
             table = data.asset_key.path[-1].removeprefix("table_")
             out.append((table, f"{data.check_name} check failed: {first}"))
     return out

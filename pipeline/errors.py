@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 
 class RunFailed(RuntimeError):
     """A pipeline run failed; the published warehouse is unchanged."""
@@ -15,30 +17,26 @@ class TablesFailed(RunFailed):
         super().__init__(f"{len(failures)} table(s) failed: " + "; ".join(failures))
 
 
-def user_error_types() -> tuple[type[BaseException], ...]:
-    from pipeline.landing.ingest import IngestError
-    from pipeline.landing.store import LandingError
-    from pipeline.publish.export import ExportError
-    from pipeline.publish.warehouse import PublishError
-    from pipeline.raw.jsonstat import JsonStatError
-    from pipeline.raw.load import LoadError
-    from pipeline.report.build import ReportError
-    from pipeline.ssb.errors import SsbError
+# The user-input errors of the pipeline's modules, by module. An exception can only be one of these once its
+# module has been imported, so the check looks in sys.modules instead of importing them all: a one-line error
+# of `kostra landing` must not first load the report builder, pandas and matplotlib.
+_USER_ERRORS = {
+    "pipeline.landing.ingest": "IngestError",
+    "pipeline.landing.store": "LandingError",
+    "pipeline.publish.export": "ExportError",
+    "pipeline.publish.warehouse": "PublishError",
+    "pipeline.raw.jsonstat": "JsonStatError",
+    "pipeline.raw.load": "LoadError",
+    "pipeline.report.build": "ReportError",
+    "pipeline.ssb.errors": "SsbError",
+}
 
-    return (
-        IngestError,
-        ExportError,
-        JsonStatError,
-        LandingError,
-        LoadError,
-        PublishError,
-        ReportError,
-        SsbError,
-        RunFailed,
-        # A home under a regular file, a folder without write permission, a full disk: the OS's own words
-        # name the path, which is what the user needs.
-        OSError,
-    )
+
+def user_error_types() -> tuple[type[BaseException], ...]:
+    loaded = [getattr(sys.modules[m], name) for m, name in _USER_ERRORS.items() if m in sys.modules]
+    # A home under a regular file, a folder without write permission, a full disk: the OS's own words name the
+    # path, which is what the user needs.
+    return (*loaded, RunFailed, OSError)
 
 
 def is_user_error(exc: BaseException) -> bool:

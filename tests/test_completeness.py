@@ -99,3 +99,25 @@ def test_a_fetch_split_by_region_is_checked_as_a_whole(tmp_path):
         source="t",
     )
     assert any(codes[0] in p for p in check_table(store2, "13502").problems)
+
+
+def test_only_the_releases_in_scope_are_checked_and_the_summary_says_how_to_leave_one_out(tmp_path):
+    store = LandingStore(tmp_path)
+    _land(store, [c for c in _all_codes() if c != "0301"])  # 2022-06, without Oslo
+    body = make_doc(
+        "13502",
+        {"KOKkommuneregion0000": _all_codes(), "ContentsCode": ["KOSandel120000"], "Tid": ["2019", "2021"]},
+    )
+    store.land("13502", [Part(body=body, query=None, cells=0)], updated="2023-06-15T06:00:00Z", source="t")
+
+    later = check_table(store, "13502", only=lambda rec: rec.updated.startswith("2023"))
+    assert later.ok and later.fetches == 1 and later.summary() == ""
+    earlier = check_table(store, "13502", only=lambda rec: rec.updated.startswith("2022"))
+    assert earlier.incomplete == ["2022-06-15T06:00:00Z"]
+    assert earlier.summary() == (
+        f"{earlier.problems[0]} (and 1 more problem); to leave the release out of builds: "
+        'kostra landing quarantine 13502@2022-06-15T06:00:00Z --reason "..."'
+    )
+    # A landed table with nothing in scope has nothing to check; a table never landed is still named.
+    assert check_table(store, "13502", only=lambda rec: False).ok
+    assert not check_table(LandingStore(tmp_path / "empty"), "13502", only=lambda rec: False).ok

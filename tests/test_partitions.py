@@ -8,6 +8,7 @@ import pytest
 from orchestration import run as runner
 from orchestration.resources import StatbankResource
 from pipeline.config import Home
+from pipeline.errors import TablesFailed
 from pipeline.landing.ingest import catalogue_filters
 from pipeline.landing.store import LandingStore
 from pipeline.raw.load import connect, load_pending
@@ -54,3 +55,39 @@ def test_a_new_june_release_touches_only_its_partition(tmp_path):
     # The June load holds only the June release: the first fetch took every year, the second only the newest.
     assert first.cells_loaded == 3 * second.cells_loaded
     assert [r.updated for r in store.fetches()] == ["2024-03-15T07:00:00Z", "2024-06-17T06:00:00Z"]
+
+
+def test_an_incomplete_release_fails_its_own_run_only(tmp_path):
+    """A March release without Oslo fails the run that lands it, naming the release and how to leave it out;
+    the June run after it checks June and passes, and the March release stays landed."""
+    home = Home(tmp_path / "home").ensure()
+    without_oslo = make_doc(
+        "13502",
+        {
+            "KOKkommuneregion0000": [c for c in sorted(set(seeds.all_codes(2021, 2023))) if c != "0301"],
+            "ContentsCode": catalogue_filters()["13502"]["ContentsCode"],
+            "Tid": ["2021", "2022", "2023"],
+        },
+        updated="2024-03-15T07:00:00Z",
+        default=1.0,
+    )
+    with recorded_server(
+        without_oslo, _doc("2024-06-17T06:00:00Z", 2.0), max_calls=1000, window_seconds=1
+    ) as srv:
+        statbank = StatbankResource(asof_root=srv.url)
+        with pytest.raises(TablesFailed) as failed:
+            runner.ingest(home, statbank, ["2024-03"], table_ids=["13502"])
+        (line,) = failed.value.failures
+        assert line.startswith(
+            "table 13502: completeness check failed: table 13502, release 2024-03-15T07:00:00Z"
+        )
+        assert "0301" in line and "missing for 2021" in line and "(and 2 more problems)" in line
+        assert line.endswith('kostra landing quarantine 13502@2024-03-15T07:00:00Z --reason "..."')
+
+        june = runner.ingest(home, statbank, ["2024-06"], table_ids=["13502"])
+    (check,) = june.get_asset_check_evaluations()
+    assert check.passed and check.metadata["summary"].value == "complete"
+    assert [r.updated for r in LandingStore(home.landing).fetches()] == [
+        "2024-03-15T07:00:00Z",
+        "2024-06-17T06:00:00Z",
+    ]

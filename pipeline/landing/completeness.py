@@ -6,6 +6,7 @@ use, and must be noticed before it is built into profiles. Decoding stays in Arr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pyarrow.compute as pc
@@ -22,10 +23,26 @@ class Completeness:
     fetches: int = 0
     cells: int = 0
     problems: list[str] = field(default_factory=list)
+    incomplete: list[str] = field(default_factory=list)  # the `updated` of every fetch with a problem
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def summary(self) -> str:
+        """One line for the person running the ingest: the first problem, how many more, and how to build the
+        table's other releases without an incomplete one (it stays landed until someone decides)."""
+        if not self.problems:
+            return ""
+        more = len(self.problems) - 1
+        line = self.problems[0] + (f" (and {more} more problem{'s' if more != 1 else ''})" if more else "")
+        if self.incomplete:
+            first = self.incomplete[0]
+            line += (
+                f"; to leave the release out of builds: kostra landing quarantine {self.table_id}@{first} "
+                '--reason "..."'
+            )
+        return line
 
 
 def expected_codes(year: int) -> dict[str, str]:
@@ -78,12 +95,25 @@ def check_fetch(store: LandingStore, rec: FetchRecord) -> list[str]:
     return problems
 
 
-def check_table(store: LandingStore, table_id: str) -> Completeness:
+def check_table(
+    store: LandingStore, table_id: str, *, only: Callable[[FetchRecord], bool] | None = None
+) -> Completeness:
+    """Check the table's landed fetches (those ``only`` accepts: the ingest checks the releases of its own
+    run, so an incomplete release landed earlier, already reported, does not fail every later run).
+
+    A table with no fetch at all is reported as never landed; one with fetches, none of them in scope, has
+    nothing to check."""
     result = Completeness(table_id)
+    landed = False
     for rec in store.fetches([table_id]):
+        landed = True
+        if only is not None and not only(rec):
+            continue
         result.fetches += 1
         result.cells += rec.cells
-        result.problems += check_fetch(store, rec)
-    if result.fetches == 0:
+        if problems := check_fetch(store, rec):
+            result.problems += problems
+            result.incomplete.append(rec.updated or rec.fetch_id)
+    if not landed:
         result.problems.append(f"table {table_id} has never been landed")
     return result

@@ -1,41 +1,5 @@
-"""Talk to SSB's statbank (PxWebApi v0/v2): the client, its throttle, query splitting and errors."""
+"""Talk to SSB's statbank (PxWebApi v0/v2): the client (``client``), its throttle, query splitting (``query``),
+errors (``errors``), the publication calendar (``calendar``) and vintages (``vintage``).
 
-from pipeline.ssb.client import ApiLimits, Fetch, FetchedPart, SsbClient, TableInfo, TableMetadata, Variable
-from pipeline.ssb.errors import (
-    SsbBadResponse,
-    SsbCatalogueMismatch,
-    SsbCatalogueTableMissing,
-    SsbError,
-    SsbNoSuchTable,
-    SsbNotFound,
-    SsbQueryError,
-    SsbRateLimited,
-    SsbTableChanged,
-    SsbTooManyCells,
-    SsbUnavailable,
-    SsbUnreachable,
-    SsbUrlTooLong,
-)
-
-__all__ = [
-    "ApiLimits",
-    "Fetch",
-    "FetchedPart",
-    "SsbBadResponse",
-    "SsbCatalogueMismatch",
-    "SsbCatalogueTableMissing",
-    "SsbClient",
-    "SsbError",
-    "SsbNoSuchTable",
-    "SsbNotFound",
-    "SsbQueryError",
-    "SsbRateLimited",
-    "SsbTableChanged",
-    "SsbTooManyCells",
-    "SsbUnavailable",
-    "SsbUnreachable",
-    "SsbUrlTooLong",
-    "TableInfo",
-    "TableMetadata",
-    "Variable",
-]
+Import the module you need: the package itself loads nothing, so a command that only needs the calendar
+does not pay for requests and the client."""
