@@ -29,9 +29,9 @@ demo: setup
 test: setup lint
 	$(BIN)/pytest -n 2 --dist loadfile -q
 
-# The unit tests only: no dbt, no Dagster (every test that runs either is marked slow). About a minute and a half.
+# The unit tests only: no dbt, no Dagster, no proof-suite trials (every test that runs one is marked slow).
 test-fast: $(STAMP)
-	$(BIN)/pytest -m "not slow" -n 2 -q
+	$(BIN)/pytest -m "not slow" -n 2 --dist loadfile -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check pipeline orchestration tests bench

@@ -11,6 +11,10 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # loads the Dagster definitions (and dagster-dbt's manifest)
+
 SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.json"
 
 

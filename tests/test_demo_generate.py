@@ -40,11 +40,12 @@ def _source(iid: str, year: int) -> tuple[str, str]:
 
 
 def test_same_seed_same_bytes(tmp_path):
-    first = generate(tmp_path / "first", first_year=2020, last_year=2024)
-    again = generate(tmp_path / "again", first_year=2020, last_year=2024)
+    # Four years (the fewest the demo takes) with 12210's last and 13995's first in them.
+    first = generate(tmp_path / "first", first_year=2021, last_year=2024)
+    again = generate(tmp_path / "again", first_year=2021, last_year=2024)
     # A parquet and a JSON spec per catalogue table, plus releases.json, anomalies.json and README.md.
     assert again.sha256 == first.sha256 and len(first.sha256) == 2 * len(catalogue.tables()) + 3
-    other = generate(tmp_path / "other", seed=1, first_year=2020, last_year=2024)
+    other = generate(tmp_path / "other", seed=1, first_year=2021, last_year=2024)
     assert other.sha256["12367.parquet"] != first.sha256["12367.parquet"]
 
 
@@ -407,6 +408,12 @@ def test_aggregates_are_sums_of_members(demo):
     munis = tot[~tot.index.str.startswith("E")].sum()
     assert tot["EAK"] == munis
     assert tot["EAKUO"] == munis - tot["0301"]
+
+
+def test_fewer_than_four_years_is_one_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="the demo needs at least four years, got 2022-2024"):
+        generate(tmp_path / "short", first_year=2022, last_year=2024)
+    assert not (tmp_path / "short").exists()
 
 
 def test_regions_subset_and_bad_region(tmp_path):

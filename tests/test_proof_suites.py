@@ -9,6 +9,8 @@ of builds that tests/test_stop_run.py already covers in one run each.
 
 from __future__ import annotations
 
+import pytest
+
 from bench.proof import SuiteResult, faults, fuzz, record, sandbox
 
 
@@ -17,6 +19,7 @@ def _all_handled(result: SuiteResult) -> None:
     assert result.handled == result.tried, "\n".join([result.summary(), *result.failures])
 
 
+@pytest.mark.slow  # a whole suite's trials: `make test` runs it, `make test-fast` leaves it out
 def test_faults_end_in_correct_data_or_a_clear_error(tmp_path):
     _all_handled(faults.run("small", workdir=tmp_path))
 
@@ -29,10 +32,12 @@ def test_the_fault_suite_sees_an_answer_that_is_not_checked(tmp_path, monkeypatc
     assert result.tried == 2 and result.handled == 0, result.failures
 
 
+@pytest.mark.slow  # a whole suite's trials: `make test` runs it, `make test-fast` leaves it out
 def test_fuzzed_documents_decode_or_are_refused(tmp_path):
     _all_handled(fuzz.run("small", workdir=tmp_path))
 
 
+@pytest.mark.slow  # a whole suite's trials: `make test` runs it, `make test-fast` leaves it out
 def test_the_sandbox_refuses_every_listed_statement_and_owned_export(tmp_path):
     _all_handled(sandbox.run("small", workdir=tmp_path))
 

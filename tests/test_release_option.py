@@ -108,6 +108,7 @@ def test_a_release_is_out_by_the_calendar_not_by_the_15th():
     assert parse_releases("2025-06", datetime(2025, 6, 16, 7, tzinfo=UTC)) == ["2025-06"]  # 08:00 Oslo
 
 
+@pytest.mark.slow  # Dagster's partitions
 def test_the_first_release_is_the_partitions_first():
     from orchestration import partitions
 

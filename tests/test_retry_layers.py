@@ -9,11 +9,9 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import dagster as dg
 import orjson
 import pytest
 
-from orchestration.resources import HomeResource, StatbankResource
 from pipeline.config import Home
 from pipeline.landing.ingest import catalogue_filters
 from pipeline.reference import seeds
@@ -87,7 +85,10 @@ def test_persistent_429_still_ends_in_the_rate_limited_error_naming_the_table():
         assert len(data_posts(server)) == 2
 
 
+@pytest.mark.slow  # Dagster's resource
 def test_statbank_resource_carries_the_retry_settings_to_the_client():
+    from orchestration.resources import StatbankResource
+
     with recorded_server() as server:
         statbank = StatbankResource(
             v0_root=server.v0_root, v2_root=server.v2_root, retries=1, backoff_factor=0.01
@@ -155,7 +156,10 @@ def test_klass_client_retries_a_429_after_retry_after(busy_klass):
 # --- the run layer: Dagster retries the ingest step --------------------------------------------------
 
 
+@pytest.mark.slow  # Dagster's definitions
 def test_ingest_assets_carry_a_retry_policy_with_backoff():
+    import dagster as dg
+
     from orchestration.defs.ssb.assets import INGEST_RETRY, ingest_definitions
 
     assets, _checks = ingest_definitions()
@@ -177,6 +181,7 @@ def _doc_13502() -> bytes:
     return make_doc("13502", dims, updated="2024-03-15T07:00:00Z", default=1.0)
 
 
+@pytest.mark.slow  # a Dagster run
 @pytest.mark.parametrize(
     ("fault", "retried"),
     [
@@ -188,7 +193,10 @@ def _doc_13502() -> bytes:
 def test_dagster_retries_the_ingest_step_that_failed_for_a_transient_reason(
     tmp_path, monkeypatch, fault, retried
 ):
+    import dagster as dg
+
     import orchestration.defs.ssb.assets as ingest_assets
+    from orchestration.resources import HomeResource, StatbankResource
 
     # The real policy waits 20 s and more; the same rule without the wait.
     monkeypatch.setattr(ingest_assets, "INGEST_RETRY", dg.RetryPolicy(max_retries=1))

@@ -722,8 +722,10 @@ def generate(
     out_dir: Path, *, seed: int = 20240617, first_year: int = 2015, last_year: int = 2024, regions=None
 ) -> GeneratedDemo:
     """Write the demo release to ``out_dir`` (see docs/architecture.md, "Demo release")."""
-    if last_year < first_year + 2:
-        raise ValueError(f"the demo needs at least three years, got {first_year}-{last_year}")
+    # The planted anomalies need four years: a jump in the fourth-last year that falls back after it, copied
+    # IPLOS figures, and a year before each to compare with.
+    if last_year < first_year + 3:
+        raise ValueError(f"the demo needs at least four years, got {first_year}-{last_year}")
     out_dir = Path(out_dir)
     b = _Builder(seed, first_year, last_year)
     b.build_bases()
