@@ -43,6 +43,28 @@ TINY_DIMS = {
     "Tid": ["2023", "2024"],
 }
 TINY_RELEASE = "2025-03-17T07:00:00Z"
+# The tiny home is built for Bergen with Oslo beside it (not the defaults), so the run history shows that the
+# environment reached the build's run config and dbt.
+TINY_COMPARISON_ENV = {
+    "KOSTRA_FOCUS": "4601",
+    "KOSTRA_COMPARATORS": "0301",
+    "KOSTRA_COMPARISON_GROUP": "ASSS",
+}
+
+
+def dagster_home_of(home: Path) -> Path:
+    """The Dagster instance a shared home was built with (beside the home, so copies of it leave it out)."""
+    return home.parent / "dagster"
+
+
+def _new_dagster_home(home: Path) -> Path:
+    from pipeline.config import REPO_ROOT
+
+    path = dagster_home_of(home)
+    path.mkdir(parents=True, exist_ok=True)
+    # The instance settings `make dev` uses: one op at a time per pool, no telemetry.
+    shutil.copy(REPO_ROOT / "orchestration" / "dagster.yaml", path / "dagster.yaml")
+    return path
 
 
 def _shared_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -80,14 +102,20 @@ def _build_tiny(home: Path) -> None:
     home.parent.mkdir(parents=True, exist_ok=True)
     doc = home.parent / "tiny.json"
     doc.write_bytes(make_doc(TINY_TABLE, TINY_DIMS, updated=TINY_RELEASE))
-    env = {**os.environ, "KOSTRA_HOME": str(home)}
+    env = {
+        **os.environ,
+        **TINY_COMPARISON_ENV,
+        "KOSTRA_HOME": str(home),
+        "DAGSTER_HOME": str(_new_dagster_home(home)),
+    }
     for args in (["ingest-file", str(doc)], ["build"]):
         done = kostra(env, *args)
         assert done.returncode == 0, done.stderr[-3000:]
 
 
 def tiny_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One 13502 release ingested with `kostra ingest-file` and built with `kostra build` (shared; copy it)."""
+    """One 13502 release ingested with `kostra ingest-file` and built with `kostra build` for Bergen
+    (:data:`TINY_COMPARISON_ENV`), in the Dagster instance :func:`dagster_home_of` (shared; copy it)."""
     return shared_home(tmp_path_factory, "tiny13502", _build_tiny)
 
 
@@ -120,6 +148,7 @@ def _build_demo(home: Path) -> None:
 
     mp = pytest.MonkeyPatch()
     mp.setenv("KOSTRA_HOME", str(home))
+    mp.setenv("DAGSTER_HOME", str(_new_dagster_home(home)))
     try:
         assert main(["run", "--releases", DEMO_RELEASES]) == 0
     finally:
@@ -128,5 +157,6 @@ def _build_demo(home: Path) -> None:
 
 def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`kostra run --releases DEMO_RELEASES` on the embedded demo statbank (served over HTTP, landed, built,
-    checked, published), once per test run; read-only, copy it to change it."""
+    checked, published) in the Dagster instance :func:`dagster_home_of`, once per test run; read-only, copy
+    it to change it."""
     return shared_home(tmp_path_factory, "demo", _build_demo)

@@ -2,13 +2,15 @@
 
 ``kostra build`` runs the ``build_and_publish`` job with the comparison parameters as run config (so the run
 records the focus municipality it was built for), and dbt writes its target and logs under ``$KOSTRA_HOME``.
-``kostra run``'s ingest is the ``ingest_release`` job over a range of release partitions, in one run.
+``kostra run``'s ingest is the ``ingest_release`` job over a range of release partitions, in one run. The
+builds are the shared homes' own (tests/demo_build.py builds them with a Dagster instance each).
 """
 
 from __future__ import annotations
 
 import shutil
 import socket
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -16,6 +18,7 @@ import pytest
 
 from orchestration.defs.schedules.jobs_and_triggers import BUILD_JOB_NAME, INGEST_JOB_NAME
 from pipeline.config import DBT_PROJECT_DIR, REPO_ROOT, Home
+from tests.demo_build import TINY_COMPARISON_ENV, dagster_home_of
 from tests.jsonstat_factory import make_doc
 
 pytestmark = pytest.mark.slow
@@ -37,27 +40,17 @@ def _runs(job_name: str) -> list[dg.DagsterRun]:
 
 
 def test_kostra_build_is_in_the_run_history_with_the_focus_municipality_in_its_config(
-    home: Home, dagster_home, tmp_path, monkeypatch
+    tiny_built_home: Path, monkeypatch
 ):
-    from pipeline.cli import main
-
-    monkeypatch.setenv("KOSTRA_FOCUS", "4601")
-    monkeypatch.setenv("KOSTRA_COMPARATORS", "0301")
-    monkeypatch.setenv("KOSTRA_COMPARISON_GROUP", "ASSS")
-    doc = tmp_path / "13502.json"
-    doc.write_bytes(
-        make_doc(
-            "13502",
-            {
-                "KOKkommuneregion0000": ["0301", "4601", "3201", "EAK"],
-                "ContentsCode": ["KOSandel120000"],
-                "Tid": ["2023", "2024"],
-            },
-            updated="2025-03-17T07:00:00Z",
-        )
-    )
-    assert main(["ingest-file", str(doc)]) == 0
-    assert main(["build"]) == 0
+    """The shared tiny home: `kostra ingest-file`, then `kostra build` with KOSTRA_FOCUS=4601,
+    KOSTRA_COMPARATORS=0301 and KOSTRA_COMPARISON_GROUP=ASSS, in a Dagster instance of its own."""
+    assert TINY_COMPARISON_ENV == {
+        "KOSTRA_FOCUS": "4601",
+        "KOSTRA_COMPARATORS": "0301",
+        "KOSTRA_COMPARISON_GROUP": "ASSS",
+    }
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home_of(tiny_built_home)))
+    home = Home(tiny_built_home)
 
     (run,) = _runs(BUILD_JOB_NAME)
     assert run.status == dg.DagsterRunStatus.SUCCESS
@@ -88,6 +81,27 @@ def test_kostra_build_is_in_the_run_history_with_the_focus_municipality_in_its_c
     assert not list((DBT_PROJECT_DIR / "target").glob(f"*{run.run_id[:7]}*"))
 
 
+def test_kostra_run_is_one_ingest_run_over_its_release_range_and_one_build_run(
+    demo_built_home: Path, monkeypatch
+):
+    """The shared demo home: `kostra run --releases 2024-03,2024-06,2025-03,2025-06` with DAGSTER_HOME set."""
+    from orchestration import run as runner
+
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home_of(demo_built_home)))
+    (ingest,) = _runs(INGEST_JOB_NAME)
+    assert ingest.status == dg.DagsterRunStatus.SUCCESS
+    assert ingest.tags[runner.PARTITION_RANGE_START] == "2024-03"
+    assert ingest.tags[runner.PARTITION_RANGE_END] == "2025-06"
+    assert ingest.run_config["resources"]["statbank"]["config"]["asof_root"].startswith("http://127.0.0.1:")
+    assert not ingest.asset_selection  # no subset of the job: every catalogue table
+
+    (build,) = _runs(BUILD_JOB_NAME)
+    assert build.status == dg.DagsterRunStatus.SUCCESS
+    config = build.run_config["ops"]["kostra_dbt_models"]["config"]
+    assert config["focus_municipality"] == "3201"  # the default
+    assert build.run_config["resources"]["home"]["config"]["root"] == str(demo_built_home)
+
+
 def test_a_bad_focus_municipality_fails_before_any_run(home: Home, dagster_home, monkeypatch, capsys):
     from pipeline.cli import main
 
@@ -97,7 +111,7 @@ def test_a_bad_focus_municipality_fails_before_any_run(home: Home, dagster_home,
     assert _runs(BUILD_JOB_NAME) == []
 
 
-def test_an_ingest_of_a_release_range_is_one_run_of_the_ingest_job(home: Home, dagster_home):
+def test_an_ingest_of_some_tables_selects_their_assets(home: Home, dagster_home):
     from orchestration import run as runner
     from orchestration.resources import StatbankResource
     from pipeline.landing.ingest import catalogue_filters
@@ -109,19 +123,12 @@ def test_an_ingest_of_a_release_range_is_one_run_of_the_ingest_job(home: Home, d
         "ContentsCode": catalogue_filters()["13502"]["ContentsCode"],
         "Tid": ["2024"],
     }
-    docs = [
-        make_doc("13502", dims, updated="2025-03-17T07:00:00Z", default=1.0),
-        make_doc("13502", dims, updated="2025-06-16T06:00:00Z", default=2.0),
-    ]
-    with recorded_server(*docs, max_calls=1000, window_seconds=1) as server:
-        runner.ingest(
-            home, StatbankResource(asof_root=server.url), ["2025-03", "2025-06"], table_ids=["13502"]
-        )
+    with recorded_server(make_doc("13502", dims, updated="2025-03-17T07:00:00Z"), max_calls=1000) as server:
+        runner.ingest(home, StatbankResource(asof_root=server.url), ["2025-03"], table_ids=["13502"])
 
     (run,) = _runs(INGEST_JOB_NAME)
     assert run.status == dg.DagsterRunStatus.SUCCESS
-    assert run.tags[runner.PARTITION_RANGE_START] == "2025-03"
-    assert run.tags[runner.PARTITION_RANGE_END] == "2025-06"
+    assert run.tags["dagster/partition"] == "2025-03"  # one release: a partition, not a range
     assert run.run_config["resources"]["statbank"]["config"]["asof_root"] == server.url
     assert run.asset_selection == {dg.AssetKey(["ssb", "table_13502"])}
 

@@ -3,12 +3,14 @@ group) during ``kostra build``'s dbt step end the command within seconds with ex
 the in-process Dagster run marked CANCELED, no child process left (dbt, Dagster's log tails), the published
 warehouse byte for byte as it was, the landing store whole. A build killed outright (SIGKILL to the group)
 leaves the published warehouse as it was too, and its run is failed as abandoned by the next. After each, the
-next run of the same command completes."""
+next run of the same command completes. Analysts reading the published warehouse all the while (held open, or
+opened per query) never get an error, never hold a build up and never see half a build."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing as mp
 import os
 import shutil
 import signal
@@ -161,6 +163,64 @@ def test_sigterm_during_the_ingest_run_stops_it_and_cancels_the_dagster_run(tmp_
     assert published.exists()
 
 
+def _reader(path: str, hold: bool, stop, out) -> None:
+    """``hold``: one connection for the whole session (an analyst's open notebook); otherwise a new
+    connection per query (a dashboard). DuckDB caches one database instance per path and process, so a
+    process that holds a connection keeps reading the build it opened: whole, but not the newest."""
+    seen, errors, queries = set(), [], 0
+    held = duckdb.connect(path, read_only=True) if hold else None
+    while not stop.is_set():
+        try:
+            con = held or duckdb.connect(path, read_only=True)
+            raw_newest, mart_newest, findings = con.execute(
+                "select (select max(release_updated) from raw.releases), "
+                "(select max(release_updated) from marts.indicator_values), "
+                "(select count(*) from marts.dq_findings)"
+            ).fetchall()[0]
+            if con is not held:
+                con.close()
+            # A whole build has marts built from the same releases as its raw cells, and its checks have run.
+            if raw_newest != mart_newest or findings is None:
+                errors.append(f"half a build: raw {raw_newest} vs marts {mart_newest}")
+            seen.add(str(raw_newest))
+            queries += 1
+        except Exception as exc:  # every reader error fails the test
+            errors.append(repr(exc))
+        time.sleep(0.2)
+    if held is not None:
+        held.close()
+    out.put((hold, sorted(seen), errors, queries))
+
+
+class _Readers:
+    """Analysts querying the published warehouse in a loop while the builds run: one holds its connection for
+    the whole session (a notebook), two open one per query (a dashboard)."""
+
+    def __init__(self, published: Path) -> None:
+        ctx = mp.get_context("spawn")
+        self.out, self.stop = ctx.Queue(), ctx.Event()
+        self.procs = [
+            ctx.Process(target=_reader, args=(str(published), hold, self.stop, self.out))
+            for hold in (True, False, False)
+        ]
+        for proc in self.procs:
+            proc.start()
+
+    def results(self) -> list[tuple[bool, list[str], list[str], int]]:
+        self.stop.set()
+        results = [self.out.get(timeout=60) for _ in self.procs]
+        for proc in self.procs:
+            proc.join(timeout=30)
+        return results
+
+    def close(self) -> None:
+        self.stop.set()
+        for proc in self.procs:
+            proc.join(timeout=30)
+            if proc.is_alive():
+                proc.kill()
+
+
 def _start_dbt(env: dict) -> subprocess.Popen:
     """``kostra build`` in a session of its own, returned once dbt has started its first node."""
     proc = _start(env, BUILD)
@@ -179,12 +239,33 @@ def test_ctrl_c_then_a_kill_during_dbt_leave_the_warehouse_as_it_was_and_the_nex
     tmp_path, tiny_built_home, dagster_env
 ):
     """Two builds stopped in their dbt step, one after the other on the same home and Dagster instance (as an
-    analyst who presses Ctrl+C, then loses the machine, would leave it), then a build that completes."""
+    analyst who presses Ctrl+C, then loses the machine, would leave it), then a build that completes, while
+    analysts read the published warehouse the whole time: no reader error, no build waiting for or failing on
+    the readers, and every reader sees whole builds only."""
     home = copy_home(tiny_built_home, tmp_path / "home")
     env = {**dagster_env, "KOSTRA_HOME": str(home)}
     published = home / "kostra.duckdb"
     before = _sha(published)
     inode = published.stat().st_ino
+    readers = _Readers(published)
+    try:
+        _stopped_killed_completed(tmp_path, home, env, published, before, inode)
+        time.sleep(1)
+        results = readers.results()
+    finally:
+        readers.close()
+    for hold, seen, errors, queries in results:
+        assert errors == []
+        assert queries > 10
+        if hold:
+            assert seen == ["2025-03-17 07:00:00"]  # the build it opened, whole, to the end
+        else:
+            assert seen[-1] == "2025-06-16 06:00:00"  # a new connection always gets the newest build
+
+
+def _stopped_killed_completed(
+    tmp_path: Path, home: Path, env: dict, published: Path, before: str, inode: int
+):
 
     # Ctrl+C: the whole process group gets SIGINT, as from a terminal.
     proc = _start_dbt(env)
