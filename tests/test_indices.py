@@ -17,7 +17,7 @@ import duckdb
 import pytest
 
 from pipeline.config import DBT_PROJECT_DIR
-from pipeline.transform.dbt_runner import run_dbt
+from pipeline.transform.dbt_runner import run_dbt_process
 from tests.fixtures_indices import A, B, C, D, E, build_raw, make_project
 
 INDEX_SEEDS = DBT_PROJECT_DIR / "seeds" / "indices"
@@ -28,7 +28,7 @@ def built(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("dbt_indices")
     project = make_project(root / "project")
     db = build_raw(root / "kostra_build.duckdb")
-    run_dbt("build", db, project_dir=project, target_path=root / "target", log_path=root / "logs")
+    run_dbt_process("build", db, project_dir=project, target_path=root / "target", log_path=root / "logs")
     return db, root / "target"
 
 
@@ -357,7 +357,7 @@ def test_barometer_average_is_a_parameter_and_the_national_figure_by_default(bui
     copy = tmp_path / "copy" / db.name
     copy.parent.mkdir()
     copy.write_bytes(db.read_bytes())
-    run_dbt(
+    run_dbt_process(
         "build",
         copy,
         project_dir=project,
