@@ -56,10 +56,12 @@ def _raw_cells(demo: Path) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-_REVISIONS = """
+# marts.revisions' columns, from the raw cells; the cell key is the project's one definition (dbt macro
+# dimension_key), which concat_ws would not be: it skips NULLs, so two different cells could share a key.
+_REVISIONS = f"""
 create table revisions as
 with k as (
-    select *, concat_ws('|', contents_code, funksjon, art, regnskapsomfang, alder, kjonn) as dimension_key
+    select *, {workspace.dimension_key_sql()} as dimension_key
     from raw_cells
 )
 select u.table_id, u.contents_code, u.region_code, u.year, u.alder, u.funksjon, u.dimension_key,
