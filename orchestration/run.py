@@ -23,6 +23,7 @@ import dataclasses
 import os
 import signal
 import socket
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -146,6 +147,21 @@ def mark_stopped(inst: dg.DagsterInstance, run_id: str, signal_name: str) -> boo
     return True
 
 
+@contextmanager
+def _sigterm_kept() -> Iterator[None]:
+    """Give SIGTERM back its handler when the run ends. Dagster, restoring SIGINT's after a run, also sets
+    SIGTERM to whatever SIGINT has (dagster._utils.interrupts.setup_interrupt_handlers): in a command started
+    in the background from a script (SIGINT ignored, as `cmd &` leaves it), SIGTERM was then ignored too for
+    the rest of the command, and a service manager's stop did nothing."""
+    main = threading.current_thread() is threading.main_thread()
+    before = signal.getsignal(signal.SIGTERM) if main else None
+    try:
+        yield
+    finally:
+        if main and before is not None and signal.getsignal(signal.SIGTERM) is not before:
+            signal.signal(signal.SIGTERM, before)
+
+
 def _execute(job_name: str, inst: dg.DagsterInstance, **kwargs) -> dg.ExecuteInProcessResult:
     """``execute_in_process`` of the job; a stop signal during it marks the run CANCELED and raises
     :class:`~pipeline.interrupt.Stopped` (``published`` when the run had finished: the build published)."""
@@ -157,7 +173,7 @@ def _execute(job_name: str, inst: dg.DagsterInstance, **kwargs) -> dg.ExecuteInP
             mark_stopped(inst, run_id, interrupt.Stopped(interrupt.requested() or signal.SIGTERM).name)
 
     job = d.defs.resolve_job_def(job_name)
-    with interrupt.at_force_exit(cancel):
+    with interrupt.at_force_exit(cancel), _sigterm_kept():
         try:
             result = job.execute_in_process(instance=inst, run_id=run_id, raise_on_error=False, **kwargs)
         except KeyboardInterrupt as exc:  # before Dagster took over the signals (the run being created)

@@ -40,9 +40,14 @@ def test_the_stop_line_says_what_was_left():
     )
 
 
+# SIGINT as a terminal gives it: a suite started in the background (`make test &`) hands its children SIGINT
+# ignored, which pipeline.interrupt rightly keeps (as bench/proof's commands get it back the same way).
+_TERMINAL_SIGINT = "import signal\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
+
+
 def _python(code: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(code)],
+        [sys.executable, "-c", _TERMINAL_SIGINT + textwrap.dedent(code)],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

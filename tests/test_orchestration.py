@@ -147,3 +147,43 @@ def test_the_dbt_resource_starts_no_dbt_but_the_step_s_own(defs, monkeypatch, tm
     assert invocation.adapter is None
     assert started == []  # the stock resource runs `dbt --version` here
     assert str(resource._cli_version) == dbt_version
+
+
+def test_a_run_in_a_background_command_leaves_sigterm_as_it_found_it(tmp_path):
+    """A command started in the background from a script has SIGINT ignored; Dagster, ending a run, sets
+    SIGTERM to whatever SIGINT has. Without the run layer giving SIGTERM back, every later `kill` of that
+    `kostra run &` was ignored."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import signal
+        import dagster as dg
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        from orchestration import run as runner
+
+        @dg.op
+        def nothing():
+            return None
+
+        @dg.job
+        def tiny():
+            nothing()
+
+        class OneJob:
+            def resolve_job_def(self, name):
+                return tiny
+
+        runner.d.defs = OneJob()
+        with dg.DagsterInstance.ephemeral() as instance:
+            assert runner._execute("tiny", instance).success
+        print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN, signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["True", "True"]

@@ -22,7 +22,7 @@ import pytest
 
 from pipeline.config import Comparison, comparison_group_label_nb, normalise_comparison_group
 from pipeline.raw.load import RAW_CELLS_SCHEMA
-from pipeline.transform.dbt_runner import dbt_vars, run_dbt_process
+from pipeline.transform.dbt_runner import dbt_vars, run_dbt
 from tests.fixtures_indices import write_similarity_seeds
 from tests.fixtures_raw import CATALOGUE_HEADER, _Cells, build_raw_fixture, make_fixture_project
 
@@ -108,7 +108,9 @@ def built(tmp_path_factory) -> duckdb.DuckDBPyConnection:
         },
     )
     db = _raw(root / "kostra_build.duckdb")
-    run_dbt_process(
+    # In-process: as a dbt process of its own this fixture's seeds fail to load (a '' cast to INT32 in
+    # stg_reference__indicator_catalogue), unexplained yet; the indices fixture builds as a process.
+    run_dbt(
         "build",
         db,
         Comparison(focus_municipality="3201", comparison_group="similar", extra_comparators=()),
