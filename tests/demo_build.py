@@ -98,16 +98,14 @@ def kostra(env: dict, *args: str, timeout: float = 600) -> subprocess.CompletedP
     return subprocess.run([KOSTRA, *args], env=env, capture_output=True, text=True, timeout=timeout)
 
 
-def _build_tiny(home: Path) -> None:
+def _build_tiny(home: Path, env_extra: dict[str, str] | None = None) -> None:
+    """The tiny release ingested and built in ``home``, with the environment ``env_extra`` adds (the proof
+    suites build it with the defaults and no Dagster instance; the tests' shared one in :func:`tiny_home`)."""
     home.parent.mkdir(parents=True, exist_ok=True)
     doc = home.parent / "tiny.json"
     doc.write_bytes(make_doc(TINY_TABLE, TINY_DIMS, updated=TINY_RELEASE))
-    env = {
-        **os.environ,
-        **TINY_COMPARISON_ENV,
-        "KOSTRA_HOME": str(home),
-        "DAGSTER_HOME": str(_new_dagster_home(home)),
-    }
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    env.update(KOSTRA_HOME=str(home), **(env_extra or {}))
     for args in (["ingest-file", str(doc)], ["build"]):
         done = kostra(env, *args)
         assert done.returncode == 0, done.stderr[-3000:]
@@ -116,7 +114,11 @@ def _build_tiny(home: Path) -> None:
 def tiny_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One 13502 release ingested with `kostra ingest-file` and built with `kostra build` for Bergen
     (:data:`TINY_COMPARISON_ENV`), in the Dagster instance :func:`dagster_home_of` (shared; copy it)."""
-    return shared_home(tmp_path_factory, "tiny13502", _build_tiny)
+
+    def build(home: Path) -> None:
+        _build_tiny(home, {**TINY_COMPARISON_ENV, "DAGSTER_HOME": str(_new_dagster_home(home))})
+
+    return shared_home(tmp_path_factory, "tiny13502", build)
 
 
 def _build_realdata(snapshots: Path) -> Callable[[Path], None]:
