@@ -76,6 +76,20 @@ def _wait_for_a_started_run(proc: subprocess.Popen, job_name: str, timeout: floa
     raise AssertionError(f"no {job_name} run started within {timeout} s")
 
 
+def _wait_for_a_running_step(proc: subprocess.Popen, run: dg.DagsterRun, step_key: str, timeout: float = 300):
+    """Until ``step_key`` of ``run`` has started. A signal before that (the run starting, its resources set
+    up) is one Dagster only notes: the run then goes on to the end and is a success, not cancelled."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stdout.read().decode()[-3000:]
+        with dg.DagsterInstance.get() as instance:
+            started = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_START)
+        if any(e.step_key == step_key for e in started):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"step {step_key} of run {run.run_id} did not start within {timeout} s")
+
+
 def _stop(proc: subprocess.Popen, sig: int, *, group: bool) -> tuple[int, float, str]:
     """Send ``sig`` (to the process or its whole group, as a terminal's Ctrl+C does); (exit code, seconds
     to the exit, the output after the signal)."""
@@ -145,6 +159,7 @@ def test_sigterm_during_the_ingest_run_stops_it_and_cancels_the_dagster_run(tmp_
     published = home / "kostra.duckdb"
     proc = _start(env, RUN_LONGER_INGEST)
     run = _wait_for_a_started_run(proc, "ingest_release")
+    _wait_for_a_running_step(proc, run, "ssb__table_13502")
     code, seconds, out = _stop(proc, signal.SIGTERM, group=False)
     print(f"SIGTERM during the ingest run: exit {code} after {seconds:.2f} s")
 
