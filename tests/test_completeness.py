@@ -113,7 +113,8 @@ def test_only_the_releases_in_scope_are_checked_and_the_summary_says_how_to_leav
     later = check_table(store, "13502", only=lambda rec: rec.updated.startswith("2023"))
     assert later.ok and later.fetches == 1 and later.summary() == ""
     earlier = check_table(store, "13502", only=lambda rec: rec.updated.startswith("2022"))
-    assert earlier.incomplete == ["2022-06-15T06:00:00Z"]
+    assert earlier.incomplete == ["13502@2022-06-15T06:00:00Z"]
+    assert len(store.resolve(earlier.incomplete[0])) == 1  # the reference the hint gives is one kostra takes
     assert earlier.summary() == (
         f"{earlier.problems[0]} (and 1 more problem); to leave the release out of builds: "
         'kostra landing quarantine 13502@2022-06-15T06:00:00Z --reason "..."'
@@ -121,3 +122,15 @@ def test_only_the_releases_in_scope_are_checked_and_the_summary_says_how_to_leav
     # A landed table with nothing in scope has nothing to check; a table never landed is still named.
     assert check_table(store, "13502", only=lambda rec: False).ok
     assert not check_table(LandingStore(tmp_path / "empty"), "13502", only=lambda rec: False).ok
+
+
+def test_a_fetch_landed_without_updated_is_named_by_a_reference_the_quarantine_takes(tmp_path):
+    store = LandingStore(tmp_path)
+    dims = {"KOKkommuneregion0000": ["0301"], "ContentsCode": ["KOSandel120000"], "Tid": ["2021"]}
+    rec = store.land(
+        "13502", [Part(body=make_doc("13502", dims), query=None, cells=0)], updated=None, source="t"
+    )
+    result = check_table(store, "13502")
+    assert result.incomplete == [rec.objects[0]]
+    assert store.resolve(result.incomplete[0]) == [rec.objects[0]]
+    assert result.summary().endswith(f'kostra landing quarantine {rec.objects[0]} --reason "..."')

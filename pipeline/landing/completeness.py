@@ -23,7 +23,9 @@ class Completeness:
     fetches: int = 0
     cells: int = 0
     problems: list[str] = field(default_factory=list)
-    incomplete: list[str] = field(default_factory=list)  # the `updated` of every fetch with a problem
+    # A `kostra landing` reference to every fetch with a problem: TABLE@UPDATED, or (a fetch landed without
+    # `updated`) its first object's sha256, which holds the whole fetch out of builds.
+    incomplete: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -37,9 +39,8 @@ class Completeness:
         more = len(self.problems) - 1
         line = self.problems[0] + (f" (and {more} more problem{'s' if more != 1 else ''})" if more else "")
         if self.incomplete:
-            first = self.incomplete[0]
             line += (
-                f"; to leave the release out of builds: kostra landing quarantine {self.table_id}@{first} "
+                f"; to leave the release out of builds: kostra landing quarantine {self.incomplete[0]} "
                 '--reason "..."'
             )
         return line
@@ -113,7 +114,7 @@ def check_table(
         result.cells += rec.cells
         if problems := check_fetch(store, rec):
             result.problems += problems
-            result.incomplete.append(rec.updated or rec.fetch_id)
+            result.incomplete.append(f"{table_id}@{rec.updated}" if rec.updated else rec.objects[0])
     if not landed:
         result.problems.append(f"table {table_id} has never been landed")
     return result
