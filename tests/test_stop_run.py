@@ -32,10 +32,10 @@ pytestmark = pytest.mark.slow
 KOSTRA = str(Path(sys.executable).with_name("kostra"))
 # Small runs of one table. The Ctrl+C test builds a copy of the shared tiny home again (one 13502 release,
 # built and published): the build job is the same whatever the home holds, and a small home's build reaches
-# dbt within seconds. The SIGTERM test starts from an empty home with six releases, so that its ingest run
+# dbt within seconds. The SIGTERM test starts from an empty home with every demo release (twenty), so that its ingest run
 # lasts long enough to be caught in the middle.
 BUILD = ["build"]
-RUN_LONGER_INGEST = ["run", "--releases", "2023-03..2025-06", "--tables", "13502"]
+RUN_LONGER_INGEST = ["run", "--releases", "2016-03..2025-06", "--tables", "13502"]
 STOP_WITHIN = 10.0  # seconds from the signal to the process's exit
 
 
