@@ -30,8 +30,8 @@ class StatbankResource(dg.ConfigurableResource):
     live API cannot: live, only the current release of a table can be fetched.
 
     ``retries``, ``backoff_factor`` and ``backoff_max`` configure the client's urllib3 retries of single
-    requests (429 after ``Retry-After``, 5xx, time-outs); a whole step is retried by the ingest assets'
-    Dagster retry policy.
+    requests (429 after ``Retry-After``, 5xx, time-outs); a whole step is retried by Dagster when the ingest
+    step asks for it (``RetryRequested`` with ``INGEST_RETRY``'s delays).
     """
 
     v0_root: str = SSB_V0_ROOT

@@ -5,7 +5,7 @@ Retries belong to urllib3: :func:`http_retry` builds the ``Retry`` and :func:`mo
 connections, with exponential backoff, for GET and POST (PxWebApi v0 queries are POSTed; they are reads and
 safe to repeat). The final error response is handed back rather than raised, so the caller can turn the
 server's own error body into its typed error. No client loops on top of this, and the orchestrator's run
-retries (Dagster's ``RetryPolicy``) are the only layer above it.
+step retries (Dagster's ``RetryRequested``, with ``INGEST_RETRY``'s delays) are the only layer above it.
 """
 
 from __future__ import annotations

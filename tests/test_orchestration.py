@@ -53,8 +53,7 @@ def test_one_ingest_asset_per_catalogue_table_partitioned_by_release(defs):
     assert isinstance(release_partitions, dg.TimeWindowPartitionsDefinition)
     for a in ingest_assets:
         assert a.backfill_policy is not None
-        (op_retry,) = {a.op.retry_policy}
-        assert op_retry is not None and op_retry.max_retries >= 1
+        assert a.op.retry_policy is None  # the step asks for its retries (see test_retry_layers)
 
 
 def test_ingest_completeness_checks_are_blocking(defs):

@@ -157,18 +157,18 @@ def test_klass_client_retries_a_429_after_retry_after(busy_klass):
 
 
 @pytest.mark.slow  # Dagster's definitions
-def test_ingest_assets_carry_a_retry_policy_with_backoff():
+def test_ingest_steps_retry_with_backoff_but_carry_no_policy_that_would_retry_a_stop():
     import dagster as dg
 
     from orchestration.defs.ssb.assets import INGEST_RETRY, ingest_definitions
 
     assets, _checks = ingest_definitions()
     assert assets
-    for asset in assets:
-        policy = asset.op.retry_policy
-        assert policy is INGEST_RETRY
-        assert policy.max_retries >= 1 and policy.delay and policy.delay > 0
-        assert policy.backoff == dg.Backoff.EXPONENTIAL
+    # Dagster retries a step with a retry policy when it is interrupted (a stop would become a retry).
+    assert all(asset.op.retry_policy is None for asset in assets)
+    assert INGEST_RETRY.max_retries >= 1 and INGEST_RETRY.delay and INGEST_RETRY.delay > 0
+    assert INGEST_RETRY.backoff == dg.Backoff.EXPONENTIAL
+    assert INGEST_RETRY.calculate_delay(2) > INGEST_RETRY.calculate_delay(1) * 1.2
 
 
 def _doc_13502() -> bytes:
@@ -219,3 +219,51 @@ def test_dagster_retries_the_ingest_step_that_failed_for_a_transient_reason(
     assert step_retried is retried
     assert result.success is retried
     assert posts == ([fault["kind"], None] if retried else [fault["kind"]])
+
+
+@pytest.mark.slow  # a Dagster run
+def test_a_stop_during_the_ingest_step_stops_the_run_instead_of_retrying_it(tmp_path, monkeypatch):
+    """SIGINT in the middle of a fetch, as Ctrl+C sends it: Dagster interrupts the step, and the step is not
+    put up for retry (it was, while the assets carried a retry policy, and the run then went on)."""
+    import os
+    import signal
+
+    import dagster as dg
+
+    import orchestration.defs.ssb.assets as ingest_assets
+    from orchestration.resources import HomeResource, StatbankResource
+
+    fetches = []
+
+    def interrupted_fetch(*args, **kwargs):
+        fetches.append(args[2])
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)  # the interrupt comes in here
+        raise AssertionError("the step was not interrupted")
+
+    monkeypatch.setattr(ingest_assets, "ingest_table", interrupted_fetch)
+    asset, _check = ingest_assets.build_ingest_asset("13502", catalogue_filters()["13502"], tables()["13502"])
+    home = Home(tmp_path / "home").ensure()
+    instance = dg.DagsterInstance.ephemeral()
+    started = time.monotonic()
+    with recorded_server(_doc_13502()) as server:
+        try:
+            result = dg.materialize(
+                [asset],
+                partition_key="2024-03",
+                instance=instance,
+                resources={
+                    "home": HomeResource(root=str(home.root)),
+                    "statbank": StatbankResource(asof_root=server.url, retries=0),
+                },
+                raise_on_error=False,
+            )
+            assert not result.success
+        except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError):
+            pass  # how far the interrupt travels is Dagster's; that the step stopped is what counts
+    assert time.monotonic() - started < 4
+    assert fetches == ["13502"]  # once: no second attempt
+    (run,) = instance.get_runs()
+    events = {e.dagster_event.event_type for e in instance.all_logs(run.run_id) if e.dagster_event}
+    assert dg.DagsterEventType.STEP_UP_FOR_RETRY not in events
+    assert dg.DagsterEventType.STEP_FAILURE in events

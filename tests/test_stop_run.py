@@ -23,6 +23,7 @@ import dagster as dg
 import duckdb
 import pytest
 
+from pipeline import interrupt
 from pipeline.config import REPO_ROOT
 from tests.demo_build import TINY_DIMS, TINY_TABLE, copy_home
 from tests.jsonstat_factory import make_doc
@@ -169,6 +170,11 @@ def test_sigterm_during_the_ingest_run_stops_it_and_cancels_the_dagster_run(tmp_
     assert "Traceback" not in out
     with dg.DagsterInstance.get() as instance:
         assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.CANCELED
+        events = {e.dagster_event.event_type for e in instance.all_logs(run.run_id) if e.dagster_event}
+    # The step stopped, and was not put up for retry (the run then went on, and ended at the watchdog's
+    # deadline or as a success).
+    assert dg.DagsterEventType.STEP_UP_FOR_RETRY not in events
+    assert seconds < interrupt.DEADLINE
     assert not [r for r in _runs() if r.status in (dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING)]
     _no_process_left(proc.pid, home)
     assert not published.exists()  # nothing was published

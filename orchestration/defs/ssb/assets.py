@@ -23,6 +23,9 @@ from pipeline.ssb.vintage import is_march_release
 
 # The run layer's retries: a whole step again, minutes apart (an outage, a body cut off mid-transfer). Single
 # requests are retried by urllib3 inside the client (StatbankResource.retries); nothing retries in between.
+# The step asks for them itself (dg.RetryRequested, with this policy's delays) rather than carrying the policy:
+# Dagster retries a step with a retry policy when it is interrupted too, so Ctrl+C or a service manager's
+# SIGTERM during an ingest would put the step up for retry and the run would go on instead of stopping.
 INGEST_RETRY = dg.RetryPolicy(
     max_retries=3, delay=20, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
@@ -46,7 +49,6 @@ def build_ingest_asset(table_id: str, filters: dict[str, list[str]], spec: Table
         key=asset_key_for(table_id),
         partitions_def=release_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        retry_policy=INGEST_RETRY,
         group_name="ingest",
         kinds={"python", "json"},
         pool="ssb_api",
@@ -71,8 +73,11 @@ def build_ingest_asset(table_id: str, filters: dict[str, list[str]], spec: Table
             try:
                 rec = ingest_table(client, store, table_id, filters, source=client.v0_root)
             except SsbError as exc:
-                if worth_another_run(exc):
-                    raise  # transient: the retry policy tries again later
+                if worth_another_run(exc):  # transient: the step again later
+                    raise dg.RetryRequested(
+                        max_retries=INGEST_RETRY.max_retries,
+                        seconds_to_wait=INGEST_RETRY.calculate_delay(context.retry_number + 1),
+                    ) from exc
                 # A wrong query stays wrong: fail now instead of retrying for minutes.
                 raise dg.Failure(description=str(exc), allow_retries=False) from exc
             if rec is None:
