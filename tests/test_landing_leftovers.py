@@ -162,3 +162,38 @@ def test_a_writer_killed_before_its_rename_is_cleaned_up_by_the_next_one(tmp_pat
     assert [r.fetch_id for r in store.fetches()] == [kept.fetch_id]
     sha = hashlib.sha256(b"an older release").hexdigest()
     assert store.read_object(sha) == b"an older release"
+
+
+def test_a_stop_signal_anywhere_in_a_write_leaves_no_temporary_and_the_old_file_whole(tmp_path, monkeypatch):
+    """Ctrl+C raises where it lands: right after the temporary file is created (found by the SIGTERM test,
+    once the ingest step stopped at once: tempfile.mkstemp had made the file but not yet returned its name),
+    or at the rename. The write is then undone, and what was there before is still there, whole."""
+    from pipeline.landing import store as store_module
+
+    target = tmp_path / "fetches" / "abc.json"
+    target.parent.mkdir()
+    target.write_bytes(b'{"whole": true}')
+    real_open, real_replace = os.open, os.replace
+
+    def open_then_stop(*args, **kwargs):
+        real_open_fd = real_open(*args, **kwargs)
+        os.close(real_open_fd)
+        raise KeyboardInterrupt
+
+    def stop_at_rename(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    for patch in ((os, "open", open_then_stop), (os, "replace", stop_at_rename)):
+        with monkeypatch.context() as m:
+            m.setattr(*patch)
+            try:
+                store_module._atomic_write(target, b'{"new": true}')
+            except KeyboardInterrupt:
+                pass
+            else:
+                raise AssertionError(f"{patch[1]}: the interrupt was swallowed")
+        assert sorted(p.name for p in target.parent.iterdir()) == ["abc.json"], patch[1]
+        assert target.read_bytes() == b'{"whole": true}'
+    assert real_open is os.open and real_replace is os.replace
+    store_module._atomic_write(target, b'{"new": true}')
+    assert target.read_bytes() == b'{"new": true}'

@@ -35,7 +35,6 @@ import hashlib
 import os
 import re
 import socket
-import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -43,6 +42,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
+
+from pipeline.files import replacing
 
 
 class LandingError(RuntimeError):
@@ -134,8 +135,8 @@ def who() -> str:
 
 
 WRITERS_LOCK = ".writers.lock"
-# What _atomic_write names its temporary file: tempfile.mkstemp's eight random characters between the final
-# name (with a leading dot) and ".tmp".
+# What _atomic_write names its temporary file (pipeline.files.TEMPORARY): eight random characters between the
+# final name (with a leading dot) and ".tmp".
 _TEMPORARY = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
 
 
@@ -145,17 +146,10 @@ def is_temporary(name: str) -> bool:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with replacing(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def _now() -> str:

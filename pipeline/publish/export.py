@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import pyarrow as pa
@@ -11,6 +10,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from pipeline.config import Home
+from pipeline.files import NotWritable, readable_mode, replacing
 from pipeline.publish.warehouse import connect_published
 
 # What can be exported, and the column that holds the municipality.
@@ -118,33 +118,19 @@ def write(
     if fmt not in FORMATS:
         raise ExportError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    except OSError as exc:
+        # A half-written export never takes the name of a finished one.
+        with replacing(out, mode=readable_mode()) as tmp:
+            if fmt == "csv" and excel:
+                _write_excel_csv(table, tmp)
+            elif fmt == "csv":
+                pacsv.write_csv(table, tmp)
+            elif fmt == "parquet":
+                pq.write_table(table, tmp)
+            else:
+                _write_xlsx(table, tmp, sheet=sheet, note=note)
+    except NotWritable as exc:
         raise ExportError(f"--out {str(out)!r}: cannot write there: {exc.strerror or exc}") from None
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        if fmt == "csv" and excel:
-            _write_excel_csv(table, tmp)
-        elif fmt == "csv":
-            pacsv.write_csv(table, tmp)
-        elif fmt == "parquet":
-            pq.write_table(table, tmp)
-        else:
-            _write_xlsx(table, tmp, sheet=sheet, note=note)
-        os.chmod(tmp, 0o666 & ~_umask())
-        tmp.replace(out)  # a half-written export never takes the name of a finished one
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return out
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _write_excel_csv(table: pa.Table, path: Path) -> None:

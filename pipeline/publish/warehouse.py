@@ -13,7 +13,6 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline.config import Home
+from pipeline.files import readable_mode, replacing
 
 DEFAULT_KEEP = 5
 # dbt's working layers and the quality stage's own output: the analyst's file holds raw, reference and marts
@@ -87,20 +87,12 @@ def publish(home: Home, *, keep: int = DEFAULT_KEEP) -> Published:
         return _publish_locked(home, src, dest, keep)
 
 
-def _readable_mode() -> int:
-    """0644 less the user's umask: other analysts' accounts may read the warehouse."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o644 & ~mask
-
-
 def _publish_locked(home: Home, src: Path, dest: Path, keep: int) -> Published:
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=".kostra.", suffix=".duckdb.tmp")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    # 0644 less the user's umask: other analysts' accounts may read the warehouse.
+    with replacing(
+        dest, mode=readable_mode(0o644), temporary=".kostra.{token}.duckdb.tmp", companions=(".wal",)
+    ) as tmp:
         shutil.copyfile(src, tmp)
-        os.chmod(tmp, _readable_mode())
         _strip_private(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
@@ -110,11 +102,6 @@ def _publish_locked(home: Home, src: Path, dest: Path, keep: int) -> Published:
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
             previous = home.versions_dir / f"kostra-{stamp}.duckdb"
             os.link(dest, previous)
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
-        raise
     _prune(home.versions_dir, keep)
     return Published(dest, previous, dest.stat().st_size)
 

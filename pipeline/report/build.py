@@ -6,12 +6,11 @@ never opens half a report.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.config import Comparison, Home
+from pipeline.files import NotWritable, readable_mode, replacing
 from pipeline.report import content, pdf, render, workbook
 from pipeline.report.marts import Marts, ReportDataError
 
@@ -31,21 +30,10 @@ class Written:
 def _atomic(out: Path, write) -> Path:
     out = Path(out).expanduser()
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    except OSError as exc:
+        with replacing(out, mode=readable_mode()) as tmp:
+            write(tmp)
+    except NotWritable as exc:
         raise ReportError(f"--out {str(out)!r}: cannot write there: {exc.strerror or exc}") from None
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        write(tmp)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        tmp.replace(out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return out.resolve()
 
 
