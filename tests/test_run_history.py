@@ -102,6 +102,38 @@ def test_kostra_run_is_one_ingest_run_over_its_release_range_and_one_build_run(
     assert build.run_config["resources"]["home"]["config"]["root"] == str(demo_built_home)
 
 
+def test_every_dbt_test_of_the_build_is_an_asset_check_with_no_warning_on_the_terminal(
+    demo_built_home: Path, monkeypatch
+):
+    """dagster-dbt logs a test it cannot place as an asset check (a source's test, or a singular test that
+    reads several relations) as an observation, with a warning of four lines on the terminal: every one of the
+    project's dbt tests is an asset check of the step that runs it instead."""
+    import orjson
+
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home_of(demo_built_home)))
+    (build,) = _runs(BUILD_JOB_NAME)
+    with dg.DagsterInstance.get() as instance:
+        events = [r.dagster_event for r in instance.all_logs(build.run_id) if r.dagster_event]
+    observed = [
+        e.event_specific_data.asset_observation.description
+        for e in events
+        if e.event_type == dg.DagsterEventType.ASSET_OBSERVATION
+        and "instead of an `AssetCheckResult`" in (e.event_specific_data.asset_observation.description or "")
+    ]
+    assert observed == []
+    checked = {
+        e.event_specific_data.check_name
+        for e in events
+        if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    }
+    manifest = orjson.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_bytes())
+    tests = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "test"}
+    assert len(tests) > 150 and tests - checked == set()
+    (log,) = (demo_built_home / "logs").glob("*-run.log")
+    text = log.read_text(encoding="utf-8")
+    assert "Logging an `AssetObservation`" not in text and " - dagster - WARNING - " not in text
+
+
 def test_a_bad_focus_municipality_fails_before_any_run(home: Home, dagster_home, monkeypatch, capsys):
     from pipeline.cli import main
 

@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'service_profile'}}}) }}
 -- Every row of a comparison-group member (member or comparator, of the row's year) carries its name, in every
 -- mart that has a row per municipality (int_regions__names owns the names). Fails with the rows that lack one.
 with

@@ -1,4 +1,4 @@
-{{ config(severity='warn') }}
+{{ config(severity='warn', meta={'dagster': {'ref': {'name': 'int_cells__catalogue_matched'}}}) }}
 -- Every four-digit region code in matched cells should be in seed municipalities; an unknown code's
 -- values never reach the marts, so a gap in the seed would silently drop a municipality. Longyearbyen
 -- (2111) and "Uoppgitt" (9999) are region codes SSB publishes but not municipalities.

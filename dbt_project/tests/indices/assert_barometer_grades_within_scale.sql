@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'barometer'}}}) }}
 -- Every grade lies on the 1–6 scale (up to float rounding of a weighted mean), and a sector is graded only
 -- with data for the required share of its key figures (seed barometer_parameters, min_key_figure_share).
 with

@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'barometer_sectors'}}}) }}
 -- Kommunebarometer weights sum to 1: the sector weights overall, and the key-figure weights within a sector.
 select
     'barometer_sectors' as seed,

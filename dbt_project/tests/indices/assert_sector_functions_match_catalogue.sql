@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'sector_functions'}}}) }}
 -- Each index sector's expenditure row in the catalogue sums exactly the sector's functions, as net
 -- operating expenditure (art AGD2) from the detailed accounts (12367).
 with

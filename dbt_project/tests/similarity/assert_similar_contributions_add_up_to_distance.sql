@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'similar_municipality_contributions'}}}) }}
 -- The variables' contributions to a pair's distance add up to distance^2, and their shares to 1 (when the
 -- two are not identical).
 select
