@@ -134,6 +134,21 @@ def test_every_dbt_test_of_the_build_is_an_asset_check_with_no_warning_on_the_te
     assert "Logging an `AssetObservation`" not in text and " - dagster - WARNING - " not in text
 
 
+def test_the_demo_build_passes_every_dbt_test_warnings_included(demo_built_home: Path, monkeypatch):
+    """A warning that fires on every build is noise an analyst learns to skip: on the demo release every dbt
+    test passes, the warn-only ones too (assert_catalogue_matches_one_cell_per_function flagged all 164,544
+    age sums of 07459 while it counted one cell per function and none per age)."""
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home_of(demo_built_home)))
+    (build,) = _runs(BUILD_JOB_NAME)
+    with dg.DagsterInstance.get() as instance:
+        evaluations = [
+            r.dagster_event.event_specific_data
+            for r in instance.all_logs(build.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+        ]
+    assert len(evaluations) > 150
+    assert sorted(e.check_name for e in evaluations if not e.passed) == []
+
+
 def test_a_bad_focus_municipality_fails_before_any_run(home: Home, dagster_home, monkeypatch, capsys):
     from pipeline.cli import main
 

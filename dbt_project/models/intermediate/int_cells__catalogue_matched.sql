@@ -122,6 +122,8 @@ select
     cells_matched,
     functions_found,
     functions_expected,
+    ages_found,
+    ages_expected,
     case
         when not all_cells_have_values then null
         when functions_expected is not null and functions_found < functions_expected then null
