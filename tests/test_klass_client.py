@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
@@ -39,6 +40,13 @@ CHANGES = [
     ("1507", "1580", "2024-01-01"),
 ]
 NAMES = {**OLD, **MID, **NEW}
+# KLASS 112 (KOSTRA groups) against 131 on 1 January of each year of the 2020 grouping: group, municipality.
+GROUPS_2020 = [("12", "3024"), ("12", "3025"), ("11", "1507"), ("16", "9999")]
+GROUPS_2024 = [("12", "3201"), ("12", "3203"), ("11", "1508"), ("01", "1580")]
+
+
+def groups_on(date: dt.date) -> list[tuple[str, str]]:
+    return [] if date.year < 2020 else GROUPS_2020 if date.year < 2024 else GROUPS_2024
 
 
 def codes_on(date: dt.date) -> dict[str, str]:
@@ -106,6 +114,17 @@ class FakeKlass(BaseHTTPRequestHandler):
                 if frm <= when <= to
             ]
             self._send(200, orjson.dumps({"codeChanges": rows}))
+        elif url.path == "/classifications/112/correspondsAt" and q.get("targetClassificationId") == "131":
+            items = [
+                {
+                    "sourceCode": group,
+                    "sourceName": f"KOSTRA-gruppe {int(group)}",
+                    "targetCode": code,
+                    "targetName": NAMES.get(code, "Uoppgitt"),
+                }
+                for group, code in groups_on(dt.date.fromisoformat(q["date"]))
+            ]
+            self._send(200, orjson.dumps({"correspondenceItems": items}))
         elif url.path == "/classifications/131/broken":
             self._send(200, b"<html>not json", "text/html")
         else:
@@ -222,3 +241,111 @@ def test_build_reference_online_path_derives_the_history(klass_root):
     # KLASS alone cannot tell which part Haram's old territory went to; the chain decides
     assert rows["1534"]["municipality_id"] == "1508"
     assert "floored" in rows["0219"]["source"] and "floored" not in rows["3201"]["source"]
+
+
+# --- KOSTRA groups by year: KLASS 112 → 131 correspondences, fetched online or read from a recording ----------
+
+
+def test_corresponds_at_gives_each_municipality_its_kostra_group(klass_root):
+    items = client(klass_root, classification_id=112).corresponds_at(131, "2021-01-01")
+    assert [(i.source_code, i.target_code, i.target_name) for i in items] == [
+        ("12", "3024", "Bærum"),
+        ("12", "3025", "Asker"),
+        ("11", "1507", "Ålesund"),
+        ("16", "9999", "Uoppgitt"),
+    ]
+    (path,) = [r for r in FakeKlass.requests if "correspondsAt" in r]
+    assert path.startswith("/classifications/112/correspondsAt?")
+    assert "targetClassificationId=131" in path and "date=2021-01-01" in path
+
+
+@pytest.fixture()
+def small_world(monkeypatch):
+    """The small KLASS world is not the whole country the ASSS table (every member) and the successor table
+    (every county, checked against 12209's labels) need; these tests build the KOSTRA groups."""
+    monkeypatch.setattr(br, "derive_asss", lambda municipalities: [])
+    monkeypatch.setattr(br, "derive_successors", lambda hist, municipalities: [])
+
+
+def _committed_groups(folder, *rows: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    header = "municipality_code,year_from,year_to,kostra_group,grouping,source\n"
+    (folder / "kostra_groups.csv").write_text(header + "".join(f"{r}\n" for r in rows), encoding="utf-8")
+
+
+def _groups_csv(folder) -> list[dict[str, str]]:
+    import csv
+
+    with (folder / "kostra_groups.csv").open(encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_an_online_build_takes_every_years_groups_from_klass_and_records_them(
+    klass_root, tmp_path, small_world
+):
+    out, record = tmp_path / "seeds", tmp_path / "recorded"
+    _committed_groups(
+        out,
+        '0219,2015,2018,EKG04,pre-2020,"ssb-kostra rateData"',
+        '1507,2020,2023,EKG11,2020,"SSB text"',  # agrees with KLASS
+    )
+    assert (
+        br.main(
+            ["--online", "--klass-root", klass_root, "--out", str(out), "--record-membership", str(record)]
+        )
+        == 0
+    )
+
+    rows = _groups_csv(out)
+    by = {(r["municipality_code"], r["year_from"]): r for r in rows}
+    # The years KLASS 112 does not cover keep their rows (a row per year, as every year of a membership).
+    assert sorted(y for c, y in by if c == "0219") == ["2015", "2016", "2017", "2018"]
+    assert {by[("0219", y)]["kostra_group"] for y in ("2015", "2018")} == {"EKG04"}
+    assert {(c, y) for c, y in by if y >= "2020"} == {
+        *((c, str(y)) for c in ("3024", "3025", "1507") for y in range(2020, 2024)),
+        *(("3201", "2024"), ("3203", "2024"), ("1508", "2024"), ("1580", "2024")),
+    }  # "Uoppgitt" (9999) is no municipality
+    assert by[("1580", "2024")]["kostra_group"] == "EKG01" and by[("1580", "2024")]["grouping"] == "2020"
+    assert by[("1507", "2021")]["source"] == (
+        "klass112→131 correspondsAt 2021-01-01 (klass112-131-correspondsAt-2021-01-01.json)"
+    )
+    # Each answer was recorded, and reads back as it came.
+    live = client(klass_root, classification_id=112)
+    for year in range(2020, 2025):
+        recorded = br.read_kostra_membership(record / br.membership_file_name(year))
+        assert recorded == live.corresponds_at(131, f"{year}-01-01")
+
+
+def test_a_klass_answer_that_contradicts_a_committed_group_stops_the_build_in_one_line(
+    klass_root, tmp_path, capsys, small_world
+):
+    out = tmp_path / "seeds"
+    _committed_groups(out, '1507,2020,2023,EKG10,2020,"SSB text"')
+    before = (out / "kostra_groups.csv").read_bytes()
+    assert br.main(["--online", "--klass-root", klass_root, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "build_reference: klass112-131-correspondsAt-2020-01-01.json: 1507 is in EKG11 in 2020, "
+        "SSB text says EKG10"
+    ]
+    assert (out / "kostra_groups.csv").read_bytes() == before  # nothing written
+
+
+@pytest.mark.parametrize(
+    ("items", "message"),
+    [
+        ([("12", "3024"), ("11", "3024")], "3024 is in two KOSTRA groups"),
+        ([("12", "0219")], "0219 is not a municipality code valid in 2021"),
+        ([("18", "3024")], "'18' is not a KOSTRA group code (1-17)"),
+    ],
+)
+def test_a_membership_that_cannot_be_true_is_refused(items, message):
+    from pipeline.reference.klass.client import KlassCorrespondence
+
+    municipalities = [
+        {"municipality_code": "0219", "valid_from_year": "2015", "valid_to_year": "2019"},
+        {"municipality_code": "3024", "valid_from_year": "2020", "valid_to_year": "2023"},
+    ]
+    correspondence = [KlassCorrespondence(g, f"KOSTRA-gruppe {g}", c, "") for g, c in items]
+    with pytest.raises(br.ReferenceBuildError, match=re.escape(message)):
+        br.kostra_membership_rows(2021, correspondence, municipalities, "recorded.json")

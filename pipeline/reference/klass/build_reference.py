@@ -55,19 +55,24 @@ import re
 import sys
 import unicodedata
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
 
-from pipeline.config import REPO_ROOT, SEEDS_DIR
+from pipeline.config import KLASS_ROOT, REPO_ROOT, SEEDS_DIR
+from pipeline.files import readable_mode, replacing
 from pipeline.reference.klass.client import (
+    KOSTRA_GROUPS,
+    KlassClient,
     KlassCode,
     KlassCorrespondence,
     KlassError,
     parse_codes,
     parse_correspondence,
 )
+from pipeline.reference.klass.client import MUNICIPALITIES as MUNICIPALITIES_CLASSIFICATION
 
 FIRST_YEAR = 2015
 LAST_YEAR = 2024
@@ -955,6 +960,41 @@ def read_kostra_membership(path: Path) -> list[KlassCorrespondence]:
         raise ReferenceBuildError(f"{path}: not a KLASS correspondence: {exc}") from exc
 
 
+def membership_file_name(year: int) -> str:
+    return f"klass112-131-correspondsAt-{year}-01-01.json"
+
+
+def fetch_kostra_memberships(
+    client, years: Iterable[int], record: Path | None = None
+) -> dict[int, tuple[Path, list[KlassCorrespondence]]]:
+    """KLASS 112 → 131 ``correspondsAt`` on 1 January of each data year (every KOSTRA group's municipalities),
+    from ``client`` (a KLASS 112 client). A year KLASS answers with no item keeps what the other sources say.
+    With ``record``, each answer is also written there in KLASS's own shape, so that an offline build reads
+    it back with ``--kostra-membership`` (:func:`read_kostra_membership`)."""
+    out = {}
+    for year in years:
+        items = client.corresponds_at(MUNICIPALITIES_CLASSIFICATION, f"{year}-01-01")
+        if not items:
+            continue
+        path = (record or Path(".")) / membership_file_name(year)
+        if record is not None:
+            body = {
+                "correspondenceItems": [
+                    {
+                        "sourceCode": i.source_code,
+                        "sourceName": i.source_name,
+                        "targetCode": i.target_code,
+                        "targetName": i.target_name,
+                    }
+                    for i in items
+                ]
+            }
+            with replacing(path, mode=readable_mode()) as tmp:
+                tmp.write_bytes(orjson.dumps(body, option=orjson.OPT_INDENT_2))
+        out[year] = (path, items)
+    return out
+
+
 def kostra_membership_rows(
     year: int, items: list[KlassCorrespondence], municipalities: list[dict[str, str]], source: str
 ) -> list[dict[str, str]]:
@@ -1055,16 +1095,21 @@ def with_membership(
 
 
 def build(
-    hist: CodeHistory, memberships: dict[int, tuple[Path, list[KlassCorrespondence]]] | None = None
+    hist: CodeHistory,
+    memberships: dict[int, tuple[Path, list[KlassCorrespondence]]] | None = None,
+    *,
+    groups_from: list[dict[str, str]] | None = None,
 ) -> dict[str, list[dict[str, str]]]:
     """All reference seed tables, keyed by file name. ``memberships``: data year → a recorded KLASS 112 →
-    131 correspondence (the KOSTRA group of every municipality that year)."""
+    131 correspondence (the KOSTRA group of every municipality that year), in place of the other rows of its
+    year. ``groups_from``: the KOSTRA group rows to start from instead of those derived from the snapshots
+    (KLASS 131 alone, online, lacks the 2015 population and the pre-2020 groups: the committed rows)."""
     municipalities = derive_municipalities(hist)
-    groups = with_membership(derive_kostra_groups(hist, municipalities), memberships or {}, municipalities)
+    base = groups_from if groups_from is not None else derive_kostra_groups(hist, municipalities)
     return {
         "municipalities.csv": municipalities,
         "asss_membership.csv": derive_asss(municipalities),
-        "kostra_groups.csv": groups,
+        "kostra_groups.csv": with_membership(base, memberships or {}, municipalities),
         "aggregate_regions.csv": derive_aggregates(),
         "region_successors.csv": derive_successors(hist, municipalities),
         "kostra_groupings.csv": derive_kostra_groupings(),
@@ -1130,17 +1175,51 @@ def main(argv: list[str] | None = None) -> int:
         "the KOSTRA group of every municipality that year (repeatable; without one a year's groups are "
         "what the other sources state, or unknown)",
     )
-    parser.add_argument("--online", action="store_true", help="read KLASS 131 instead of the snapshots")
+    parser.add_argument(
+        "--online",
+        action="store_true",
+        help="read KLASS 131 instead of the snapshots, and the KOSTRA groups of every data year of the 2020 "
+        "grouping from KLASS 112 → 131",
+    )
+    parser.add_argument("--klass-root", default=KLASS_ROOT, help="KLASS API root for --online")
+    parser.add_argument(
+        "--record-membership",
+        type=Path,
+        metavar="DIR",
+        help="with --online: also write each KLASS 112 → 131 answer to DIR, for --kostra-membership later",
+    )
     parser.add_argument("--out", type=Path, default=REFERENCE_DIR, help="folder for the CSV files")
     parser.add_argument("--check", action="store_true", help="compare with the files in --out; write nothing")
     args = parser.parse_args(argv)
+    if args.record_membership and not args.online:
+        parser.error("--record-membership needs --online")
+    try:
+        return _main(args)
+    except (KlassError, ReferenceBuildError) as exc:
+        print(f"build_reference: {exc}", file=sys.stderr)
+        return 2
 
-    hist = load_klass() if args.online else load_snapshots(args.snapshots, dict(args.klass_list))
+
+def _main(args: argparse.Namespace) -> int:
     memberships = {d.year: (p, read_kostra_membership(p)) for d, p in args.kostra_membership}
-    tables = build(hist, memberships)
     if args.online:
-        # KLASS alone lacks the 2015 population and KOSTRA groups; keep the committed KOSTRA groups.
-        tables.pop("kostra_groups.csv")
+        hist = load_klass(KlassClient(args.klass_root))
+        fetched = fetch_kostra_memberships(
+            KlassClient(args.klass_root, classification_id=KOSTRA_GROUPS),
+            (y for y in range(FIRST_YEAR, LAST_YEAR + 1) if grouping_of_year(y) == "2020"),
+            args.record_membership,
+        )
+        memberships = {**fetched, **memberships}  # a recorded file named on the command line wins
+        # The committed KOSTRA groups stay, with the membership KLASS 112 gives in place of its years' rows.
+        committed = args.out / "kostra_groups.csv"
+        tables = build(
+            hist, memberships, groups_from=_read_committed(committed) if committed.is_file() else []
+        )
+        if not committed.is_file() and not memberships:
+            tables.pop("kostra_groups.csv")
+    else:
+        hist = load_snapshots(args.snapshots, dict(args.klass_list))
+        tables = build(hist, memberships)
     stale = []
     for name, rows in tables.items():
         text = render(name, rows)
