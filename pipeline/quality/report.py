@@ -132,7 +132,8 @@ def context(
     sectors = []
     for sector, sdf in detail.groupby("sector", sort=True, dropna=False):
         munis = []
-        for mid, mdf in sdf.groupby(sdf["region_code"].fillna(""), sort=True):
+        # A sector whose findings all lack a region has region_code as float (all NaN): as text first.
+        for mid, mdf in sdf.groupby(sdf["region_code"].astype("string").fillna(""), sort=True):
             first = mdf.iloc[0]
             rows = []
             for r in mdf.itertuples():
