@@ -22,6 +22,7 @@ from pipeline.transform.dbt_runner import (
     dbt_env,
     dbt_vars,
     run_dbt,
+    run_dbt_process,
 )
 from tests.fixtures_raw import build_raw_fixture, make_fixture_project
 
@@ -539,3 +540,60 @@ def test_not_null_columns_fails_on_a_null_and_names_the_column(tmp_path):
     finally:
         con.close()
     assert stored == [("name",)]
+
+
+@pytest.mark.slow
+def test_a_cell_landed_twice_in_one_release_is_staged_once(tmp_path):
+    """Two fetches of one release that overlap: fetch A landed objects a1 and a2, fetch B a2 again (the same
+    bytes, so the same sha) and b, which repeats some of a1's cells. Each cell is staged once, the copy from
+    the first object by sha; a release landed as one object is staged as it is."""
+    db = build_raw_fixture(tmp_path / "kostra_build.duckdb", tables=["12562"])
+    con = duckdb.connect(str(db))
+    try:
+        landed = dict(con.execute("select release_updated, count(*) from raw.cells group by all").fetchall())
+        assert len(landed) > 1
+        split = min(landed)
+        n_split = landed[split]
+        cells = f"from raw.cells where release_updated = '{split}'"
+        # The release's cells as two objects, a1 (regions up to 3024) and a2 (the rest) ...
+        con.execute(f"update raw.cells set landing_sha256 = 'a2' where release_updated = '{split}'")
+        con.execute(
+            f"update raw.cells set landing_sha256 = 'a1' where release_updated = '{split}' and region_code <= '3024'"
+        )
+        # ... a2 loaded again with fetch B, and b: a1's Oslo cells (sha '0b' sorts first: its copies are kept).
+        con.execute(f"insert into raw.cells select * {cells} and landing_sha256 = 'a2'")
+        con.execute(
+            f"insert into raw.cells select * replace ('0b' as landing_sha256) {cells} and region_code = '0301'"
+        )
+        n_oslo = con.execute(f"select count(*) {cells} and landing_sha256 = '0b'").fetchone()[0]
+        assert n_oslo > 0 and con.execute(f"select count(*) {cells}").fetchone()[0] > n_split + n_oslo
+    finally:
+        con.close()
+
+    run_dbt_process(
+        "build", db, target_path=tmp_path / "target", log_path=tmp_path / "logs", select=["stg_ssb__cells"]
+    )
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        staged = dict(
+            con.execute(
+                "select release_updated, count(*) from staging.stg_ssb__cells group by all"
+            ).fetchall()
+        )
+        assert staged == landed
+        copies = con.execute(
+            "select count(*) from (select 1 from staging.stg_ssb__cells "
+            "group by table_id, release_updated, region_code, period, dimension_key having count(*) > 1)"
+        ).fetchone()[0]
+        assert copies == 0
+        kept = dict(
+            con.execute(
+                "select landing_sha256, count(*) from staging.stg_ssb__cells where release_updated = ? "
+                "group by all",
+                [split],
+            ).fetchall()
+        )
+        assert kept["0b"] == n_oslo and sum(kept.values()) == n_split
+    finally:
+        con.close()

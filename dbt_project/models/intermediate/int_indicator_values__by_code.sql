@@ -25,7 +25,8 @@ catalogue as (
     select * from {{ ref('stg_reference__indicator_catalogue') }}
 ),
 
-published as (
+-- Not materialized: DuckDB keeps a CTE read more than once in memory; reading the table again is cheaper.
+published as not materialized (
     select
         indicator_id,
         region_code,

@@ -30,7 +30,8 @@
 
 with
 
-values_by_code as (
+-- Not materialized: DuckDB keeps a CTE read more than once in memory; reading the table again is cheaper.
+values_by_code as not materialized (
     select * from {{ ref('int_indicator_values__by_code') }}
     where {{ incremental_years() }}
 ),

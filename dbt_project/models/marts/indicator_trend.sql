@@ -6,7 +6,8 @@
 -- statistic carries its own flags (int_comparison_group__statistics).
 with
 
-indicator_values as (
+-- Not materialized: DuckDB keeps a CTE read more than once in memory; reading the table again is cheaper.
+indicator_values as not materialized (
     select * from {{ ref('indicator_values') }}
 ),
 

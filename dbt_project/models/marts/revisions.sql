@@ -19,7 +19,8 @@
 
 with
 
-cells as (
+-- Not materialized: DuckDB keeps a CTE read more than once in memory; reading the table again is cheaper.
+cells as not materialized (
     select * from {{ ref('stg_ssb__cells') }}
     {% if is_incremental() %}
         where (table_id, period) in (

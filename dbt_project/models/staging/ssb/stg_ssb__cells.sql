@@ -1,5 +1,8 @@
 -- Typed SSB cells, one row per published cell. A cell landed twice in one release (overlapping fetches of
--- the same release) is the same published cell, so it is kept once.
+-- the same release) is the same published cell, so it is kept once. Only a release whose cells came from
+-- more than one landing object can hold copies (an object is one JSON-stat cube, a cell once; one object
+-- alone is one fetch id, loaded once: pipeline.landing.store), and the copy kept is found from the cell's
+-- key and row id alone: a window over whole rows held every cell of the build in memory at once.
 -- Incremental by release (macros/incremental_by_release.sql): a run stages only the releases with a landed
 -- object not staged before, and replaces each such release whole.
 {{
@@ -14,8 +17,12 @@
 
 with
 
-source as (
-    select * from {{ source('raw', 'cells') }}
+-- Not materialized: DuckDB keeps a CTE read more than once in memory, and this one is every raw cell.
+source as not materialized (
+    select
+        *,
+        rowid as cell_rowid
+    from {{ source('raw', 'cells') }}
     {% if is_incremental() %}
         where (table_id, release_updated) in (
             select (table_id, release_updated) from (
@@ -27,6 +34,44 @@ source as (
             )
         )
     {% endif %}
+),
+
+several_objects as (
+    select
+        table_id,
+        release_updated
+    from source
+    group by table_id, release_updated
+    having count(distinct landing_sha256) > 1
+),
+
+-- One copy of each cell of those releases: the one from the first landing object (copies agree, as
+-- assert_no_conflicting_duplicate_cells tests). The key is built from the cells as landed, as the copies are.
+kept_copies as (
+    select arg_min(source.cell_rowid, source.landing_sha256) as cell_rowid
+    from source
+    inner join several_objects
+        on
+            source.table_id = several_objects.table_id
+            and source.release_updated = several_objects.release_updated
+    group by
+        source.table_id, source.release_updated, source.region_code, source.period, {{ dimension_key() }}
+),
+
+-- Two selects in a union, not one filter with OR: an anti join and a semi join stream, the OR of the two
+-- subqueries held its whole result in memory.
+deduplicated as (
+    select source.* from source
+    where
+        not exists (
+            select 1 from several_objects
+            where
+                several_objects.table_id = source.table_id
+                and several_objects.release_updated = source.release_updated
+        )
+    union all
+    select source.* from source
+    where source.cell_rowid in (select kept_copies.cell_rowid from kept_copies)
 ),
 
 typed as (
@@ -51,11 +96,7 @@ typed as (
         nullif(trim(status), '') as status,
         landing_sha256,
         {{ incremental_built_at() }} as built_at
-    from source
+    from deduplicated
 )
 
 select * from typed
-qualify row_number() over (
-    partition by table_id, release_updated, region_code, period, dimension_key
-    order by landing_sha256
-) = 1
