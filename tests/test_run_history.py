@@ -8,6 +8,7 @@ builds are the shared homes' own (tests/demo_build.py builds them with a Dagster
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 from pathlib import Path
@@ -156,6 +157,55 @@ def test_a_bad_focus_municipality_fails_before_any_run(home: Home, dagster_home,
     assert main(["build"]) == 1
     assert "focus_municipality" in capsys.readouterr().err
     assert _runs(BUILD_JOB_NAME) == []
+
+
+@pytest.mark.parametrize("limit", ["lots", "0"])
+def test_a_bad_duckdb_memory_limit_fails_before_any_run(home: Home, dagster_home, monkeypatch, capsys, limit):
+    from pipeline.cli import main
+
+    monkeypatch.setenv("KOSTRA_DUCKDB_MEMORY_LIMIT", limit)
+    assert main(["build"]) == 1
+    err = capsys.readouterr().err
+    assert f"KOSTRA_DUCKDB_MEMORY_LIMIT={limit!r} is not a DuckDB memory limit" in err
+    assert "Traceback" not in err
+    assert _runs(BUILD_JOB_NAME) == []
+
+
+@pytest.mark.slow
+def test_a_duckdb_memory_limit_reaches_dbt_s_duckdb(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from pipeline.transform.dbt_runner import check_memory_limit, dbt_env
+
+    monkeypatch.setenv("KOSTRA_DUCKDB_MEMORY_LIMIT", "700MB")
+    assert check_memory_limit() == "700MB"
+    env = {**os.environ, **dbt_env(tmp_path / "kostra_build.duckdb", own_process=True)}
+    dbt = Path(sys.executable).with_name("dbt")
+    shown = subprocess.run(
+        [
+            str(dbt),
+            "show",
+            "--inline",
+            "select current_setting('memory_limit') as memory_limit",
+            "--profiles-dir",
+            ".",
+            "--target-path",
+            str(tmp_path / "target"),
+            "--log-path",
+            str(tmp_path / "logs"),
+            "--output",
+            "json",
+        ],
+        cwd=DBT_PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert shown.returncode == 0, shown.stdout[-2000:]
+    # DuckDB reports the limit in its own units: 700 MB is 667.5 MiB.
+    assert '"memory_limit": "667.5 MiB"' in shown.stdout, shown.stdout[-2000:]
 
 
 def test_an_ingest_of_some_tables_selects_their_assets(home: Home, dagster_home):
