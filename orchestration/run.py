@@ -306,11 +306,11 @@ def build(home: Home, comparison: Comparison | None = None) -> dg.ExecuteInJobRe
     ``comparison`` (default: :meth:`Comparison.from_env`) is the run config of the dbt step. A FATAL
     data-quality finding fails the blocking check before the publish: the previous warehouse stays.
     """
-    from pipeline.transform.dbt_runner import check_memory_limit
+    from pipeline.config import duckdb_memory_limit
 
     try:
         run_config = build_run_config(home, comparison or Comparison.from_env())
-        check_memory_limit()
+        duckdb_memory_limit()
     except ValueError as exc:  # a bad municipality or group code, or DuckDB's memory for dbt
         raise RunFailed(str(exc)) from None
     from pipeline.quality import gx_suites

@@ -179,3 +179,24 @@ class Comparison:
             "comparison_group": self.canonical_group,
             "extra_comparators": list(self.extra_comparators),
         }
+
+
+MEMORY_LIMIT_ENV = "KOSTRA_DUCKDB_MEMORY_LIMIT"
+
+
+def duckdb_memory_limit() -> str | None:
+    """``KOSTRA_DUCKDB_MEMORY_LIMIT``: DuckDB's ``memory_limit`` for the build's own databases (dbt's, through
+    the profile, and the quality stage's workspace), or None for DuckDB's default. Checked by DuckDB itself,
+    so that a value it refuses is one line before any run, not a failed dbt step per node."""
+    value = os.environ.get(MEMORY_LIMIT_ENV, "").strip()
+    if not value:
+        return None
+    import duckdb
+
+    try:
+        duckdb.connect(config={"memory_limit": value}).close()
+    except duckdb.Error:
+        raise ValueError(
+            f"{MEMORY_LIMIT_ENV}={value!r} is not a DuckDB memory limit (e.g. 700MB, 2GB or 50%)"
+        ) from None
+    return value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -531,3 +532,19 @@ def test_config_from_env(monkeypatch):
     monkeypatch.setenv("KOSTRA_DQ_HB_PU", "half")
     with pytest.raises(ValueError, match="KOSTRA_DQ_HB_PU"):
         QualityConfig.from_env()
+
+
+@pytest.mark.parametrize("limit, shown", [("300MB", "286.1 MiB"), ("", None)])
+def test_the_workspace_keeps_to_kostra_duckdb_memory_limit(tmp_path, monkeypatch, limit, shown):
+    from tests.fixtures_raw import build_raw_fixture
+
+    build = build_raw_fixture(tmp_path / "kostra_build.duckdb", tables=["12562"])
+    monkeypatch.setenv("KOSTRA_DUCKDB_MEMORY_LIMIT", limit)
+    con = workspace.from_build_db(build)
+    try:
+        got = con.execute("select current_setting('memory_limit')").fetchone()[0]
+        assert con.execute("select count(*) from cells").fetchone()[0] > 0
+    finally:
+        workspace.close(con)
+    default = duckdb.connect().execute("select current_setting('memory_limit')").fetchone()[0]
+    assert got == (shown or default)

@@ -176,10 +176,11 @@ def test_a_duckdb_memory_limit_reaches_dbt_s_duckdb(tmp_path, monkeypatch):
     import subprocess
     import sys
 
-    from pipeline.transform.dbt_runner import check_memory_limit, dbt_env
+    from pipeline.config import duckdb_memory_limit
+    from pipeline.transform.dbt_runner import dbt_env
 
     monkeypatch.setenv("KOSTRA_DUCKDB_MEMORY_LIMIT", "700MB")
-    assert check_memory_limit() == "700MB"
+    assert duckdb_memory_limit() == "700MB"
     env = {**os.environ, **dbt_env(tmp_path / "kostra_build.duckdb", own_process=True)}
     dbt = Path(sys.executable).with_name("dbt")
     shown = subprocess.run(

@@ -212,7 +212,9 @@ def from_build_db(build_db: Path) -> duckdb.DuckDBPyConnection:
         raise FileNotFoundError(
             f"data quality: build file {build_db} does not exist; run `kostra build` first"
         )
-    con = duckdb.connect()
+    limit = config.duckdb_memory_limit()
+    # In memory, and within KOSTRA_DUCKDB_MEMORY_LIMIT when set: DuckDB spills the current cells to disk.
+    con = duckdb.connect(config={"memory_limit": limit} if limit else {})
     con.execute("attach ? as build (read_only)", [str(build_db)])  # a path is a value, never SQL text
     present = {
         f"{s}.{t}"

@@ -93,26 +93,6 @@ def dbt_args(
     return [*args, *extra]
 
 
-MEMORY_LIMIT_ENV = "KOSTRA_DUCKDB_MEMORY_LIMIT"
-
-
-def check_memory_limit() -> str | None:
-    """``KOSTRA_DUCKDB_MEMORY_LIMIT`` (the profile's DuckDB ``memory_limit`` for dbt), checked by DuckDB
-    itself so that a value it refuses is one line before any run, not a failed dbt step per node."""
-    value = os.environ.get(MEMORY_LIMIT_ENV, "").strip()
-    if not value:
-        return None
-    import duckdb
-
-    try:
-        duckdb.connect(config={"memory_limit": value}).close()
-    except duckdb.Error:
-        raise ValueError(
-            f"{MEMORY_LIMIT_ENV}={value!r} is not a DuckDB memory limit (e.g. 700MB, 2GB or 50%)"
-        ) from None
-    return value
-
-
 def dbt_env(build_db: Path, *, own_process: bool = False) -> dict[str, str]:
     """Environment variables that point the project's profile at ``build_db``.
 
