@@ -543,6 +543,9 @@ def test_the_workspace_keeps_to_kostra_duckdb_memory_limit(tmp_path, monkeypatch
     con = workspace.from_build_db(build)
     try:
         got = con.execute("select current_setting('memory_limit')").fetchone()[0]
+        # What does not fit spills beside the build file, never into the working directory.
+        spills = con.execute("select current_setting('temp_directory')").fetchone()[0]
+        assert spills == str(tmp_path.resolve() / "quality_workspace.tmp")
         assert con.execute("select count(*) from cells").fetchone()[0] > 0
     finally:
         workspace.close(con)

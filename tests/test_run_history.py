@@ -8,7 +8,6 @@ builds are the shared homes' own (tests/demo_build.py builds them with a Dagster
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 from pathlib import Path
@@ -172,41 +171,25 @@ def test_a_bad_duckdb_memory_limit_fails_before_any_run(home: Home, dagster_home
 
 
 @pytest.mark.slow
-def test_a_duckdb_memory_limit_reaches_dbt_s_duckdb(tmp_path, monkeypatch):
-    import subprocess
-    import sys
+@pytest.mark.parametrize("limit, shown", [("700MB", "667.5 MiB"), ("", None)])
+def test_a_duckdb_memory_limit_reaches_dbt_s_duckdb(tmp_path, monkeypatch, limit, shown):
+    import json
 
     from pipeline.config import duckdb_memory_limit
-    from pipeline.transform.dbt_runner import dbt_env
+    from pipeline.transform.dbt_runner import run_dbt_process
 
-    monkeypatch.setenv("KOSTRA_DUCKDB_MEMORY_LIMIT", "700MB")
-    assert duckdb_memory_limit() == "700MB"
-    env = {**os.environ, **dbt_env(tmp_path / "kostra_build.duckdb", own_process=True)}
-    dbt = Path(sys.executable).with_name("dbt")
-    shown = subprocess.run(
-        [
-            str(dbt),
-            "show",
-            "--inline",
-            "select current_setting('memory_limit') as memory_limit",
-            "--profiles-dir",
-            ".",
-            "--target-path",
-            str(tmp_path / "target"),
-            "--log-path",
-            str(tmp_path / "logs"),
-            "--output",
-            "json",
-        ],
-        cwd=DBT_PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    monkeypatch.setenv("KOSTRA_DUCKDB_MEMORY_LIMIT", limit)
+    assert duckdb_memory_limit() == (limit or None)
+    done = run_dbt_process(
+        "show",
+        tmp_path / "kostra_build.duckdb",
+        target_path=tmp_path / "target",
+        log_path=tmp_path / "logs",
+        extra=["--inline", "select current_setting('memory_limit') as memory_limit", "--output", "json"],
     )
-    assert shown.returncode == 0, shown.stdout[-2000:]
-    # DuckDB reports the limit in its own units: 700 MB is 667.5 MiB.
-    assert '"memory_limit": "667.5 MiB"' in shown.stdout, shown.stdout[-2000:]
+    # DuckDB reports the limit in its own units (700 MB is 667.5 MiB); set but empty is DuckDB's default.
+    default = duckdb.connect().execute("select current_setting('memory_limit')").fetchone()[0]
+    assert f'"memory_limit": {json.dumps(shown or default)}' in done.stdout, done.stdout[-2000:]
 
 
 def test_an_ingest_of_some_tables_selects_their_assets(home: Home, dagster_home):

@@ -213,8 +213,10 @@ def from_build_db(build_db: Path) -> duckdb.DuckDBPyConnection:
             f"data quality: build file {build_db} does not exist; run `kostra build` first"
         )
     limit = config.duckdb_memory_limit()
-    # In memory, and within KOSTRA_DUCKDB_MEMORY_LIMIT when set: DuckDB spills the current cells to disk.
-    con = duckdb.connect(config={"memory_limit": limit} if limit else {})
+    # In memory, and within KOSTRA_DUCKDB_MEMORY_LIMIT when set: DuckDB then spills the current cells to disk,
+    # beside the build file (its default for an in-memory database is .tmp in whatever the working directory).
+    settings = {"temp_directory": str(build_db.resolve().parent / "quality_workspace.tmp")}
+    con = duckdb.connect(config={**settings, "memory_limit": limit} if limit else settings)
     con.execute("attach ? as build (read_only)", [str(build_db)])  # a path is a value, never SQL text
     present = {
         f"{s}.{t}"

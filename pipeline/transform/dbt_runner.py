@@ -28,7 +28,9 @@ if TYPE_CHECKING:
 
 BUILD_DB_ENV = "KOSTRA_BUILD_DB"
 KEEP_OPEN_ENV = "KOSTRA_DBT_KEEP_OPEN"
-DBT_COMMANDS = frozenset({"build", "run", "test", "seed", "parse", "compile", "list", "ls", "debug", "docs"})
+DBT_COMMANDS = frozenset(
+    {"build", "run", "test", "seed", "parse", "compile", "show", "list", "ls", "debug", "docs"}
+)
 _MUNICIPALITY_CODE = re.compile(r"^\d{4}$")
 
 
