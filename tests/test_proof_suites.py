@@ -27,7 +27,7 @@ def test_faults_end_in_correct_data_or_a_clear_error(tmp_path):
 def test_the_fault_suite_sees_an_answer_that_is_not_checked(tmp_path, monkeypatch):
     """The suite is not blind: with the client's answer check switched off, another table's document and
     changed dimensions are taken as data, and the suite says so."""
-    monkeypatch.setattr("pipeline.ssb.client.answer_mismatch", lambda *args, **kwargs: "")
+    monkeypatch.setattr("pipeline.ssb.client.dataset_mismatch", lambda *args, **kwargs: "")
     result = faults.run("small", workdir=tmp_path, only=["another table's document", "changed dimensions"])
     assert result.tried == 2 and result.handled == 0, result.failures
 

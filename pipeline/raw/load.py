@@ -6,7 +6,7 @@ columnar (Arrow) from the landed bytes to DuckDB.
 
 A landed object that cannot be loaded does not stop the build: every object of a fetch is checked before its
 transaction (strict decoding by :func:`pipeline.raw.jsonstat.decode`; for a table the catalogue fetches also
-the fetch-time checks of :func:`pipeline.ssb.client.answer_mismatch`: the table named, plausible periods), and
+the fetch-time checks of :func:`pipeline.ssb.client.dataset_mismatch`: the table named, plausible periods), and
 an object that fails is quarantined in the landing store with the reason, its fetch skipped and every other
 fetch loaded. ``raw.quarantined`` mirrors the store's quarantine history for the data-quality stage. Cells
 already in ``raw.cells`` are never deleted.
@@ -295,9 +295,9 @@ def table_id_of(ds: Dataset, fallback: str | None = None) -> str:
 
 
 def is_loaded(con: duckdb.DuckDBPyConnection, fetch_id: str) -> bool:
-    return bool(
-        con.execute("select count(*) from raw.landing_objects where fetch_id = ?", [fetch_id]).fetchone()[0]
-    )
+    # fetchall: a result left half-read blocks the connection's next register() (DuckDB 2)
+    rows = con.execute("select count(*) from raw.landing_objects where fetch_id = ?", [fetch_id]).fetchall()
+    return bool(rows[0][0])
 
 
 def catalogue_table_ids() -> frozenset[str] | None:
@@ -323,14 +323,47 @@ def _check_object(store: LandingStore, sha: str, rec: FetchRecord, fetch_checks:
     if fetch_checks:
         # What a fetched part must pass before it counts (the table named, plausible periods), applied again:
         # the object may have landed before the check existed, or from a file.
-        from pipeline.ssb.client import answer_mismatch
+        from pipeline.ssb.client import dataset_mismatch
 
         time_dim = time_dimension(ds)
         own = {d.id: d.codes for d in ds.dimensions}
-        problem = answer_mismatch(orjson.loads(body), rec.table_id, own, time_dim.id if time_dim else None)
+        problem = dataset_mismatch(ds, rec.table_id, own, time_dim.id if time_dim else None)
         if problem:
             return problem
     return ds
+
+
+class CellBatch:
+    """raw.cells rows waiting for one insert, in the caller's transaction.
+
+    DuckDB appends a million rows at once about three times faster than the same rows a fetch at a time
+    (measured on the demo's 3.7 million cells in 280 fetches: 2.4 s against 8 s), so :func:`load_pending`
+    gathers the fetches' cells and inserts them in batches of ``rows`` (about 170 MB of Arrow each)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, rows: int = 1_000_000):
+        self.con, self.rows = con, rows
+        self._tables: list[pa.Table] = []
+        self._pending = 0
+
+    def add(self, tbl: pa.Table) -> None:
+        self._tables.append(tbl)
+        self._pending += tbl.num_rows
+        if self._pending >= self.rows:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._tables:
+            return
+        batch = pa.concat_tables(self._tables)
+        self._tables, self._pending = [], 0
+        # Row order in raw.cells means nothing; not keeping it lets DuckDB append on every thread.
+        self.con.execute("set preserve_insertion_order = false")
+        self.con.register("incoming_cells", batch)
+        try:
+            self.con.execute("insert into raw.cells by name select * from incoming_cells")
+        finally:
+            self.con.unregister("incoming_cells")
+            self.con.execute("reset preserve_insertion_order")
 
 
 def load_fetch(
@@ -339,11 +372,15 @@ def load_fetch(
     rec: FetchRecord,
     *,
     fetch_checks: bool | None = None,
+    batch: CellBatch | None = None,
 ) -> int | None:
     """Load one complete fetch in one transaction: the cells loaded, or None if it was loaded before.
 
     Every object is checked first; :class:`UnloadableFetch` names the ones that fail, and nothing is loaded.
-    ``fetch_checks`` applies the fetch-time checks too (default: when the catalogue fetches the table)."""
+    ``fetch_checks`` applies the fetch-time checks too (default: when the catalogue fetches the table).
+    With a ``batch``, the caller holds the transaction and the batch (:func:`load_pending` loads every
+    pending fetch in one), so this fetch commits or rolls back with the others; the caller flushes the batch
+    before it commits."""
     if is_loaded(con, rec.fetch_id):
         return None
     if fetch_checks is None:
@@ -370,13 +407,14 @@ def load_fetch(
         newest = max(newest or 0, int(rec.newest_period[:4]))
     now = datetime.now(UTC).replace(tzinfo=None)
     total = 0
-    con.execute("begin transaction")
+    own_transaction = batch is None
+    if own_transaction:
+        batch = CellBatch(con)
+        con.execute("begin transaction")
     try:
         for sha, ds in datasets:
             tbl = cells_table(ds, table_id=rec.table_id, release_updated=updated, sha256=sha)
-            con.register("incoming_cells", tbl)
-            con.execute("insert into raw.cells by name select * from incoming_cells")
-            con.unregister("incoming_cells")
+            batch.add(tbl)
             labels = ds.labels()
             con.register("incoming_labels", labels)
             con.execute(
@@ -428,9 +466,12 @@ def load_fetch(
                 now,
             ],
         )
-        con.execute("commit")
+        if own_transaction:
+            batch.flush()
+            con.execute("commit")
     except BaseException:
-        con.execute("rollback")
+        if own_transaction:
+            con.execute("rollback")
         raise
     return total
 
@@ -453,7 +494,11 @@ def load_pending(
     An object that cannot be loaded is quarantined in the landing store (the reason, and ``command`` as what
     did it) and its fetch skipped; every other fetch is loaded. ``raw.quarantined`` is brought up to date with
     the store's quarantine history (manual quarantines included). ``catalogue`` is the set of tables held to
-    the fetch-time checks (default: the catalogue's tables)."""
+    the fetch-time checks (default: the catalogue's tables).
+
+    All the fetches load in one transaction: each commit syncs the file to disk, which cost ~50 ms per fetch
+    on this machine's disk, most of a 20-release demo load (280 fetches). A fetch still loads whole or not at
+    all, and an interrupted load leaves the file as it was; the next build loads the lot again."""
     ensure_schema(con)
     store.sweep()  # a killed writer's temporary files: a build cleans up after a killed fetch too
     max_cells()  # a bad KOSTRA_MAX_CELLS is the user's setting, not a fault of every object: fail on it here
@@ -462,19 +507,27 @@ def load_pending(
     fetches = cells = 0
     tables: set[str] = set()
     quarantined: dict[str, Quarantine] = {}
-    for rec in store.fetches(table_ids):
-        try:
-            n = load_fetch(con, store, rec, fetch_checks=rec.table_id in checked)
-        except UnloadableFetch as exc:
-            for sha, reason in exc.bad:
-                if sha not in quarantined:
-                    quarantined[sha] = store.quarantine(sha, reason, command=command)
-            continue
-        if n is None:
-            continue
-        fetches += 1
-        cells += n
-        tables.add(rec.table_id)
+    batch = CellBatch(con)
+    con.execute("begin transaction")
+    try:
+        for rec in store.fetches(table_ids):
+            try:
+                n = load_fetch(con, store, rec, fetch_checks=rec.table_id in checked, batch=batch)
+            except UnloadableFetch as exc:  # raised before the fetch inserted anything
+                for sha, reason in exc.bad:
+                    if sha not in quarantined:
+                        quarantined[sha] = store.quarantine(sha, reason, command=command)
+                continue
+            if n is None:
+                continue
+            fetches += 1
+            cells += n
+            tables.add(rec.table_id)
+        batch.flush()
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
     record_quarantines(con, store)
     return LoadResult(fetches, cells, tuple(sorted(tables)), tuple(quarantined.values()))
 

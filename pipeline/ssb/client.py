@@ -29,7 +29,7 @@ from requests.adapters import HTTPAdapter
 
 from pipeline import config, timestamps
 from pipeline.http import DEFAULT_BACKOFF_MAX, attempts_made, http_retry, mount_retry
-from pipeline.raw.jsonstat import JsonStatError, decode
+from pipeline.raw.jsonstat import Dataset, JsonStatError, decode
 from pipeline.ssb.errors import (
     SsbBadResponse,
     SsbBadTableId,
@@ -619,6 +619,13 @@ def answer_mismatch(
         ds = decode(doc)
     except JsonStatError as exc:
         return f"the response is not a whole JSON-stat2 dataset: {exc}"
+    return dataset_mismatch(ds, table_id, piece, time_code)
+
+
+def dataset_mismatch(
+    ds: Dataset, table_id: str, piece: Mapping[str, Sequence[str]], time_code: str | None
+) -> str:
+    """:func:`answer_mismatch` on a document already decoded (the raw load checks each landed object so)."""
     if ds.table_id != table_id:
         return f"the response is table {ds.table_id or '(none named)'}, not {table_id}"
     got = {d.id: d.codes for d in ds.dimensions}
