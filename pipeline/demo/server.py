@@ -299,7 +299,7 @@ class DemoSource:
         self._specs = {p.stem: p for p in sorted(tables_dir.glob("*.json"))} if tables_dir.is_dir() else {}
         # Each cube is a dense grid (up to ~1M cells); keep only the recently used table/release views.
         self._cache: OrderedDict[tuple[str, str], Cube | None] = OrderedDict()
-        self._frames: dict[str, Any] = {}
+        self._frames: dict[str, _DemoFrame] = {}
         self._lock = threading.Lock()
 
     def release_keys(self) -> dict[str, datetime]:
@@ -336,22 +336,24 @@ class DemoSource:
             raise ValueError(f"{path}: not valid JSON: {exc}") from exc
         return _normalise_demo_spec(spec, table_id, path)
 
+    def _frame(self, table_id: str, spec: dict) -> _DemoFrame:
+        # Read and index once per table: every release of it is a view of the same rows.
+        if table_id not in self._frames:
+            parquet = self.folder / "tables" / f"{table_id}.parquet"
+            if not parquet.is_file():
+                raise FileNotFoundError(f"demo table {table_id}: {parquet} is missing")
+            self._frames[table_id] = _DemoFrame.read(parquet, table_id, spec["dimensions"])
+        return self._frames[table_id]
+
     def _build(self, table_id: str, release: dict) -> Cube | None:
         spec = self._spec(table_id)
         if spec["releases"] is not None and release["key"] not in spec["releases"]:
             return None
-        parquet = self.folder / "tables" / f"{table_id}.parquet"
-        if not parquet.is_file():
-            raise FileNotFoundError(f"demo table {table_id}: {parquet} is missing")
-        if table_id not in self._frames:
-            self._frames[table_id] = pq.read_table(parquet)
-        frame = self._frames[table_id]
+        frame = self._frame(table_id, spec)
         dims: list[CubeDimension] = spec["dimensions"]
         time_id = "Tid"
         data_year = release["data_year"]
-        time_dim = next((d for d in dims if d.id == time_id), None)
-        if time_dim is None:
-            raise ValueError(f"demo table {table_id}: no Tid dimension in {self._specs[table_id]}")
+        time_dim = next(d for d in dims if d.id == time_id)
         periods = [
             (c, lbl)
             for c, lbl in zip(time_dim.codes, time_dim.labels, strict=True)
@@ -367,44 +369,35 @@ class DemoSource:
             else d
             for d in dims
         ]
-        missing = [d.id for d in dims if d.id not in frame.column_names]
-        needed = ["value_unrevised", "status_unrevised", "value_revised", "status_revised"]
-        missing += [c for c in needed if c not in frame.column_names]
-        if missing:
-            raise ValueError(f"demo table {table_id}: {parquet} lacks column(s) {missing}")
-
-        sizes = [len(d.codes) for d in dims]
-        n = math.prod(sizes)
-        flat = np.zeros(frame.num_rows, dtype=np.int64)
-        keep = np.ones(frame.num_rows, dtype=bool)
+        # A row's place in this release's grid: its code positions (Tid's among the periods released so far).
+        kept_period = {c: i for i, (c, _) in enumerate(periods)}
+        time_remap = np.array([kept_period.get(c, -1) for c in time_dim.codes], dtype=np.int64)
+        n = math.prod(len(d.codes) for d in dims)
+        flat = np.zeros(frame.rows, dtype=np.int64)
+        keep = frame.valid.copy()
         stride = 1
-        for dim, size in reversed(list(zip(dims, sizes, strict=True))):
-            pos = pc.index_in(frame[dim.id].cast("string"), value_set=pa.array(dim.codes, pa.string()))
-            valid = pos.is_valid().to_numpy(zero_copy_only=False)
-            keep &= valid
-            flat += pos.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64) * stride
-            stride *= size
-        use_unrevised = (
-            pa.array(_years(frame["Tid"], table_id) == data_year)
-            if release["vintage"] == "unrevised"
-            else None
-        )
+        for dim in reversed(dims):
+            pos = frame.positions[dim.id]
+            if dim.id == time_id:
+                pos = np.where(pos >= 0, time_remap[np.maximum(pos, 0)], -1)
+                keep &= pos >= 0
+            flat += np.maximum(pos, 0) * stride
+            stride *= len(dim.codes)
+        unrevised = frame.years == data_year if release["vintage"] == "unrevised" else None
 
-        def pick(kind: str) -> pa.Array:
-            revised = frame[f"{kind}_revised"].combine_chunks()
-            if use_unrevised is None:
+        def pick(kind: str) -> np.ndarray:
+            revised = getattr(frame, f"{kind}_revised")
+            if unrevised is None:
                 return revised
-            return pc.if_else(use_unrevised, frame[f"{kind}_unrevised"].combine_chunks(), revised)
+            return np.where(unrevised, getattr(frame, f"{kind}_unrevised"), revised)
 
+        at = flat[keep]
         values = np.full(n, np.nan)
-        values[flat[keep]] = pick("value").cast(pa.float64()).to_numpy(zero_copy_only=False)[keep]
-        picked_status = pick("status").cast(pa.string())
-        # An empty string is no status at all.
-        picked_status = pc.if_else(pc.equal(picked_status, ""), pa.scalar(None, pa.string()), picked_status)
+        values[at] = pick("value")[keep]
         status = None
-        if picked_status.null_count < len(picked_status):
+        if pick("flagged")[keep].any():
             status = np.full(n, None, dtype=object)
-            status[flat[keep]] = picked_status.to_numpy(zero_copy_only=False)[keep]
+            status[at] = pick("status")[keep]
         decimals = spec["decimals"]
         return Cube(
             table_id=table_id,
@@ -429,6 +422,66 @@ class DemoSource:
             notes=[DEMO_NOTE] + (spec["notes"] or ([spec["note"]] if spec["note"] else [])),
             demo=True,
             discontinued=spec["discontinued"],
+        )
+
+
+@dataclass(frozen=True)
+class _DemoFrame:
+    """One demo table's rows, indexed once: each row's position in every dimension's code list (-1 where
+    the spec does not list the code), its year, and both vintages' values and status symbols as arrays."""
+
+    rows: int
+    positions: dict[str, np.ndarray]
+    valid: np.ndarray
+    years: np.ndarray
+    value_revised: np.ndarray
+    value_unrevised: np.ndarray
+    status_revised: np.ndarray
+    status_unrevised: np.ndarray
+    flagged_revised: np.ndarray
+    flagged_unrevised: np.ndarray
+
+    @classmethod
+    def read(cls, parquet: Path, table_id: str, dims: list[CubeDimension]) -> _DemoFrame:
+        frame = pq.read_table(parquet)
+        if not any(d.id == "Tid" for d in dims):
+            raise ValueError(f"demo table {table_id}: no Tid dimension in its spec")
+        missing = [d.id for d in dims if d.id not in frame.column_names]
+        needed = ["value_unrevised", "status_unrevised", "value_revised", "status_revised"]
+        missing += [c for c in needed if c not in frame.column_names]
+        if missing:
+            raise ValueError(f"demo table {table_id}: {parquet} lacks column(s) {missing}")
+        positions = {}
+        valid = np.ones(frame.num_rows, dtype=bool)
+        for dim in dims:
+            pos = pc.index_in(frame[dim.id].cast("string"), value_set=pa.array(dim.codes, pa.string()))
+            pos = pos.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+            valid &= pos >= 0
+            positions[dim.id] = pos
+
+        def values(kind: str) -> np.ndarray:
+            return frame[f"value_{kind}"].cast(pa.float64()).to_numpy(zero_copy_only=False)
+
+        def status(kind: str) -> np.ndarray:
+            col = frame[f"status_{kind}"].cast(pa.string()).combine_chunks()
+            # An empty string is no status at all.
+            col = pc.if_else(pc.equal(col, ""), pa.scalar(None, pa.string()), col)
+            return col.to_numpy(zero_copy_only=False)
+
+        status_revised, status_unrevised = status("revised"), status("unrevised")
+        return cls(
+            rows=frame.num_rows,
+            positions=positions,
+            valid=valid,
+            years=_years(frame["Tid"], table_id),
+            value_revised=values("revised"),
+            value_unrevised=values("unrevised"),
+            status_revised=status_revised,
+            status_unrevised=status_unrevised,
+            flagged_revised=pc.is_valid(pa.array(status_revised, pa.string())).to_numpy(zero_copy_only=False),
+            flagged_unrevised=pc.is_valid(pa.array(status_unrevised, pa.string())).to_numpy(
+                zero_copy_only=False
+            ),
         )
 
 
