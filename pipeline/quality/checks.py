@@ -699,8 +699,37 @@ BORDER_BREAKS = """
 """
 
 
-def yoy_pairs(con: duckdb.DuckDBPyConnection, cfg: QualityConfig | None = None) -> pd.DataFrame:
-    """Each municipality cell with a number this year and last year (same code and dimensions).
+_YOY_PAIRS = f"""
+    with cur as (
+        select table_id, region_code, year, vintage, contents_code, alder, funksjon, dimension_key,
+               cast(null as varchar) as indicator_id, value
+        from cells
+        where status is null and value is not null and {MUNICIPALITY} and not list_contains($1, table_id)
+        union all
+        select table_id, region_code, year, vintage, contents_code, null, null, indicator_id, indicator_id,
+               value
+        from indicator_cells
+        where status is null and value is not null and {MUNICIPALITY} and list_contains($1, table_id)
+    )
+    select cur.*, prev.value as x0, cur.value as x1, g.kostra_group
+    from cur
+    join cur as prev
+      on prev.table_id = cur.table_id and prev.region_code = cur.region_code
+     and prev.dimension_key = cur.dimension_key and prev.year = cur.year - 1
+    left join kostra_groups g
+      on g.municipality_code = cur.region_code
+     and cur.year between g.year_from and coalesce(g.year_to, 9999)
+    -- only comparable pairs: a reform year is reported once by series_break
+    anti join ({BORDER_BREAKS}) b on b.region_code = cur.region_code and b.year = cur.year
+"""
+
+
+def yoy_pairs(
+    con: duckdb.DuckDBPyConnection, cfg: QualityConfig | None = None, *, where: str = "true", params=()
+) -> pd.DataFrame:
+    """Each municipality cell with a number this year and last year (same code and dimensions), those that
+    pass ``where`` (SQL on the pair's columns, ``$2``… for ``params``): a check filters in DuckDB rather than
+    in a frame of every pair.
 
     Tables in ``cfg.yoy_indicator_tables`` (07459: single years × sexes, where one cohort ages out of its
     cell every year) are compared as the catalogue's indicators instead: the age groups' sums, keyed by
@@ -709,30 +738,8 @@ def yoy_pairs(con: duckdb.DuckDBPyConnection, cfg: QualityConfig | None = None) 
     cfg = cfg or QualityConfig()
     return _q(
         con,
-        f"""
-        with cur as (
-            select table_id, region_code, year, vintage, contents_code, alder, funksjon, dimension_key,
-                   cast(null as varchar) as indicator_id, value
-            from cells
-            where status is null and value is not null and {MUNICIPALITY} and not list_contains($1, table_id)
-            union all
-            select table_id, region_code, year, vintage, contents_code, null, null, indicator_id, indicator_id,
-                   value
-            from indicator_cells
-            where status is null and value is not null and {MUNICIPALITY} and list_contains($1, table_id)
-        )
-        select cur.*, prev.value as x0, cur.value as x1, g.kostra_group
-        from cur
-        join cur as prev
-          on prev.table_id = cur.table_id and prev.region_code = cur.region_code
-         and prev.dimension_key = cur.dimension_key and prev.year = cur.year - 1
-        left join kostra_groups g
-          on g.municipality_code = cur.region_code
-         and cur.year between g.year_from and coalesce(g.year_to, 9999)
-        -- only comparable pairs: a reform year is reported once by series_break
-        anti join ({BORDER_BREAKS}) b on b.region_code = cur.region_code and b.year = cur.year
-        """,
-        [list(cfg.yoy_indicator_tables)],
+        f"select * from ({_YOY_PAIRS}) where {where}",
+        [list(cfg.yoy_indicator_tables), *params],
     )
 
 
@@ -749,16 +756,45 @@ def _sector(table_id: str, contents_code: str | None, alder: str | None, funksjo
 @check("hidiroglou_berthelot_outlier", "yoy")
 def hidiroglou_berthelot_outlier(con, cfg):
     """HB outliers of x_t / x_{t-1} within KOSTRA groups (a group too small is tested nationally)."""
-    df = yoy_pairs(con, cfg)
-    if df.empty:
-        return _frame([])
-    df["stratum"] = df["kostra_group"].fillna("-")
-    size = df.groupby(["table_id", "dimension_key", "year", "stratum"])["x1"].transform("size")
-    df.loc[size < cfg.hb_min_units, "stratum"] = "national"
-    out = hb_frame(
-        df, ["table_id", "dimension_key", "year", "stratum"], pu=cfg.hb_pu, pa=cfg.hb_pa, pc=cfg.hb_pc
+    # The statistics need every pair, the messages only the outliers: HB runs on (pair, stratum, x0, x1),
+    # numbers only, and the outliers' codes are read back by pair id (a frame of every pair with its codes
+    # as Python strings took ~350 MB on the demo).
+    con.execute(
+        f"""
+        create or replace temp table _hb_pairs as
+        with pairs as (select * from ({_YOY_PAIRS})),
+        sized as (
+            select *, coalesce(kostra_group, '-') as stratum,
+                   count(*) over (partition by table_id, dimension_key, year, coalesce(kostra_group, '-')) as n
+            from pairs
+        )
+        select row_number() over () as pair_id,
+               * exclude (stratum, n), case when n < $2 then 'national' else stratum end as stratum
+        from sized
+        where x0 > 0 and x1 > 0
+        """,
+        [list(cfg.yoy_indicator_tables), cfg.hb_min_units],
     )
-    out = out[out["hb_outlier"]]
+    try:
+        numbers = _q(
+            con,
+            "select pair_id, dense_rank() over (order by table_id, dimension_key, year, stratum) as stratum_id, "
+            "x0, x1 from _hb_pairs",
+        )
+        if numbers.empty:
+            return _frame([])
+        tested = hb_frame(numbers, ["stratum_id"], pu=cfg.hb_pu, pa=cfg.hb_pa, pc=cfg.hb_pc)
+        flagged = tested.loc[tested["hb_outlier"], ["pair_id", "ratio", "hb_e", "hb_lower", "hb_upper"]]
+        con.register("_hb_flagged", flagged)
+        try:
+            out = _q(
+                con, "select p.*, f.* exclude (pair_id) from _hb_pairs p join _hb_flagged f using (pair_id)"
+            )
+        finally:
+            con.unregister("_hb_flagged")
+    finally:
+        con.execute("drop table if exists _hb_pairs")
+
     return _frame(
         [
             {
@@ -789,11 +825,12 @@ def hidiroglou_berthelot_outlier(con, cfg):
 @check("relative_change", "yoy")
 def relative_change(con, cfg):
     """A value that more than doubles or halves (beyond ``relative_change_max``) from last year."""
-    df = yoy_pairs(con, cfg)
-    df = df[(df["x0"] > 0) & (df["x1"] > 0)]
-    big = np.maximum(df["x0"], df["x1"]) >= cfg.relative_change_min_value
-    factor = np.maximum(df["x1"] / df["x0"], df["x0"] / df["x1"]) - 1
-    df = df[big & (factor > cfg.relative_change_max)]
+    df = yoy_pairs(
+        con,
+        cfg,
+        where="x0 > 0 and x1 > 0 and greatest(x0, x1) >= $2 and greatest(x1 / x0, x0 / x1) - 1 > $3",
+        params=(cfg.relative_change_min_value, cfg.relative_change_max),
+    )
     return _frame(
         [
             {
