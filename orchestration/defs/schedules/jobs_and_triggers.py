@@ -24,9 +24,23 @@ from pipeline.ssb.calendar import OSLO, publication_date, release_key
 INGEST_JOB_NAME = "ingest_release"
 BUILD_JOB_NAME = "build_and_publish"
 
+
+@dg.success_hook(name="release_arrow_memory")
+def release_arrow_memory(context: dg.HookContext) -> None:
+    """Hand the memory Arrow's pool keeps after a step back to the system.
+
+    The jobs run their steps in one process (``kostra run``, the in-process executor): the pool (mimalloc)
+    otherwise keeps what the raw load or the quality stage used, and the next step's peak comes on top of
+    it (measured on the demo: 0.96 GB kept after the raw load, 0.2 GB after this)."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+
+
 ingest_release_job = dg.define_asset_job(
     INGEST_JOB_NAME,
     selection=dg.AssetSelection.key_prefixes("ssb"),
+    hooks={release_arrow_memory},
     description="Fetch and land one KOSTRA release (a March or June publication) of every catalogue table.",
 )
 
@@ -34,6 +48,7 @@ build_job = dg.define_asset_job(
     BUILD_JOB_NAME,
     selection=dg.AssetSelection.groups("ingest", "staging", "marts", "quality", "publish", "reports")
     - dg.AssetSelection.key_prefixes("ssb"),
+    hooks={release_arrow_memory},
     description="Load landed releases, build and test the dbt models, check quality and publish the warehouse. "
     "Run config: the focus municipality, comparators and comparison group of the dbt step "
     "(ops.kostra_dbt_models.config and ops.kostra_dbt_quality_models.config, the same for both; defaults from "
