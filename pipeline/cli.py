@@ -71,6 +71,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             runner.ingest(home, statbank, keys, table_ids=args.tables.split(",") if args.tables else None)
         except TablesFailed as exc:
             failures = exc.failures  # the other tables were landed: build them, then say what failed
+    # The demo server has stopped; its cached cubes and tables (hundreds of MB) need not outlive it.
+    server = statbank = None
     _build(runner, home, comparison)
     for line in failures:
         console.print(f"[red]failed:[/red] {escape(line)}")
