@@ -173,6 +173,28 @@ def test_the_demo_build_passes_every_dbt_test_warnings_included(demo_built_home:
     assert counts.get("pass", 0) > 100 and set(counts) == {"pass"}, counts
 
 
+def test_the_dbt_unit_tests_pass_on_the_demo_build(demo_built_home: Path, tmp_path):
+    """The builds leave the unit tests out (dbt_build_args); they run here, on a copy of the demo's build
+    file (they read the relations their models ref for column types)."""
+    import orjson
+
+    from orchestration.defs.dbt.assets import dbt_build_args
+    from pipeline.config import Comparison
+    from pipeline.transform.dbt_runner import run_dbt_process
+
+    assert dbt_build_args(Comparison())[-2:] == ["--exclude-resource-type", "unit_test"]
+    build = tmp_path / "kostra_build.duckdb"
+    shutil.copy(Home(demo_built_home).build_db, build)
+    run_dbt_process(
+        "test", build, target_path=tmp_path / "target", log_path=tmp_path / "logs", select=["test_type:unit"]
+    )
+    results = orjson.loads((tmp_path / "target" / "run_results.json").read_bytes())["results"]
+    manifest = orjson.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_bytes())
+    results = [r for r in results if r["unique_id"].startswith("unit_test.")]  # not the on-run-start hook
+    assert sorted(r["unique_id"] for r in results) == sorted(manifest["unit_tests"])
+    assert len(results) >= 7 and {r["status"] for r in results} == {"pass"}
+
+
 def test_a_bad_focus_municipality_fails_before_any_run(home: Home, dagster_home, monkeypatch, capsys):
     from pipeline.cli import main
 
