@@ -112,7 +112,8 @@ create table if not exists raw.quarantined (
 );
 """
 
-# raw.cells as Arrow, in column order; the loader builds exactly this, and test fixtures reuse it.
+# raw.cells as Arrow, in column order, for test fixtures. The loader builds the same columns with the codes
+# dictionary-encoded (cells_table), which DuckDB inserts as these varchars.
 RAW_CELLS_SCHEMA = pa.schema(
     [
         ("table_id", pa.string()),
@@ -134,16 +135,17 @@ RAW_CELLS_SCHEMA = pa.schema(
     ]
 )
 
-_RAW_COLUMNS = [
-    ("contents_code", pa.string()),
-    ("region_code", pa.string()),
-    ("period", pa.string()),
-    ("funksjon", pa.string()),
-    ("art", pa.string()),
-    ("regnskapsomfang", pa.string()),
-    ("alder", pa.string()),
-    ("kjonn", pa.string()),
-]
+# The code columns of raw.cells, each a dimension's codes (dictionary-encoded, NULL where a table lacks it).
+_CODE_COLUMNS = (
+    "contents_code",
+    "region_code",
+    "period",
+    "funksjon",
+    "art",
+    "regnskapsomfang",
+    "alder",
+    "kjonn",
+)
 
 
 class LoadError(RuntimeError):
@@ -249,7 +251,7 @@ def cells_table(ds: Dataset, *, table_id: str, release_updated: datetime, sha256
         else:
             arr = arr.dictionary_decode() if pa.types.is_dictionary(arr.type) else arr
             others.append((dim.id, pc.cast(arr, pa.string())))
-    for name, _ in _RAW_COLUMNS:
+    for name in _CODE_COLUMNS:
         if name not in columns:
             columns[name] = pa.nulls(n, _CODES)
     period = columns["period"]
