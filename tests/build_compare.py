@@ -21,6 +21,7 @@ BUILD = ["--exclude", "resource_type:test", "resource_type:unit_test"]
 INCREMENTAL = {
     "staging.stg_ssb__cells",
     "intermediate.int_cells__catalogue_matched",
+    "intermediate.int_cells__current",
     "intermediate.int_indicator_values__by_code",
     "intermediate.int_indicator_values__harmonised",
     "marts.indicator_values",

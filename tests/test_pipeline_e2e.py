@@ -129,6 +129,34 @@ def test_the_planted_accounts_and_denominator_errors_are_in_dq_findings(demo_hom
     assert "iplos_hours_per_user_implausible" in checks  # and the Python stage's, in the same mart
 
 
+def test_the_quality_stage_reads_dbt_s_current_cells_and_they_are_the_newest_of_every_raw_cell(demo_home):
+    """The checks' ``cells`` is a view of int_cells__current in the build file (no copy in memory), and it holds
+    what picking the newest publication of every raw cell gives: the same rows, dimension keys included."""
+    from pipeline.quality import workspace
+
+    con = workspace.from_build_db(demo_home.build_db)
+    try:
+        kind = con.execute(
+            "select table_type from information_schema.tables "
+            "where table_name = 'cells' and table_catalog = current_database()"
+        ).fetchall()
+        assert kind == [("VIEW",)]
+        workspace.current_cells_from_raw(con, "cells_from_raw")
+        cols = ", ".join(workspace.CELL_COLUMNS)
+        n = con.execute("select count(*) from cells").fetchone()[0]
+        assert n > 100_000
+        assert n == con.execute("select count(*) from cells_from_raw").fetchone()[0]
+        for a, b in (("cells", "cells_from_raw"), ("cells_from_raw", "cells")):
+            extra = con.execute(
+                f"select count(*) from (select {cols} from {a} except all select {cols} from {b})"
+            )
+            assert extra.fetchone()[0] == 0, f"{a} has rows {b} lacks"
+        # a revised year shows its June release, not the March one before it
+        assert con.execute("select count(*) from cells where vintage = 'revised'").fetchone()[0] > 0
+    finally:
+        workspace.close(con)
+
+
 def test_the_demo_is_labelled_and_reingesting_lands_nothing_new(own_demo_home):
     demo_home = own_demo_home
     from contextlib import ExitStack

@@ -115,15 +115,18 @@ def ingest_table(
     source: str | None = None,
     wanted: Mapping[str, Mapping[str, str | None]] | None = None,
     validate: bool = True,
+    sweep: bool = True,
 ) -> FetchRecord | None:
     """Fetch one table's current release if it is not landed yet; None when there is nothing new.
 
     The first fetch of a table takes every year; later ones only what the new release changed. First the
     table record (``GET /tables/{id}``) and the metadata are checked against ``filters`` (labelled by
     ``wanted`` = {dimension: {code: catalogue label}}, by default the catalogue's own labels): any mismatch
-    raises :class:`SsbCatalogueMismatch` before a data request is sent.
+    raises :class:`SsbCatalogueMismatch` before a data request is sent. ``sweep=False``: the caller has swept
+    the store already (an ingest of many releases sweeps once, not once per release).
     """
-    store.sweep()  # a killed writer's temporary files, even if the release turns out to be landed already
+    if sweep:
+        store.sweep()  # a killed writer's temporary files, even if the release turns out to be landed already
     check = validate_table if validate else lambda c, t, *_: c.table_metadata(t)
     meta = check(client, table_id, filters, wanted)
     updated = timestamps.format_z(meta.updated) if meta.updated else None

@@ -172,6 +172,10 @@ class LandingStore:
         self.fetches_dir = self.root / "fetches"
         self.quarantine_dir = self.root / "quarantine"
         self._writing = 0  # how deep this store is inside writing(): the lock is taken once
+        # Fetch records read before, by file name, with the (inode, mtime, size) they were read at: an ingest
+        # asks which releases are landed once per table and release, and a record is replaced only whole
+        # (a new file renamed into place, so a new inode), never edited.
+        self._fetch_cache: dict[str, tuple[tuple[int, int, int], FetchRecord]] = {}
 
     # --- writers and the temporary files of killed ones ----------------------------------------------
 
@@ -356,12 +360,28 @@ class LandingStore:
         wanted = set(table_ids) if table_ids is not None else None
         held = set() if include_quarantined else set(self.quarantined())
         records = []
-        for path in sorted(self.fetches_dir.glob("*.json")) if self.fetches_dir.exists() else []:
-            rec = self._read_fetch(path)
+        for rec in self._fetch_records():
             if (wanted is None or rec.table_id in wanted) and not held.intersection(rec.objects):
                 records.append(rec)
         records.sort(key=lambda r: (r.updated or "", r.fetched_at, r.table_id, r.fetch_id))
         yield from records
+
+    def _fetch_records(self) -> list[FetchRecord]:
+        """Every fetch record in the store; a file unchanged since this store last read it is not read again."""
+        try:
+            entries = [e for e in os.scandir(self.fetches_dir) if e.name.endswith(".json") and e.is_file()]
+        except FileNotFoundError:
+            return []
+        seen, records = {}, []
+        for entry in sorted(entries, key=lambda e: e.name):
+            st = entry.stat()
+            key = (st.st_ino, st.st_mtime_ns, st.st_size)
+            cached = self._fetch_cache.get(entry.name)
+            rec = cached[1] if cached is not None and cached[0] == key else self._read_fetch(Path(entry.path))
+            seen[entry.name] = (key, rec)
+            records.append(rec)
+        self._fetch_cache = seen
+        return records
 
     def manifest_row(self, sha256: str) -> LandedObject:
         path = self.manifest_dir / f"{sha256}.json"

@@ -6,6 +6,8 @@ Checks never open the build file themselves: they query fixed relation names (``
 same workspace from small DataFrames with :func:`from_frames` and a run builds it from the build DuckDB with
 :func:`from_build_db`.
 
+``cells`` is the newest publication of every cell: the dbt model ``int_cells__current`` where the build has
+it (a view of the build file, never a copy in memory), else picked here from ``raw_cells``.
 ``indicator_cells`` holds one value per catalogue indicator, region and year (the newest release): the dbt
 model ``int_cells__catalogue_matched`` where the build has it, else the same matching done here from
 ``raw_cells`` (ages and sexes of 07459, listed functions of 12367 summed). Checks that reason about an
@@ -55,6 +57,7 @@ def dimension_key_sql(other_dimensions: str = "cast(other_dimensions as varchar)
 _DIMENSION_KEY = dimension_key_sql()
 
 # The newest publication of every cell: what the statbank shows today (June figures where there are any).
+# A build has it as the dbt model int_cells__current; this is for frames and a build whose dbt run stopped.
 # Built one data year at a time (_create_by_year): the window partitions by period, so a year's cells never
 # meet another year's, and the peak memory is one year's, not every raw cell's.
 _CURRENT_CELLS = f"""
@@ -177,7 +180,26 @@ OPTIONAL_MARTS = {
     "quarantined": "raw.quarantined",
     "revisions": "marts.revisions",
     "indicator_cells_all": "intermediate.int_cells__catalogue_matched",
+    "cells": "intermediate.int_cells__current",
 }
+# The columns of ``cells``, as _CURRENT_CELLS selects them and int_cells__current holds them.
+CELL_COLUMNS = [
+    "table_id",
+    "region_code",
+    "period",
+    "year",
+    "vintage",
+    "release_updated",
+    "contents_code",
+    "funksjon",
+    "art",
+    "regnskapsomfang",
+    "alder",
+    "kjonn",
+    "dimension_key",
+    "value",
+    "status",
+]
 
 
 def _register_reference(con: duckdb.DuckDBPyConnection) -> None:
@@ -206,7 +228,8 @@ def has_relation(con: duckdb.DuckDBPyConnection, name: str) -> bool:
 
 
 def from_build_db(build_db: Path) -> duckdb.DuckDBPyConnection:
-    """A workspace over the build file (attached read-only); the current cells are materialised once."""
+    """A workspace over the build file (attached read-only): the dbt models it has are views, what it lacks is
+    materialised once."""
     build_db = Path(build_db)
     if not build_db.exists():
         raise FileNotFoundError(
@@ -231,7 +254,9 @@ def from_build_db(build_db: Path) -> duckdb.DuckDBPyConnection:
     con.execute(f"create view raw_cells as select {cols} from build.raw.cells")
     for name, source in OPTIONAL_MARTS.items():
         if source in present:
-            con.execute(f"create view {name} as select * from build.{source}")
+            # A view: the checks read the build file's table where it lies, not a copy in memory.
+            cols = ", ".join(CELL_COLUMNS) if name == "cells" else "*"
+            con.execute(f"create view {name} as select {cols} from build.{source}")
     _finish(con)
     return con
 
@@ -278,9 +303,16 @@ def _create_by_year(con: duckdb.DuckDBPyConnection, table: str, select: str, sou
         )
 
 
+def current_cells_from_raw(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Table ``table``: the newest publication of every cell, picked here from ``raw_cells`` (what
+    int_cells__current holds in a build)."""
+    _create_by_year(con, table, _CURRENT_CELLS, "raw_cells")
+
+
 def _finish(con: duckdb.DuckDBPyConnection) -> None:
     _register_reference(con)
-    _create_by_year(con, "cells", _CURRENT_CELLS, "raw_cells")
+    if not has_relation(con, "cells"):
+        current_cells_from_raw(con, "cells")
     if not has_relation(con, "indicator_cells_all"):
         cells = catalogue_cells()
         con.register("_catalogue_cells", cells)

@@ -63,6 +63,7 @@ def build_ingest_asset(table_id: str, filters: dict[str, list[str]], spec: Table
     ) -> dg.MaterializeResult:
         store = LandingStore(home.home().landing)
         keys = sorted(context.partition_keys)
+        store.sweep()  # once per step: each sweep walks the whole store
         landed, skipped, not_served = [], [], []
         for key in keys:
             # A table serves its own data years only: 13995 begins with 2022, 12210 ended with 2021.
@@ -71,7 +72,7 @@ def build_ingest_asset(table_id: str, filters: dict[str, list[str]], spec: Table
                 continue
             client = statbank.client(key)
             try:
-                rec = ingest_table(client, store, table_id, filters, source=client.v0_root)
+                rec = ingest_table(client, store, table_id, filters, source=client.v0_root, sweep=False)
             except SsbError as exc:
                 if worth_another_run(exc):  # transient: the step again later
                     raise dg.RetryRequested(
