@@ -189,6 +189,33 @@ def test_gx_suites_are_contracts_and_store_results_under_the_home(demo, tmp_path
     assert not (ctx / "uncommitted" / "data_docs").exists()
 
 
+def test_gx_finds_a_broken_contract_and_names_the_values(tmp_path):
+    """The suites' frames hold codes as categoricals; a status outside SSB's symbols and a cell without a
+    region are still found, counted and quoted, as they are on text columns."""
+    from tests.test_quality_checks import cell
+
+    rows = [
+        cell("12367", "0301", 2023, "KOSbelop0000", 1.0, "x"),
+        cell("12367", "4601", 2023, "KOSbelop0000", 2.0, "x"),
+        cell("12367", None, 2023, "KOSbelop0000", 3.0),
+        cell("12367", "5001", 2023, "KOSbelop0000", None, ":"),
+    ]
+    con = workspace.from_frames(pd.DataFrame(rows))
+    try:
+        frames = gx_suites.frames_for(con)
+        assert isinstance(frames["cells"]["status"].dtype, pd.CategoricalDtype)
+        outcome = gx_suites.validate(con, context_root=gx_suites.working_context(tmp_path / "home"))
+    finally:
+        con.close()
+    t = outcome.expectations.set_index(["suite", "expectation", "column"])
+    status = t.loc[("cells", "expect_column_values_to_be_in_set", "status")]
+    assert not status["success"] and status["unexpected_count"] == 2 and "x" in status["examples"]
+    region = t.loc[("cells", "expect_column_values_to_not_be_null", "region_code")]
+    assert not region["success"] and region["unexpected_count"] == 1
+    assert t.loc[("cells", "expect_column_values_to_not_be_null", "table_id")]["success"]
+    assert len(outcome.findings) == 2 and not outcome.success
+
+
 def _report(demo, out: Path) -> Path:
     return report.write_report(out, demo["findings"], run_id="test-run", demo=True, gx_expectations=None)
 
