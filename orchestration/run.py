@@ -313,9 +313,6 @@ def build(home: Home, comparison: Comparison | None = None) -> dg.ExecuteInJobRe
         duckdb_memory_limit()
     except ValueError as exc:  # a bad municipality or group code, or DuckDB's memory for dbt
         raise RunFailed(str(exc)) from None
-    from pipeline.quality import gx_suites
-
-    gx_suites.import_in_background()  # loaded while the dbt step runs, ready by the quality step
     with instance() as inst:
         result = _execute(BUILD_JOB_NAME, inst, run_config=run_config, tags=_cli_tags())
     if not result.success:

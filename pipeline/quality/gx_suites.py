@@ -90,9 +90,9 @@ def _gx():
 def import_in_background() -> None:
     """Start importing GX on a daemon thread and return at once.
 
-    ``import great_expectations`` takes about 5 s; a build that runs in one process (``kostra build``) starts
-    it here and meanwhile waits on the dbt subprocess, so the quality step finds GX loaded. A failed import is
-    left for the quality step's own import to report.
+    ``import great_expectations`` takes about 5 s; the first dbt step of a build starts it here and meanwhile
+    waits on the dbt subprocess, so the quality step, in the same process (``kostra build``, the in-process
+    executor), finds GX loaded. A failed import is left for the quality step's own import to report.
     """
 
     def load() -> None:

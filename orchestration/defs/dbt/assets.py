@@ -201,6 +201,11 @@ def kostra_dbt_models(
 ):
     """Seeds, staging, intermediate and marts built and tested on the private build file, before the quality
     stage reads them."""
+    from pipeline.quality import gx_suites
+
+    # Loaded while this step waits on dbt, ready by the quality step; not earlier, so that GX's memory
+    # (about 120 MB) is not held through the raw load's peak.
+    gx_suites.import_in_background()
     yield from _run_dbt(context, dbt, home, config)
 
 
