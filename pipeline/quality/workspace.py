@@ -291,22 +291,27 @@ def from_frames(raw_cells: pd.DataFrame, **optional: pd.DataFrame) -> duckdb.Duc
     return con
 
 
-def _create_by_year(con: duckdb.DuckDBPyConnection, table: str, select: str, source: str) -> None:
+def _create_by_year(
+    con: duckdb.DuckDBPyConnection, table: str, select: str, source: str, only: list[int] | None = None
+) -> None:
     """``create table <table> as <select>``, run once per data year of ``source`` (``{year_filter}`` in
     ``select`` is where the year goes). The same rows as one statement when every window of ``select``
     partitions by year (or by period, which lies in one year), with a year's memory at a time."""
     con.execute(f"create or replace table {table} as {select.replace('{year_filter}', 'false')}")
     years = [y for (y,) in con.execute(f"select distinct year from {source} order by 1").fetchall()]
+    years = years if only is None else [y for y in years if y in only]
     for year in years:
         con.execute(
             f"insert into {table} {select.replace('{year_filter}', 'year is not distinct from ?')}", [year]
         )
 
 
-def current_cells_from_raw(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """Table ``table``: the newest publication of every cell, picked here from ``raw_cells`` (what
-    int_cells__current holds in a build)."""
-    _create_by_year(con, table, _CURRENT_CELLS, "raw_cells")
+def current_cells_from_raw(
+    con: duckdb.DuckDBPyConnection, table: str, years: list[int] | None = None
+) -> None:
+    """Table ``table``: the newest publication of every cell (of ``years``, default all), picked here from
+    ``raw_cells`` (what int_cells__current holds in a build)."""
+    _create_by_year(con, table, _CURRENT_CELLS, "raw_cells", years)
 
 
 def _finish(con: duckdb.DuckDBPyConnection) -> None:
