@@ -112,3 +112,38 @@ def test_a_fetch_that_cannot_be_decoded_loads_nothing(tmp_path):
     # The build goes on: the undecodable part is quarantined (tests/test_quarantine.py) and its fetch skipped.
     assert [q.sha256 for q in load_pending(con, store).quarantined] == [rec.objects[1]]
     assert con.execute("select count(*) from raw.cells").fetchone()[0] == 0
+
+
+def test_an_interrupted_load_keeps_whole_fetches_and_the_next_load_adds_the_rest(tmp_path, monkeypatch):
+    """Loads commit between fetches every COMMIT_CELLS cells: a stop after some commits keeps those fetches
+    whole, leaves no part of a later one, and the next load brings every landed cell in exactly once."""
+    import pipeline.raw.load as load
+
+    store = LandingStore(tmp_path / "landing")
+    releases = [f"{y}-06-1{i}T06:00:00Z" for i, y in enumerate(range(2019, 2025))]
+    for i, updated in enumerate(releases):
+        _land(store, make_doc("12367", DIMS, default=float(i), updated=updated), updated)
+    monkeypatch.setattr(load, "COMMIT_CELLS", 24)  # a commit after every second fetch (12 cells each)
+    real, calls = load.load_fetch, []
+
+    def stopped_at_the_fifth(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(load, "load_fetch", stopped_at_the_fifth)
+    con = connect(tmp_path / "b.duckdb")
+    with pytest.raises(KeyboardInterrupt):
+        load_pending(con, store)
+    # Fetches 1–4 were committed in two transactions; nothing of the fifth is there.
+    kept = con.execute("select release_updated, count(*) from raw.cells group by 1 order by 1").fetchall()
+    assert [n for _, n in kept] == [12, 12, 12, 12]
+    assert con.execute("select count(*) from raw.releases").fetchone()[0] == 4
+    monkeypatch.setattr(load, "load_fetch", real)
+    again = load_pending(con, store)
+    assert again.fetches_loaded == 2 and again.cells_loaded == 24
+    counts = con.execute(
+        "select count(*), count(distinct (release_updated, region_code, funksjon, period)) from raw.cells"
+    ).fetchone()
+    assert counts == (72, 72)
