@@ -168,3 +168,16 @@
         from {{ source }}
     )
 {%- endmacro %}
+
+
+{#- The WHERE clause of a model incremental by table and period: in an incremental run, only the rows of the
+    (table_id, period) pairs that `source` built since this model's watermark, every release of them; nothing
+    on a full build. -#}
+{% macro incremental_table_periods(source) -%}
+    {%- if is_incremental() -%}
+        where (table_id, period) in (
+            select distinct (table_id, period) from {{ source }}
+            where built_at > {{ incremental_watermark() }}
+        )
+    {%- endif -%}
+{%- endmacro %}

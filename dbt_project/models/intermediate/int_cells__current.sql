@@ -17,20 +17,12 @@ with
 
 cells as (
     select * from {{ ref('stg_ssb__cells') }}
-    {% if is_incremental() %}
-        where (table_id, period) in (
-            select distinct (table_id, period) from {{ ref('stg_ssb__cells') }}
-            where built_at > {{ incremental_watermark() }}
-        )
-    {% endif %}
+    {{ incremental_table_periods(ref('stg_ssb__cells')) }}
 ),
 
 newest as (
     select * from cells
-    qualify row_number() over (
-        partition by table_id, region_code, period, dimension_key
-        order by release_updated desc
-    ) = 1
+    {{ newest_publication('table_id, region_code, period, dimension_key') }}
 )
 
 select

@@ -22,12 +22,7 @@ with
 -- Not materialized: DuckDB keeps a CTE read more than once in memory; reading the table again is cheaper.
 cells as not materialized (
     select * from {{ ref('stg_ssb__cells') }}
-    {% if is_incremental() %}
-        where (table_id, period) in (
-            select distinct (table_id, period) from {{ ref('stg_ssb__cells') }}
-            where built_at > {{ incremental_watermark() }}
-        )
-    {% endif %}
+    {{ incremental_table_periods(ref('stg_ssb__cells')) }}
 ),
 
 municipality_codes as (
