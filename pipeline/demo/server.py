@@ -300,8 +300,8 @@ class DemoSource:
         self._specs = {p.stem: p for p in sorted(tables_dir.glob("*.json"))} if tables_dir.is_dir() else {}
         # Each cube is a dense grid (up to ~1M cells); keep only the recently used table/release views, and the
         # indexed rows of the tables asked for last. An ingest asks for one table at a time, release after
-        # release, each release a few times (record, metadata, data): serving the whole demo once held about
-        # 0.8 GB with every table's rows and 24 cubes kept, 0.4 GB with these (4 December 2026).
+        # release, each release a few times (record, metadata, data): serving the demo's largest tables peaked at
+        # 0.85 GB with every table's rows and 24 cubes kept, 0.63 GB with these (4 December 2026).
         self._cache: OrderedDict[tuple[str, str], Cube | None] = OrderedDict()
         self._frames: OrderedDict[str, _DemoFrame] = OrderedDict()
         self._lock = threading.Lock()

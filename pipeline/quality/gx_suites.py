@@ -155,10 +155,10 @@ def write_context(root: Path = EXPECTATIONS_DIR):
 
 
 def _coded_frame(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
-    """The result of ``sql`` with every text column categorical: a handful of distinct codes per column, so a
-    frame of every current cell is tens of MB instead of a Python string per value (measured on the demo's
-    1.9 million cells: about 190 MB less at the quality stage's peak). GX's null, set and uniqueness
-    expectations read categoricals as they read strings."""
+    """The result of ``sql`` with every text column categorical: a handful of distinct codes per column
+    instead of a Python string per value (measured on the demo's 1.9 million current cells: validation 3.2 →
+    1.2 s, the quality stage's peak about 80 MB lower). GX's null, set and uniqueness expectations read
+    categoricals as they read strings."""
     import pyarrow as pa
     import pyarrow.compute as pc
 

@@ -357,6 +357,10 @@ def _check_object(store: LandingStore, sha: str, rec: FetchRecord, fetch_checks:
     return ds
 
 
+# Cells per insert (CellBatch) and per load transaction (load_pending).
+COMMIT_CELLS = 250_000
+
+
 class CellBatch:
     """raw.cells rows waiting for one insert, in the caller's transaction.
 
@@ -366,7 +370,7 @@ class CellBatch:
     of Arrow) loaded the demo as fast as a million within the spread (9.4 s against 8.8 s) with a peak about
     75 MB lower (4 December 2026)."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, rows: int = 250_000):
+    def __init__(self, con: duckdb.DuckDBPyConnection, rows: int = COMMIT_CELLS):
         self.con, self.rows = con, rows
         self._tables: list[pa.Table] = []
         self._pending = 0
@@ -505,10 +509,6 @@ def load_fetch(
 def _default_command() -> str:
     argv = [Path(sys.argv[0]).name, *sys.argv[1:]] if sys.argv and sys.argv[0] else []
     return "raw load" + (f" ({shlex.join(argv)})" if argv else "")
-
-
-# Cells per load transaction (see load_pending): one CellBatch.
-COMMIT_CELLS = 250_000
 
 
 def load_pending(
