@@ -15,9 +15,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-# dagster-dbt reads dbt's parsed manifest; parse once per setup, not per run.
-dbt_project/target/manifest.json: $(STAMP) $(shell find dbt_project/models dbt_project/macros dbt_project/seeds dbt_project/tests -type f 2>/dev/null) dbt_project/dbt_project.yml
-	cd dbt_project && ../$(BIN)/dbt parse --profiles-dir . --quiet --log-path "$(KOSTRA_HOME)/dbt/logs"
+# dagster-dbt reads dbt's parsed manifest; parse once per setup, not per run. The same parse is the state
+# every home's first dbt step starts from (pipeline/transform/parse.py).
+dbt_project/target/manifest.json: $(STAMP) $(shell find dbt_project/models dbt_project/macros dbt_project/seeds dbt_project/tests -type f 2>/dev/null) dbt_project/dbt_project.yml dbt_project/profiles.yml pipeline/transform/parse.py
+	$(BIN)/python -m pipeline.transform.parse
 
 dbt-parse: dbt_project/target/manifest.json
 
@@ -58,4 +59,4 @@ dev: setup
 	DAGSTER_HOME=$(KOSTRA_HOME)/dagster $(BIN)/dagster dev
 
 docs: setup
-	cd dbt_project && ../$(BIN)/dbt docs generate --profiles-dir . --log-path "$(KOSTRA_HOME)/dbt/logs" --target-path "$(KOSTRA_HOME)/dbt/docs"
+	cd dbt_project && KOSTRA_BUILD_DB="$(KOSTRA_HOME)/build/kostra_build.duckdb" ../$(BIN)/dbt docs generate --profiles-dir . --log-path "$(KOSTRA_HOME)/dbt/logs" --target-path "$(KOSTRA_HOME)/dbt/docs"

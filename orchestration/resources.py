@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import os
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
@@ -84,3 +85,8 @@ class KostraDbtCliResource(DbtCliResource):
 
     def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:  # noqa: ARG002 (signature of the base)
         return None
+
+    def in_folder(self, project_dir: Path) -> KostraDbtCliResource:
+        """This dbt, run from ``project_dir``: a home's links to the project
+        (``pipeline.transform.dbt_runner.link_project``), which dagster-dbt makes dbt's working directory."""
+        return type(self)(**{**self.model_dump(), "project_dir": os.fspath(project_dir)})

@@ -79,6 +79,12 @@ class Home:
         """Where dbt writes ``dbt.log``."""
         return self.dbt_dir / "logs"
 
+    @property
+    def dbt_project_dir(self) -> Path:
+        """The dbt project as this home's dbt steps run it: links to the repository's ``dbt_project/``
+        (``pipeline.transform.dbt_runner.link_project``)."""
+        return self.dbt_dir / "project"
+
     def ensure(self) -> Home:
         for p in (self.root, self.landing, self.build_dir, self.versions_dir):
             p.mkdir(parents=True, exist_ok=True)

@@ -90,7 +90,7 @@ def shared_home(tmp_path_factory: pytest.TempPathFactory, name: str, build: Call
 
 def copy_home(home: Path, dest: Path) -> Path:
     """A private copy of a shared home (published warehouse, build file, landing store, reports)."""
-    shutil.copytree(home, dest, ignore=shutil.ignore_patterns("*.lock", ".kostra.*.tmp"))
+    shutil.copytree(home, dest, symlinks=True, ignore=shutil.ignore_patterns("*.lock", ".kostra.*.tmp"))
     return dest
 
 

@@ -5,12 +5,14 @@ Slow (one Dagster ingest run, one dbt build); everything else tests the parts.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import orjson
 import pytest
 
 from pipeline.cli import main
-from pipeline.config import Home
+from pipeline.config import DBT_PROJECT_DIR, Home
 from pipeline.landing.store import LandingStore
 from tests.demo_build import DEMO_RELEASES, copy_home
 
@@ -287,3 +289,23 @@ def test_kostra_quality_reports_the_published_findings(demo_home, tmp_path, caps
     assert "Data-quality findings of the published warehouse" in out and "ERROR" in out
     assert "net_le_gross" in (tmp_path / "report" / "index.html").read_text(encoding="utf-8")
     assert (tmp_path / "report" / "findings.json").is_file()
+
+
+def _dbt_invocations(log: Path) -> list[list[str]]:
+    """The messages of each dbt invocation in a ``dbt.log`` (JSON lines), oldest first."""
+    invocations: dict[str, list[str]] = {}
+    for line in log.read_text(encoding="utf-8").splitlines():
+        info = orjson.loads(line)["info"]
+        invocations.setdefault(info["invocation_id"], []).append(info["msg"])
+    return list(invocations.values())
+
+
+def test_a_new_home_s_first_dbt_step_starts_from_the_setup_s_parse(demo_home):
+    """The demo home is new, built with the default vars: its first dbt step reuses the parse of
+    `make dbt-parse` (through the home's project links), and its second the first's."""
+    invocations = _dbt_invocations(demo_home.dbt_log_dir / "dbt.log")
+    assert len(invocations) >= 2
+    for messages in invocations[:2]:
+        assert not [m for m in messages if m.startswith("Unable to do partial parsing")], messages[:8]
+        assert any(m.startswith("Partial parsing enabled") for m in messages)
+    assert demo_home.dbt_project_dir.joinpath("models").resolve() == (DBT_PROJECT_DIR / "models").resolve()

@@ -147,7 +147,7 @@ def leftovers(home: Path) -> list[str]:
 
 def copy_home(home: Path, dest: Path) -> Path:
     """A private copy of a home (the tests' shared homes are read-only)."""
-    shutil.copytree(home, dest, ignore=shutil.ignore_patterns("*.lock", ".kostra.*.tmp"))
+    shutil.copytree(home, dest, symlinks=True, ignore=shutil.ignore_patterns("*.lock", ".kostra.*.tmp"))
     return dest
 
 

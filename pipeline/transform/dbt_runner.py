@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -109,6 +110,54 @@ def dbt_env(build_db: Path, *, own_process: bool = False) -> dict[str, str]:
         BUILD_DB_ENV: str(Path(build_db).expanduser().resolve()),
         KEEP_OPEN_ENV: "true" if own_process else "false",
     }
+
+
+# The build file as the profile sees it from a home's project folder (Home.dbt_project_dir): one string for
+# every home. dbt keys its partial-parse state on the rendered profile, so with an absolute path every new
+# home parsed the whole project again; with this one the state of `make dbt-parse` (pipeline.transform.parse)
+# serves every home's first dbt step. Measured on a one-table home: 8.3 s to parse from scratch, 3.8 s.
+_LAYOUT = Home(Path("/"))
+HOME_BUILD_DB = os.path.relpath(_LAYOUT.build_db, _LAYOUT.dbt_project_dir)
+# dbt's own output in the repository's project folder, which a home does not share.
+_NOT_LINKED = frozenset({"logs", "dbt_packages"})
+
+
+def home_dbt_env() -> dict[str, str]:
+    """The environment of a dbt step that runs as a process of its own in a home's project folder
+    (:func:`link_project`): the profile's relative path to the home's build file, and ``keep_open``
+    (see :func:`dbt_env`)."""
+    return {BUILD_DB_ENV: HOME_BUILD_DB, KEEP_OPEN_ENV: "true"}
+
+
+def link_project(home: Home) -> Path:
+    """``home``'s project folder, one link per entry of the repository's ``dbt_project/`` (``target`` too:
+    dagster-dbt copies the parse state it finds there into a step's new target folder). Refreshed on every
+    call, so a home follows the checkout that runs it."""
+    folder = home.dbt_project_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    wanted = {entry.name: entry for entry in DBT_PROJECT_DIR.iterdir() if entry.name not in _NOT_LINKED}
+    for entry in folder.iterdir():
+        if entry.name not in wanted:
+            _remove(entry)
+    for name, target in wanted.items():
+        link = folder / name
+        if link.is_symlink() and Path(os.readlink(link)) == target:
+            continue
+        if not link.is_symlink() and link.exists():
+            _remove(link)  # a copy where the link was: the home was copied without keeping its links
+        # A new link renamed into place: a dbt step of another process never sees the name missing.
+        fresh = folder / f".{name}.{os.getpid()}.tmp"
+        fresh.unlink(missing_ok=True)
+        fresh.symlink_to(target)
+        os.replace(fresh, link)
+    return folder
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
 
 
 @contextmanager

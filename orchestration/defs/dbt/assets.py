@@ -16,15 +16,14 @@ from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
     DbtCliEventMessage,
-    DbtCliResource,
     DbtProject,
     dbt_assets,
 )
 from pydantic import Field
 
-from orchestration.resources import HomeResource
+from orchestration.resources import HomeResource, KostraDbtCliResource
 from pipeline.config import COMPARATORS_ENV, COMPARISON_GROUP_ENV, DBT_PROJECT_DIR, FOCUS_ENV, Comparison
-from pipeline.transform.dbt_runner import dbt_env, dbt_vars, vars_args
+from pipeline.transform.dbt_runner import dbt_vars, home_dbt_env, link_project, vars_args
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
@@ -138,19 +137,24 @@ BUILD_TARGET = "build"
 
 
 def _run_dbt(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, home: HomeResource, config: ComparisonConfig
+    context: dg.AssetExecutionContext, dbt: KostraDbtCliResource, home: HomeResource, config: ComparisonConfig
 ):
     h = home.home()
-    # The profile reads the build file's path from the environment, so every home builds its own file; dbt
-    # is a process of its own here, which may keep the file open until it exits.
-    os.environ.update(dbt_env(h.build_db, own_process=True))
+    # dbt runs in the home's project folder, where the profile's path to the build file is relative: every
+    # home builds its own file, and every home renders the same profile, so the parse state of
+    # `make dbt-parse` (or of the home's last step) serves this step. dbt is a process of its own here,
+    # which may keep the file open until it exits.
+    project = link_project(h)
+    os.environ.update(home_dbt_env())
     os.environ.setdefault("DBT_USE_COLORS", "false")  # logs go to files and CI, not only terminals
     log_dir = h.dbt_log_dir
     log_dir.mkdir(parents=True, exist_ok=True)
     args = [*dbt_build_args(config.comparison()), "--log-path", str(log_dir)]
     # One target folder per home, shared by both steps and every run: dbt's partial parse in it saves the
     # parse of the next step (seconds each), and nothing piles up run after run.
-    invocation = dbt.cli(args, context=context, target_path=h.dbt_target_dir / BUILD_TARGET)
+    invocation = dbt.in_folder(project).cli(
+        args, context=context, target_path=h.dbt_target_dir / BUILD_TARGET
+    )
     checked = {
         spec.metadata.get(DBT_UNIQUE_ID)
         for spec in context.assets_def.node_check_specs_by_output_name.values()
@@ -197,7 +201,7 @@ def _test_result_id(event: DbtCliEventMessage) -> str | None:
     pool="duckdb_build",
 )
 def kostra_dbt_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, home: HomeResource, config: ComparisonConfig
+    context: dg.AssetExecutionContext, dbt: KostraDbtCliResource, home: HomeResource, config: ComparisonConfig
 ):
     """Seeds, staging, intermediate and marts built and tested on the private build file, before the quality
     stage reads them."""
@@ -216,7 +220,7 @@ def kostra_dbt_models(
     pool="duckdb_build",
 )
 def kostra_dbt_quality_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, home: HomeResource, config: ComparisonConfig
+    context: dg.AssetExecutionContext, dbt: KostraDbtCliResource, home: HomeResource, config: ComparisonConfig
 ):
     """marts.dq_findings, marts.dq_indicator_flags and the marts that carry a quality_flag (service_profile,
     production_contributions, sector_indices and what reads them), built from the quality stage's findings."""
