@@ -6,6 +6,7 @@ never opens half a report.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,14 +100,21 @@ def build_pipeline_reports(home: Home, focus: str | None = None) -> dict[str, Pa
     request = content.Request(municipality=focus)
     ctx = municipality_context(home, request)
     net = network_context(home)
-    formats = ["html", "xlsx"] + (["pdf"] if _has_chromium() else [])
-    # The PDF prints the same HTML: render (and draw the charts) once per document.
-    html_of = _once(render.municipality_html)
-    for fmt in formats:
-        written[f"municipality_{fmt}"] = _write(ctx, html_of, fmt, out / f"kostra-rapport-{focus}.{fmt}")
-    net_html_of = _once(render.network_html)
-    for fmt in [f for f in formats if f != "xlsx"]:
-        written[f"network_{fmt}"] = _write(net, net_html_of, fmt, out / f"nettverk.{fmt}")
+    documents = [
+        ("municipality", ctx, _once(render.municipality_html), ["html", "xlsx"], f"kostra-rapport-{focus}"),
+        ("network", net, _once(render.network_html), ["html"], "nettverk"),
+    ]
+    # The PDF prints the HTML already rendered (charts drawn once per document). Chromium prints one while
+    # the next document is rendered: each print is mostly Chromium starting (measured on the whole demo:
+    # 3.7 s and 1.7 s of a 9.9 s step, one after the other).
+    with ThreadPoolExecutor(max_workers=2) as printer:
+        printing = {}
+        for name, context, html_of, formats, stem in documents:
+            for fmt in formats:
+                written[f"{name}_{fmt}"] = _write(context, html_of, fmt, out / f"{stem}.{fmt}")
+            if _has_chromium():
+                printing[f"{name}_pdf"] = printer.submit(_write, context, html_of, "pdf", out / f"{stem}.pdf")
+        written.update({key: job.result() for key, job in printing.items()})
     return written
 
 
