@@ -111,6 +111,21 @@ ratio_points as (
     select * from computed_ratio_points
 ),
 
+-- The releases of the indicators that are some ratio's numerator, or denominator: the right sides of the
+-- as-of joins below. An as-of join sorts its whole right side, and most published rows are neither (whole
+-- demo: the model's peak 1.2 GB and 2.4 s against all of them, 0.7 GB and 1.5 s so).
+numerator_releases as not materialized (
+    select published.*
+    from published
+    semi join ratio_definitions on published.indicator_id = ratio_definitions.numerator_id
+),
+
+denominator_releases as not materialized (
+    select published.*
+    from published
+    semi join ratio_definitions on published.indicator_id = ratio_definitions.denominator_id
+),
+
 with_numerator as (
     select
         ratio_points.*,
@@ -123,7 +138,7 @@ with_numerator as (
         numerators.value_note as numerator_note,
         numerators.series_break as numerator_break
     from ratio_points
-    asof left join published as numerators
+    asof left join numerator_releases as numerators
         on
             ratio_points.numerator_id = numerators.indicator_id
             and ratio_points.region_code = numerators.region_code
@@ -141,7 +156,7 @@ with_both as (
         denominators.value_note as denominator_note,
         denominators.series_break as denominator_break
     from with_numerator
-    asof left join published as denominators
+    asof left join denominator_releases as denominators
         on
             with_numerator.denominator_id = denominators.indicator_id
             and with_numerator.region_code = denominators.region_code

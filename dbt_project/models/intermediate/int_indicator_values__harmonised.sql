@@ -125,7 +125,9 @@ backcast_rows as (
     where values_by_code.value is not null
 ),
 
-municipal_rows as (
+-- Not materialized: read three times below (merged_groups, merged_rows, single_rows), and cheaper to
+-- compute again.
+municipal_rows as not materialized (
     select * from valid_code_rows
     union all
     select backcast_rows.*
@@ -149,7 +151,44 @@ codes_expected as (
     group by municipality_codes.municipality_id, years.year
 ),
 
-grouped as (
+-- A municipality with more than one code in a year (a merger): its rows are combined in a fixed order (the
+-- sums add in the order of the codes, so a rebuild gives the same digits). Every other group is one row,
+-- passed on as it is: ordered aggregates keep every row of every group until the end, and over all rows they
+-- were most of this model's time and memory (whole demo: 3.3 s and 2.2 GB, against 0.8 s and 0.5 GB).
+merged_groups as (
+    select
+        indicator_id,
+        municipality_id,
+        year,
+        release_updated
+    from municipal_rows
+    group by indicator_id, municipality_id, year, release_updated
+    having count(*) > 1
+),
+
+merged_rows as (
+    select municipal_rows.*
+    from municipal_rows
+    semi join merged_groups
+        on
+            municipal_rows.indicator_id = merged_groups.indicator_id
+            and municipal_rows.municipality_id = merged_groups.municipality_id
+            and municipal_rows.year = merged_groups.year
+            and municipal_rows.release_updated = merged_groups.release_updated
+),
+
+single_rows as (
+    select municipal_rows.*
+    from municipal_rows
+    anti join merged_groups
+        on
+            municipal_rows.indicator_id = merged_groups.indicator_id
+            and municipal_rows.municipality_id = merged_groups.municipality_id
+            and municipal_rows.year = merged_groups.year
+            and municipal_rows.release_updated = merged_groups.release_updated
+),
+
+merged as (
     select
         indicator_id,
         municipality_id,
@@ -177,8 +216,46 @@ grouped as (
         nullif(array_to_string(list_sort(list_distinct(list(status))), ' '), '') as status,
         nullif(array_to_string(list_sort(list_distinct(list(value_note))), '; '), '') as value_note,
         nullif(array_to_string(list_sort(list_distinct(list(series_break))), '; '), '') as series_break
-    from municipal_rows
+    from merged_rows
     group by indicator_id, municipality_id, year, release_updated
+),
+
+-- The one row of a group as the aggregates above would give it.
+single as (
+    select
+        indicator_id,
+        municipality_id,
+        year,
+        release_updated,
+        region_code,
+        1 as codes_found,
+        is_current_borders_backcast,
+        case when vintage = 'unrevised' then 'unrevised' else 'revised' end as vintage,
+        table_id,
+        contents_code,
+        value_source,
+        value as single_value,
+        case when is_principal_code then value end as principal_value,
+        case when is_principal_code then region_code end as principal_code,
+        numerator_value as single_numerator_value,
+        denominator_value as single_denominator_value,
+        value as value_sum,
+        value is not null as all_values_present,
+        numerator_value as numerator_sum,
+        denominator_value as denominator_sum,
+        numerator_value is not null and denominator_value is not null as all_components_present,
+        split_note,
+        is_off_borders,
+        nullif(status, '') as status,
+        nullif(value_note, '') as value_note,
+        nullif(series_break, '') as series_break
+    from single_rows
+),
+
+grouped as (
+    select * from merged
+    union all by name
+    select * from single
 ),
 
 classified as (
