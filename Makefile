@@ -37,8 +37,9 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check pipeline orchestration tests bench
 	$(BIN)/ruff format --check pipeline orchestration tests bench
-	# sqlfluff's dbt templater opens the profile's database: give it a throwaway one, never a real home.
-	cd dbt_project && KOSTRA_BUILD_DB=$$(mktemp -d)/lint.duckdb ../$(BIN)/sqlfluff lint models tests macros --templater dbt --processes 2
+	# sqlfluff's dbt templater opens the profile's database and writes dbt's parse state: give it a throwaway
+	# folder for both, never a real home nor dbt_project/target (the parse state new homes start from).
+	cd dbt_project && T=$$(mktemp -d) && KOSTRA_BUILD_DB=$$T/lint.duckdb DBT_TARGET_PATH=$$T/target ../$(BIN)/sqlfluff lint models tests macros --templater dbt --processes 2
 
 bench: setup
 	$(BIN)/python -m bench.run
