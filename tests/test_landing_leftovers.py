@@ -53,8 +53,10 @@ def test_the_temporary_name_pattern_is_the_stores_own():
 
 
 def test_the_next_land_removes_a_killed_writers_temporaries_and_keeps_every_real_file(tmp_path):
+    # The killed writer's release, landed by an earlier writer; the next land is a store object of its own
+    # (the next process or ingest step).
+    first = _land(LandingStore(tmp_path / "landing"), b"part 0", b"part 1")
     store = LandingStore(tmp_path / "landing")
-    first = _land(store, b"part 0", b"part 1")
     planted = _plant(store, first)
     # Files that merely look alike are not the store's temporaries: they stay.
     lookalikes = [
@@ -83,6 +85,18 @@ def test_the_next_land_removes_a_killed_writers_temporaries_and_keeps_every_real
     }
     assert [r.fetch_id for r in store.fetches()] == [first.fetch_id, second.fetch_id]
     assert store.read_object(first.objects[1]) == b"part 1"
+
+
+def test_a_store_object_sweeps_on_its_first_write_only_and_sweep_always_does(tmp_path):
+    # An ingest lands release after release through one store object: the walk of the whole store on every
+    # land was 1.6 s of the whole demo's 22 s ingest.
+    store = LandingStore(tmp_path / "landing")
+    first = _land(store, b"part 0")
+    planted = _plant(store, first)
+    _land(store, b"june part", updated="2024-06-18T06:00:00Z")
+    assert all(p.exists() for p in planted)  # left to the next writer or sweep()
+    assert sorted(store.sweep()) == sorted(planted)
+    assert not any(p.exists() for p in planted)
 
 
 def test_a_run_that_lands_nothing_new_still_removes_them(tmp_path):

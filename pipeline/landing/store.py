@@ -172,6 +172,7 @@ class LandingStore:
         self.fetches_dir = self.root / "fetches"
         self.quarantine_dir = self.root / "quarantine"
         self._writing = 0  # how deep this store is inside writing(): the lock is taken once
+        self._swept = False  # this store object has removed killed writers' temporaries once
         # Fetch records read before, by file name, with the (inode, mtime, size) they were read at: an ingest
         # asks which releases are landed once per table and release, and a record is replaced only whole
         # (a new file renamed into place, so a new inode), never edited.
@@ -187,7 +188,8 @@ class LandingStore:
         Taking the lock, it first tries to hold it alone: if it can, no other writer is alive, so every
         temporary file in the store is a killed writer's (a kill releases its lock) and is removed. If another
         writer holds it, the sweep is left to a later writer: those files may be that writer's, still being
-        written. Re-entrant within one store object."""
+        written. A store object sweeps so once (its first write, or :meth:`sweep`). Re-entrant within one
+        store object."""
         if self._writing:
             self._writing += 1
             try:
@@ -203,7 +205,12 @@ class LandingStore:
             except BlockingIOError:
                 fcntl.flock(fh, fcntl.LOCK_SH)  # another writer is alive: its temporaries may be in flight
             else:
-                removed = self._remove_temporaries()
+                # Once per store object: an ingest lands release after release (measured on the whole demo:
+                # 1.6 s of its 22 s walking the store before each). A writer killed since is swept by the
+                # next process's first write or sweep().
+                if not self._swept:
+                    removed = self._remove_temporaries()
+                    self._swept = True
                 # Not atomic (flock drops the lock, then takes the shared one), which is safe: this process
                 # has no temporary file yet for another sweeper to take for a dead one.
                 fcntl.flock(fh, fcntl.LOCK_SH)
@@ -232,7 +239,9 @@ class LandingStore:
             except BlockingIOError:
                 return []  # another writer is alive: the sweep is left to a later one
             try:
-                return self._remove_temporaries()
+                removed = self._remove_temporaries()
+                self._swept = True
+                return removed
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
