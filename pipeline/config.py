@@ -206,3 +206,25 @@ def duckdb_memory_limit() -> str | None:
             f"{MEMORY_LIMIT_ENV}={value!r} is not a DuckDB memory limit (e.g. 700MB, 2GB or 50%)"
         ) from None
     return value
+
+
+# How DuckDB shows a memory limit (current_setting('memory_limit'), e.g. '667.5 MiB').
+_SHOWN_UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+
+
+def _limit_bytes(value: str) -> float:
+    import duckdb
+
+    con = duckdb.connect(config={"memory_limit": value})
+    try:
+        number, unit = con.execute("select current_setting('memory_limit')").fetchone()[0].split()
+    finally:
+        con.close()
+    return float(number) * _SHOWN_UNITS[unit]
+
+
+def memory_limit_at_most(own: str) -> str:
+    """A connection's own DuckDB ``memory_limit``, or ``KOSTRA_DUCKDB_MEMORY_LIMIT`` where that is smaller: the
+    setting caps every database of the build, and a stage that needs less keeps to its own."""
+    user = duckdb_memory_limit()
+    return user if user is not None and _limit_bytes(user) < _limit_bytes(own) else own

@@ -1,5 +1,6 @@
 """Loading landed releases into raw.cells: vintages, dimensions without loss, idempotence, atomicity."""
 
+import duckdb
 import pytest
 
 from pipeline.landing.store import LandingStore, Part
@@ -95,6 +96,29 @@ def test_reloading_is_idempotent(tmp_path):
     assert second.fetches_loaded == 0
     assert con.execute("select count(*) from raw.cells").fetchone()[0] == 12
     assert con.execute("select count(*) from raw.releases").fetchone()[0] == 1
+
+
+def test_a_load_connection_is_capped_below_duckdb_s_default_and_loads_beyond_its_cap(tmp_path):
+    """DuckDB's default is 80 % of RAM, which a load's buffer pool then fills with the blocks it wrote; a load
+    connection has a cap of its own, and more cells than fit in it still load (DuckDB evicts written blocks)."""
+    con = connect(tmp_path / "b.duckdb")
+    limit = con.execute("select current_setting('memory_limit')").fetchone()[0]
+    default = duckdb.connect().execute("select current_setting('memory_limit')").fetchone()[0]
+    assert limit != default and limit.endswith("MiB") and float(limit.split()[0]) < 1024, (limit, default)
+    con.execute("set memory_limit = '32MB'")  # a cap much smaller than what is loaded (about 70 MB of cells)
+    store = LandingStore(tmp_path / "landing")
+    dims = {
+        "KOKkommuneregion0000": [f"{i:04d}" for i in range(1, 401)],
+        "KOKfunksjon0000": [f"{i:03d}" for i in range(100, 350)],
+        "ContentsCode": ["KOSbelop0000"],
+        "Tid": [str(y) for y in range(2015, 2025)],
+    }
+    _land(store, make_doc("12367", dims), "2024-06-17T06:00:00Z")
+    assert load_pending(con, store).cells_loaded == 400 * 250 * 10
+    assert con.execute("select count(*), count(distinct region_code) from raw.cells").fetchone() == (
+        1_000_000,
+        400,
+    )
 
 
 def test_a_fetch_that_cannot_be_decoded_loads_nothing(tmp_path):

@@ -227,6 +227,13 @@ def has_relation(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return con.execute(sql, [name]).fetchall()[0][0] > 0
 
 
+# DuckDB's memory in the workspace (KOSTRA_DUCKDB_MEMORY_LIMIT where that is smaller). The checks read the
+# build file's tables through views; what DuckDB caches of them is not needed twice. On the whole demo the
+# quality stage took the same 4.3 s within 300MB as with DuckDB's default (80 % of RAM), and its process grew
+# by 0.36 GB instead of 0.46 GB (measured alone, 4 December 2026).
+WORKSPACE_MEMORY_LIMIT = "300MB"
+
+
 def from_build_db(build_db: Path) -> duckdb.DuckDBPyConnection:
     """A workspace over the build file (attached read-only): the dbt models it has are views, what it lacks is
     materialised once."""
@@ -235,11 +242,14 @@ def from_build_db(build_db: Path) -> duckdb.DuckDBPyConnection:
         raise FileNotFoundError(
             f"data quality: build file {build_db} does not exist; run `kostra build` first"
         )
-    limit = config.duckdb_memory_limit()
-    # In memory, and within KOSTRA_DUCKDB_MEMORY_LIMIT when set: DuckDB then spills the current cells to disk,
+    # In memory, within WORKSPACE_MEMORY_LIMIT (or a smaller KOSTRA_DUCKDB_MEMORY_LIMIT): DuckDB spills what does not fit
     # beside the build file (its default for an in-memory database is .tmp in whatever the working directory).
-    settings = {"temp_directory": str(build_db.resolve().parent / "quality_workspace.tmp")}
-    con = duckdb.connect(config={**settings, "memory_limit": limit} if limit else settings)
+    con = duckdb.connect(
+        config={
+            "temp_directory": str(build_db.resolve().parent / "quality_workspace.tmp"),
+            "memory_limit": config.memory_limit_at_most(WORKSPACE_MEMORY_LIMIT),
+        }
+    )
     con.execute("attach ? as build (read_only)", [str(build_db)])  # a path is a value, never SQL text
     present = {
         f"{s}.{t}"
