@@ -151,6 +151,8 @@ def _build_demo(home: Path) -> None:
     mp = pytest.MonkeyPatch()
     mp.setenv("KOSTRA_HOME", str(home))
     mp.setenv("DAGSTER_HOME", str(_new_dagster_home(home)))
+    # dbt's own setting, which the steps keep to (default info): the parse test reads dbt's debug messages.
+    mp.setenv("DBT_LOG_LEVEL_FILE", "debug")
     try:
         assert main(["run", "--releases", DEMO_RELEASES]) == 0
     finally:

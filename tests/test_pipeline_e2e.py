@@ -302,7 +302,8 @@ def _dbt_invocations(log: Path) -> list[list[str]]:
 
 def test_a_new_home_s_first_dbt_step_starts_from_the_setup_s_parse(demo_home):
     """The demo home is new, built with the default vars: its first dbt step reuses the parse of
-    `make dbt-parse` (through the home's project links), and its second the first's."""
+    `make dbt-parse` (through the home's project links), and its second the first's. (dbt says so at debug
+    level: the demo home is built with DBT_LOG_LEVEL_FILE=debug, which the steps keep to.)"""
     invocations = _dbt_invocations(demo_home.dbt_log_dir / "dbt.log")
     assert len(invocations) >= 2
     for messages in invocations[:2]:

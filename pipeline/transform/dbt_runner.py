@@ -109,7 +109,20 @@ def dbt_env(build_db: Path, *, own_process: bool = False) -> dict[str, str]:
     return {
         BUILD_DB_ENV: str(Path(build_db).expanduser().resolve()),
         KEEP_OPEN_ENV: "true" if own_process else "false",
+        **(_file_log_level() if own_process else {}),
     }
+
+
+# dbt's own variable for the level of dbt.log; dbt's default is debug.
+LOG_LEVEL_FILE_ENV = "DBT_LOG_LEVEL_FILE"
+
+
+def _file_log_level() -> dict[str, str]:
+    """dbt.log at info unless ``DBT_LOG_LEVEL_FILE`` says otherwise. At debug, dbt formats and writes every
+    query and connection event of every node: the first dbt step of a one-table home took 14.2–14.5 s at debug
+    and 12.1–13.3 s at info (the step's own command, JSON logs, twice each, 4 December 2026).
+    ``DBT_LOG_LEVEL_FILE=debug`` brings the SQL back."""
+    return {LOG_LEVEL_FILE_ENV: os.environ.get(LOG_LEVEL_FILE_ENV, "").strip() or "info"}
 
 
 # The build file as the profile sees it from a home's project folder (Home.dbt_project_dir): one string for
@@ -124,9 +137,9 @@ _NOT_LINKED = frozenset({"logs", "dbt_packages"})
 
 def home_dbt_env() -> dict[str, str]:
     """The environment of a dbt step that runs as a process of its own in a home's project folder
-    (:func:`link_project`): the profile's relative path to the home's build file, and ``keep_open``
-    (see :func:`dbt_env`)."""
-    return {BUILD_DB_ENV: HOME_BUILD_DB, KEEP_OPEN_ENV: "true"}
+    (:func:`link_project`): the profile's relative path to the home's build file, ``keep_open`` and the level
+    of dbt.log (see :func:`dbt_env`)."""
+    return {BUILD_DB_ENV: HOME_BUILD_DB, KEEP_OPEN_ENV: "true", **_file_log_level()}
 
 
 def link_project(home: Home) -> Path:
