@@ -597,3 +597,37 @@ def test_a_cell_landed_twice_in_one_release_is_staged_once(tmp_path):
         assert kept["0b"] == n_oslo and sum(kept.values()) == n_split
     finally:
         con.close()
+
+
+def test_copies_of_a_cell_in_one_release_must_agree(tmp_path):
+    """assert_no_conflicting_duplicate_cells: a release landed as two objects whose copies of a cell agree
+    passes; one copy with another value fails the test, naming it."""
+    db = build_raw_fixture(tmp_path / "kostra_build.duckdb", tables=["12562"])
+    con = duckdb.connect(str(db))
+    try:
+        release = con.execute("select min(release_updated) from raw.cells").fetchone()[0]
+        region = con.execute(
+            "select min(region_code) from raw.cells where release_updated = ? and value is not null",
+            [release],
+        ).fetchone()[0]
+        # The release's cells again as a second object, for one region: copies that agree.
+        con.execute(
+            "insert into raw.cells select * replace ('copy' as landing_sha256) from raw.cells "
+            "where release_updated = ? and region_code = ?",
+            [release, region],
+        )
+    finally:
+        con.close()
+    test = ["assert_no_conflicting_duplicate_cells"]
+    run_dbt_process("test", db, target_path=tmp_path / "target", log_path=tmp_path / "logs", select=test)
+
+    con = duckdb.connect(str(db))
+    try:
+        con.execute(
+            "update raw.cells set value = value + 1 where landing_sha256 = 'copy' and rowid = "
+            "(select min(rowid) from raw.cells where landing_sha256 = 'copy' and value is not null)"
+        )
+    finally:
+        con.close()
+    with pytest.raises(DbtRunError, match="assert_no_conflicting_duplicate_cells"):
+        run_dbt_process("test", db, target_path=tmp_path / "target", log_path=tmp_path / "logs", select=test)

@@ -37,12 +37,7 @@ source as not materialized (
 ),
 
 several_objects as (
-    select
-        table_id,
-        release_updated
-    from source
-    group by table_id, release_updated
-    having count(distinct landing_sha256) > 1
+    {{ several_object_releases('source') }}
 ),
 
 -- One copy of each cell of those releases: the one from the first landing object (copies agree, as
