@@ -134,3 +134,23 @@ def test_a_fetch_landed_without_updated_is_named_by_a_reference_the_quarantine_t
     assert result.incomplete == [rec.objects[0]]
     assert store.resolve(result.incomplete[0]) == [rec.objects[0]]
     assert result.summary().endswith(f'kostra landing quarantine {rec.objects[0]} --reason "..."')
+
+
+def test_an_object_is_decoded_once_for_its_statuses_and_its_completeness(tmp_path, monkeypatch):
+    """The ingest step counts the new objects' status symbols and its completeness check reads the same
+    objects: one decode per object and process, with the same answers as decoding anew."""
+    from pipeline.landing import completeness
+    from pipeline.raw.jsonstat import decode
+
+    store = LandingStore(tmp_path)
+    codes = [c for c in _all_codes() if c != "0301"]
+    _land(store, codes, status={(codes[0], "KOSandel120000", "2019"): ":"})
+    (sha,) = [s for rec in store.fetches(["13502"]) for s in rec.objects]
+    decoded = []
+    monkeypatch.setattr(completeness, "decode", lambda body: decoded.append(1) or decode(body))
+    completeness._object_facts.cache_clear()
+    statuses = completeness.object_facts(store, sha).statuses
+    result = check_table(store, "13502")
+    assert decoded == [1]
+    assert dict(statuses) == decode(store.read_object(sha)).status_counts() == {":": 1}
+    assert [p for p in result.problems if "0301" in p and "missing for 2021" in p]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 
 import pyarrow.compute as pc
@@ -63,6 +64,52 @@ def expected_codes(year: int) -> Mapping[str, str]:
     )
 
 
+@dataclass(frozen=True)
+class ObjectFacts:
+    """What the ingest reads of one landing object: how many cells carry each status symbol, and for a regional
+    table, per data year, the region codes it lists and those with a cell other than '.'."""
+
+    statuses: Mapping[str, int]
+    regional: bool
+    listed: Mapping[int, frozenset[str]]
+    with_number: Mapping[int, frozenset[str]]
+
+
+@functools.lru_cache(maxsize=4096)
+def _object_facts(root: Path, sha: str) -> ObjectFacts:
+    ds = decode(LandingStore(root).read_object(sha))
+    statuses = MappingProxyType(ds.status_counts())
+    region = next((d for d in ds.dimensions if d.id in REGION_DIMS), None)
+    time = time_dimension(ds)
+    if region is None or time is None:
+        return ObjectFacts(statuses, False, MappingProxyType({}), MappingProxyType({}))
+    tbl = ds.cells
+    years = pc.cast(pc.utf8_slice_codeunits(pc.cast(tbl[time.id], "string"), 0, 4), "string")
+    regions = pc.cast(tbl[region.id], "string")
+    not_na = pc.invert(pc.equal(pc.fill_null(pc.cast(tbl["status"], "string"), ""), "."))
+    listed: dict[int, frozenset[str]] = {}
+    with_number: dict[int, set[str]] = {}
+    for period in (p for p in time.codes if p[:4].isdigit()):
+        year = int(period[:4])
+        listed[year] = frozenset(region.codes)
+        in_year = pc.equal(years, period[:4])
+        present = pc.unique(pc.filter(regions, pc.and_(in_year, not_na))).to_pylist()
+        with_number.setdefault(year, set()).update(present)
+    return ObjectFacts(
+        statuses,
+        True,
+        MappingProxyType(listed),
+        MappingProxyType({y: frozenset(codes) for y, codes in with_number.items()}),
+    )
+
+
+def object_facts(store: LandingStore, sha: str) -> ObjectFacts:
+    """The facts of landing object ``sha``, decoded once per process: an object is immutable (its name is
+    its content's sha256), and the ingest step and its completeness check read the same new objects
+    (whole demo: 1.6 s of decoding each, 4 December 2026)."""
+    return _object_facts(store.root.resolve(), sha)
+
+
 def check_fetch(store: LandingStore, rec: FetchRecord) -> list[str]:
     """Problems of one fetch, over all its parts together: a fetch split under the cell limit may carry
     each region in one part only."""
@@ -71,22 +118,13 @@ def check_fetch(store: LandingStore, rec: FetchRecord) -> list[str]:
     with_number: dict[int, set[str]] = {}  # year -> region codes with any cell other than '.'
     regional = False
     for sha in rec.objects:
-        ds = decode(store.read_object(sha))
-        region = next((d for d in ds.dimensions if d.id in REGION_DIMS), None)
-        time = time_dimension(ds)
-        if region is None or time is None:
+        facts = object_facts(store, sha)
+        if not facts.regional:
             continue  # not a regional table: nothing to require
         regional = True
-        tbl = ds.cells
-        years = pc.cast(pc.utf8_slice_codeunits(pc.cast(tbl[time.id], "string"), 0, 4), "string")
-        regions = pc.cast(tbl[region.id], "string")
-        not_na = pc.invert(pc.equal(pc.fill_null(pc.cast(tbl["status"], "string"), ""), "."))
-        for period in (p for p in time.codes if p[:4].isdigit()):
-            year = int(period[:4])
-            seen.setdefault(year, set()).update(region.codes)
-            in_year = pc.equal(years, period[:4])
-            present = pc.unique(pc.filter(regions, pc.and_(in_year, not_na))).to_pylist()
-            with_number.setdefault(year, set()).update(present)
+        for year, codes in facts.listed.items():
+            seen.setdefault(year, set()).update(codes)
+            with_number.setdefault(year, set()).update(facts.with_number.get(year, ()))
     if not regional:
         return []
     problems = []

@@ -11,10 +11,9 @@ import dagster as dg
 
 from orchestration.partitions import release_key_for, release_partitions
 from orchestration.resources import HomeResource, StatbankResource
-from pipeline.landing.completeness import check_table
+from pipeline.landing.completeness import check_table, object_facts
 from pipeline.landing.ingest import catalogue_filters, ingest_table
 from pipeline.landing.store import LandingStore
-from pipeline.raw.jsonstat import decode
 from pipeline.reference.catalogue import TableSpec, tables
 from pipeline.ssb.calendar import data_year_of
 from pipeline.ssb.client import worth_another_run
@@ -38,7 +37,7 @@ def asset_key_for(table_id: str) -> dg.AssetKey:
 def _status_counts(store: LandingStore, shas: list[str]) -> dict[str, int]:
     counts: Counter[str] = Counter()
     for sha in shas:
-        counts.update(decode(store.read_object(sha)).status_counts())
+        counts.update(object_facts(store, sha).statuses)  # decoded once for this and the completeness check
     return dict(counts)
 
 
