@@ -126,6 +126,11 @@ def _home_with_demo(root: Path, name: str, demo: Path) -> Path:
     return home
 
 
+def _note(*parts: str) -> str:
+    """A row's note: its non-empty parts, in order."""
+    return "; ".join(p for p in parts if p)
+
+
 def _spread(values: list[float], unit: str) -> str:
     if len(values) < 2:
         return ""
@@ -188,14 +193,10 @@ def run(options: argparse.Namespace) -> list[Row]:
             best_full.seconds,
             peak_rss_mb=max(m.peak_rss_mb for m in full),
             target=f"≤ {FULL_TARGET_S:.0f} s",
-            note="; ".join(
-                x
-                for x in (
-                    _verdict(best_full.seconds <= FULL_TARGET_S),
-                    "what a user runs without incremental builds",
-                    _spread([m.seconds for m in full], "s"),
-                )
-                if x
+            note=_note(
+                _verdict(best_full.seconds <= FULL_TARGET_S),
+                "what a user runs without incremental builds",
+                _spread([m.seconds for m in full], "s"),
             ),
             reference=True,
         ),
@@ -205,13 +206,9 @@ def run(options: argparse.Namespace) -> list[Row]:
             best_new.seconds,
             peak_rss_mb=max(m.peak_rss_mb for m in new),
             target=f"≤ {NEW_RELEASE_TARGET_RATIO:.2f} × full",
-            note="; ".join(
-                x
-                for x in (
-                    f"{ratio:.3f} × full: {_verdict(ratio <= NEW_RELEASE_TARGET_RATIO)}",
-                    _spread([m.seconds for m in new], "s"),
-                )
-                if x
+            note=_note(
+                f"{ratio:.3f} × full: {_verdict(ratio <= NEW_RELEASE_TARGET_RATIO)}",
+                _spread([m.seconds for m in new], "s"),
             ),
         ),
         Row(
@@ -231,14 +228,10 @@ def run(options: argparse.Namespace) -> list[Row]:
             best_capped.seconds,
             peak_rss_mb=max(m.peak_rss_mb for m in capped),
             target=f"≤ {RSS_TARGET_MB:.0f} MB",
-            note="; ".join(
-                x
-                for x in (
-                    f"largest process {_verdict(max(m.peak_rss_mb for m in capped) <= RSS_TARGET_MB)}",
-                    f"all together {max(m.tree_rss_mb for m in capped):.0f} MB",
-                    _spread([m.seconds for m in capped], "s"),
-                )
-                if x
+            note=_note(
+                f"largest process {_verdict(max(m.peak_rss_mb for m in capped) <= RSS_TARGET_MB)}",
+                f"all together {max(m.tree_rss_mb for m in capped):.0f} MB",
+                _spread([m.seconds for m in capped], "s"),
             ),
         ),
     ]

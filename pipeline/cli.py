@@ -147,11 +147,17 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest_file(args: argparse.Namespace) -> int:
+    from pipeline.config import duckdb_memory_limit
+    from pipeline.errors import RunFailed
     from pipeline.landing.ingest import ingest_files
     from pipeline.landing.store import LandingStore
     from pipeline.raw.load import connect, load_pending
 
     home = _home()
+    try:
+        duckdb_memory_limit()  # the load keeps to it: a bad value is one line before anything is landed
+    except ValueError as exc:
+        raise RunFailed(str(exc)) from None
     store = LandingStore(home.landing)
     done = ingest_files(store, args.paths)
     for item in done:

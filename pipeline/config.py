@@ -209,7 +209,7 @@ def duckdb_memory_limit() -> str | None:
 
 
 # How DuckDB shows a memory limit (current_setting('memory_limit'), e.g. '667.5 MiB').
-_SHOWN_UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+_SHOWN_UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "PiB": 2**50}
 
 
 def _limit_bytes(value: str) -> float:

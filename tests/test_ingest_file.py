@@ -115,3 +115,21 @@ def test_a_file_without_updated_is_refused(home, tmp_path, capsys):
     assert main(["ingest-file", str(f)]) == 1
     err = capsys.readouterr().err
     assert "no-updated.json" in err and "no 'updated' timestamp" in err
+
+
+def test_a_bad_duckdb_memory_limit_is_one_line_and_lands_nothing(home, tmp_path, monkeypatch, capsys):
+    """The load keeps to KOSTRA_DUCKDB_MEMORY_LIMIT: a value DuckDB refuses is named before anything is landed,
+    and what was landed and loaded before stays."""
+    dims = {"KOKkommuneregion0000": ["0301", "4601"], "ContentsCode": ["KOSandel120000"], "Tid": ["2024"]}
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    first.write_bytes(make_doc("13502", dims, updated="2025-03-17T07:00:00Z"))
+    second.write_bytes(make_doc("13502", dims, updated="2025-06-16T06:00:00Z"))
+    assert main(["ingest-file", str(first)]) == 0
+    capsys.readouterr()
+
+    monkeypatch.setenv("KOSTRA_DUCKDB_MEMORY_LIMIT", "lots")
+    assert main(["ingest-file", str(second)]) == 1
+    err = capsys.readouterr().err
+    assert "KOSTRA_DUCKDB_MEMORY_LIMIT='lots' is not a DuckDB memory limit" in err and "Traceback" not in err
+    assert [r.updated for r in LandingStore(home.landing).fetches(["13502"])] == ["2025-03-17T07:00:00Z"]
+    assert _build_rows(home, "select count(*) from raw.cells") == [(2,)]

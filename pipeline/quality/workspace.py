@@ -242,8 +242,8 @@ def from_build_db(build_db: Path) -> duckdb.DuckDBPyConnection:
         raise FileNotFoundError(
             f"data quality: build file {build_db} does not exist; run `kostra build` first"
         )
-    # In memory, within WORKSPACE_MEMORY_LIMIT (or a smaller KOSTRA_DUCKDB_MEMORY_LIMIT): DuckDB spills what does not fit
-    # beside the build file (its default for an in-memory database is .tmp in whatever the working directory).
+    # In memory, within WORKSPACE_MEMORY_LIMIT (or a smaller KOSTRA_DUCKDB_MEMORY_LIMIT): DuckDB spills what
+    # does not fit beside the build file (its default for an in-memory database is .tmp in the working directory).
     con = duckdb.connect(
         config={
             "temp_directory": str(build_db.resolve().parent / "quality_workspace.tmp"),
