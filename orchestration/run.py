@@ -319,6 +319,11 @@ def build(home: Home, comparison: Comparison | None = None) -> dg.ExecuteInJobRe
         if _published(result):  # a step after the publish (a report) failed: the warehouse is new and whole
             raise RunFailed(f"the warehouse was published, but a later step failed: {_first_error(result)}")
         raise RunFailed(f"build failed, nothing was published: {_first_error(result)}")
+    if not _published(result):
+        # A run whose steps were skipped (an asset that yielded no output skips what reads it) succeeds in
+        # Dagster's eyes; for an analyst nothing new was published.
+        skipped = sorted({e.step_key for e in result.all_events if e.is_step_skipped and e.step_key})
+        raise RunFailed(f"build ended without publishing: steps skipped: {', '.join(skipped) or 'none'}")
     return result
 
 

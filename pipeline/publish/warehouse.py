@@ -21,12 +21,14 @@ import duckdb
 
 from pipeline.config import Home
 from pipeline.files import readable_mode, replacing
+from pipeline.transform.reference_state import STATE_SCHEMA
 
 DEFAULT_KEEP = 5
-# dbt's working layers and the quality stage's own output: the analyst's file holds raw, reference and marts
-# only (dbt Labs' guide: intermediate models are not exposed; the findings are in marts.dq_findings). The
-# private build file keeps them for the quality checks and the next build.
-PRIVATE_SCHEMAS = ("staging", "intermediate", "quality")
+# dbt's working layers, the quality stage's own output and what the next build knows of this one: the
+# analyst's file holds raw, reference and marts only (dbt Labs' guide: intermediate models are not exposed;
+# the findings are in marts.dq_findings). The private build file keeps them for the quality checks and the
+# next build.
+PRIVATE_SCHEMAS = ("staging", "intermediate", "quality", STATE_SCHEMA)
 
 
 class PublishError(RuntimeError):

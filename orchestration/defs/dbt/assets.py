@@ -9,9 +9,11 @@ repository; only the parsed manifest (``dbt_project/target/manifest.json``, ``ma
 import os
 from collections import Counter
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 import dagster as dg
+import orjson
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -22,7 +24,15 @@ from dagster_dbt import (
 from pydantic import Field
 
 from orchestration.resources import HomeResource, KostraDbtCliResource
-from pipeline.config import COMPARATORS_ENV, COMPARISON_GROUP_ENV, DBT_PROJECT_DIR, FOCUS_ENV, Comparison
+from pipeline.config import (
+    COMPARATORS_ENV,
+    COMPARISON_GROUP_ENV,
+    DBT_PROJECT_DIR,
+    FOCUS_ENV,
+    Comparison,
+    Home,
+)
+from pipeline.transform import reference_state
 from pipeline.transform.dbt_runner import dbt_vars, home_dbt_env, link_project, vars_args
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -150,6 +160,14 @@ def _run_dbt(
     log_dir = h.dbt_log_dir
     log_dir.mkdir(parents=True, exist_ok=True)
     args = [*dbt_build_args(config.comparison()), "--log-path", str(log_dir)]
+    reference = _reference_plan(context, h, config)
+    if reference is not None and reference.skip:
+        args += ["--exclude", " ".join(reference.nodes.names)]
+        context.log.info(
+            f"reference data unchanged since the build file's last build ({reference.fingerprint[:12]}): "
+            f"{len(reference.nodes.names)} seeds, reference models and their tests left as they are"
+        )
+        yield from _unchanged_outputs(context, reference)
     # One target folder per home, shared by both steps and every run: dbt's partial parse in it saves the
     # parse of the next step (seconds each), and nothing piles up run after run.
     invocation = dbt.in_folder(project).cli(
@@ -181,6 +199,44 @@ def _run_dbt(
             "dbt tests on seeds, staging and intermediate models (not asset checks): "
             + ", ".join(f"{n} {status}" for status, n in sorted(internal.items()))
         )
+    if reference is not None and not reference.skip:
+        reference_state.record(h.build_db, reference.fingerprint)
+
+
+def _unchanged_outputs(context: dg.AssetExecutionContext, reference: reference_state.Plan):
+    """The seeds and reference models left out, each reported current with the fingerprint it was built from
+    as its data version: the steps that read them run (an asset with no output in a run skips them), and
+    Dagster sees them unchanged. First and in dbt's order, as Dagster takes a multi-asset's outputs."""
+    key_by_id = {spec.metadata.get(DBT_UNIQUE_ID): spec.key for spec in context.assets_def.specs}
+    for unique_id in reference.nodes.in_order:
+        if unique_id in key_by_id:
+            yield dg.Output(
+                None,
+                output_name=context.assets_def.get_output_name_for_asset_key(key_by_id[unique_id]),
+                data_version=dg.DataVersion(reference.fingerprint[:16]),
+                metadata={"kostra/left_as_is": "reference data unchanged since the build file's last build"},
+            )
+
+
+@cache
+def _reference_nodes() -> reference_state.ReferenceNodes:
+    return reference_state.ReferenceNodes.of(orjson.loads(dbt_project.manifest_path.read_bytes()))
+
+
+def _reference_plan(
+    context: dg.AssetExecutionContext, h: Home, config: ComparisonConfig
+) -> reference_state.Plan | None:
+    """For a step that builds every one of its nodes and holds the reference nodes: whether they are left
+    out (``pipeline.transform.reference_state``), after forgetting a fingerprint they are about to be rebuilt
+    from. None for a subset (a UI selection builds what it names) or the quality step, which holds none."""
+    nodes = _reference_nodes()
+    whole = context.selected_asset_keys == context.assets_def.keys and set(
+        context.selected_asset_check_keys
+    ) == set(context.assets_def.check_keys)
+    step_nodes = {spec.metadata.get(DBT_UNIQUE_ID) for spec in context.assets_def.specs}
+    if not whole or not step_nodes & nodes.unique_ids:
+        return None
+    return reference_state.plan(h.build_db, nodes, DBT_PROJECT_DIR, dbt_vars(config.comparison()))
 
 
 DBT_UNIQUE_ID = "dagster_dbt/unique_id"
