@@ -63,8 +63,14 @@
 {% endmacro %}
 
 
-{#- The md5 of what this model was built from besides the rows it adds (see the top of this file). -#}
+{#- The md5 of what this model was built from besides the rows it adds (see the top of this file). Computed
+    once per model and build and kept on the node: is_incremental() asks for it each time a macro calls it,
+    and the post-hook again (25 hashes of the reference inputs for int_indicator_values__harmonised), while
+    nothing it reads changes as the model builds: its inputs were built before it. -#}
 {% macro incremental_fingerprint() %}
+    {%- if model.get('kostra_incremental_fingerprint') -%}
+        {%- do return(model['kostra_incremental_fingerprint']) -%}
+    {%- endif -%}
     {%- set meta = model.config.get('meta', {}) or {} -%}
     {%- set parts = [model.raw_code] -%}
     {%- if meta.get('incremental_source') -%}
@@ -89,7 +95,9 @@
     {%- for name in meta.get('incremental_vars', []) -%}
         {%- do parts.append('var ' ~ name ~ '=' ~ tojson(var(name))) -%}
     {%- endfor -%}
-    {%- do return(local_md5(parts | join('\n'))) -%}
+    {%- set fingerprint = local_md5(parts | join('\n')) -%}
+    {%- do model.update({'kostra_incremental_fingerprint': fingerprint}) -%}
+    {%- do return(fingerprint) -%}
 {% endmacro %}
 
 
