@@ -515,3 +515,28 @@ def test_error_bodies_match_the_recorded_ssb_session(snapshots, server):
     resp = requests.get(f"{server.url}{V2_DATA}?{'x' * 2200}", timeout=5)
     assert (resp.status_code, long_get["status"]) == (404, 404)
     assert resp.text.startswith(long_get["body"][:300])  # the recorded IIS page's opening
+
+
+def test_a_client_that_goes_away_mid_request_prints_nothing_and_the_server_serves_on(capfd):
+    """A run stopped by a signal resets its connection in the middle of a request: socketserver printed a
+    traceback between dashes into the stopped command's terminal, ahead of its one stop line."""
+    with recorded_server() as pxweb_server:
+        _reset_three_requests_then_get(pxweb_server)
+    captured = capfd.readouterr()
+    assert "Traceback" not in captured.err and "-" * 40 not in captured.err, captured.err
+
+
+def _reset_three_requests_then_get(pxweb_server) -> None:
+    import socket
+    import struct
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(pxweb_server.url)
+    for _ in range(3):
+        sock = socket.create_connection((parts.hostname, parts.port))
+        sock.sendall(b"GET /api/v0/no/table/99001 HTTP/1.1\r\nHost: x\r\n")  # headers not finished
+        time.sleep(0.05)  # the handler is reading them
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()  # RST: the handler's read ends in ConnectionResetError
+    time.sleep(0.3)
+    assert requests.get(f"{pxweb_server.url}/api/v0/no/table/{TABLE}", timeout=10).status_code == 200

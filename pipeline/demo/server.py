@@ -30,6 +30,7 @@ import math
 import re
 import socket
 import struct
+import sys
 import threading
 import time
 from collections import OrderedDict, deque
@@ -1017,6 +1018,14 @@ class _HttpServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that went away mid-request (a run stopped by Ctrl+C or SIGTERM, a timeout) is no error of
+        # the server: socketserver would print a traceback between dashes into the user's terminal, in the
+        # middle of the one line the stopped command prints.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
